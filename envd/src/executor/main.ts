@@ -1,0 +1,41 @@
+/**
+ * The executor: the sandbox container's PID 1 in a pod, a child process of
+ * `npm run envd` locally. It does the operating-system work (processes, PTYs,
+ * files, watches, metrics) and serves it to the envd sidecar over a unix socket.
+ *
+ * Usage: executor --socket <path> [--default-user <name>]
+ */
+import { parseArgs } from "node:util";
+import { createExecutorContext } from "./context.js";
+import { listenExecutor } from "./server.js";
+import { defaultUserName } from "../os/default-user.js";
+
+const { values } = parseArgs({
+  options: {
+    socket: { type: "string" },
+    "default-user": { type: "string" },
+  },
+});
+if (!values.socket) {
+  console.error("executor: --socket <path> is required");
+  process.exit(2);
+}
+const ctx = createExecutorContext({
+  user: values["default-user"] ?? (await defaultUserName()),
+  workdir: undefined,
+  envVars: {},
+});
+const server = await listenExecutor(ctx, values.socket);
+process.send?.({ ready: true });
+console.error(JSON.stringify({ level: "info", msg: "executor listening", socket: values.socket, defaultUser: ctx.defaults.user }));
+
+const stop = () => {
+  ctx.processes.killAll();
+  ctx.watchers.closeAll();
+  server.close();
+  setTimeout(() => process.exit(0), 200).unref();
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
+// When the sidecar that started us dies, do not linger (local mode).
+process.on("disconnect", stop);

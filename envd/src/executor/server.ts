@@ -1,0 +1,35 @@
+import { chmod, rm } from "node:fs/promises";
+import { createServer, type Http2Server } from "node:http2";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createMetricsReader } from "../os/cgroup-metrics.js";
+import type { ExecutorContext } from "./context.js";
+import { filesystemService } from "./filesystem/service.js";
+import { createExecutorHttp } from "./http/routes.js";
+import { Filesystem } from "../gen/filesystem/filesystem_pb.js";
+import { Process } from "../gen/process/process_pb.js";
+import { processService } from "./process/service.js";
+
+/**
+ * Serves the executor's RPC services and its internal HTTP routes as h2c on a
+ * unix socket that only root may open; the envd sidecar is its only client.
+ */
+export async function listenExecutor(ctx: ExecutorContext, socketPath: string): Promise<Http2Server> {
+  const http = createExecutorHttp(ctx, createMetricsReader());
+  const handler = connectNodeAdapter({
+    routes(router) {
+      router.service(Process, processService(ctx));
+      router.service(Filesystem, filesystemService(ctx));
+    },
+    fallback: (req, res) => void http(req, res),
+    // The sidecar enforces the client's deadline; we still read it to kill processes.
+    shutdownSignal: undefined,
+  });
+  const server = createServer({ settings: { maxConcurrentStreams: 10_000 } }, handler);
+  await rm(socketPath, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(socketPath, () => resolve());
+  });
+  await chmod(socketPath, 0o600);
+  return server;
+}

@@ -1,0 +1,52 @@
+import { connect as netConnect } from "node:net";
+import type { ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
+import { createClient, type Client } from "@connectrpc/connect";
+import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
+import { Filesystem } from "../gen/filesystem/filesystem_pb.js";
+import { Process } from "../gen/process/process_pb.js";
+import { EnvdError } from "../shared/errors.js";
+
+/** The sidecar's connection to the executor: RPC clients and raw HTTP/2 requests. */
+export interface ExecutorLink {
+  process: Client<typeof Process>;
+  filesystem: Client<typeof Filesystem>;
+  /** Opens a raw request; resolves once the response headers arrived. */
+  request(
+    headers: OutgoingHttpHeaders,
+    body?: NodeJS.ReadableStream,
+  ): Promise<{ stream: ClientHttp2Stream; headers: IncomingHttpHeaders; status: number }>;
+  close(): void;
+}
+
+/** One multiplexed HTTP/2 session over the executor's unix socket, re-dialled when it drops. */
+export function createExecutorLink(socketPath: string): ExecutorLink {
+  const sessions = new Http2SessionManager(
+    "http://executor",
+    { pingIntervalMs: 30_000, idleConnectionTimeoutMs: 15 * 60_000 },
+    { createConnection: () => netConnect(socketPath), settings: { maxConcurrentStreams: 10_000 } },
+  );
+  // gRPC on the inside link: binary, no JSON round trip, and no per-request timeout of its own.
+  const transport = createGrpcTransport({ baseUrl: "http://executor", sessionManager: sessions });
+  return {
+    process: createClient(Process, transport),
+    filesystem: createClient(Filesystem, transport),
+    async request(headers, body) {
+      let stream: ClientHttp2Stream;
+      try {
+        stream = await sessions.request(String(headers[":method"] ?? "GET"), String(headers[":path"]), headers, {
+          endStream: body === undefined,
+        });
+      } catch (err) {
+        throw new EnvdError("unavailable", "the sandbox executor is not reachable", { cause: err });
+      }
+      if (body) body.pipe(stream);
+      return new Promise((resolve, reject) => {
+        stream.once("response", (h) => resolve({ stream, headers: h, status: Number(h[":status"]) }));
+        stream.once("error", (err) => reject(new EnvdError("unavailable", `executor request failed: ${err.message}`, { cause: err })));
+      });
+    },
+    close() {
+      sessions.abort();
+    },
+  };
+}

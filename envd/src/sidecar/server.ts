@@ -1,0 +1,73 @@
+import { createServer as createHttp1Server, type Server as Http1Server } from "node:http";
+import { createServer as createHttp2Server, type Http2Server } from "node:http2";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Filesystem } from "../gen/filesystem/filesystem_pb.js";
+import { Process } from "../gen/process/process_pb.js";
+import type { AuditLog } from "./audit.js";
+import type { TokenStore } from "./auth.js";
+import type { ExecutorLink } from "./executor-link.js";
+import { createHttpRoutes } from "./http-routes.js";
+import { createNonceCache } from "./nonce-cache.js";
+import { authAndAuditInterceptor, forwardingService } from "./rpc-forward.js";
+
+/** The envd front door, listening. */
+export interface SidecarServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
+
+/**
+ * Serves gRPC, gRPC-Web and Connect (JSON and binary) plus envd's HTTP routes
+ * on one TCP port, over HTTP/1.1 and cleartext HTTP/2 (h2c prior knowledge):
+ * each connection's first bytes decide which Node server takes it.
+ */
+export async function listenSidecar(opts: {
+  port: number;
+  host?: string;
+  tokens: TokenStore;
+  executor: ExecutorLink;
+  audit: AuditLog;
+}): Promise<SidecarServer> {
+  const httpRoutes = createHttpRoutes({ tokens: opts.tokens, nonces: createNonceCache(), executor: opts.executor }, opts.audit);
+  const handler = connectNodeAdapter({
+    routes(router) {
+      router.service(Process, forwardingService(Process, opts.executor.process));
+      router.service(Filesystem, forwardingService(Filesystem, opts.executor.filesystem));
+    },
+    interceptors: [authAndAuditInterceptor(opts.tokens, opts.audit)],
+    fallback: (req, res) => void httpRoutes(req, res),
+  });
+  // Streams may legitimately run for hours; Node's default request timeouts would cut them.
+  const h1: Http1Server = createHttp1Server({ requestTimeout: 0, keepAliveTimeout: 65_000 }, handler);
+  h1.timeout = 0;
+  const h2: Http2Server = createHttp2Server({ settings: { maxConcurrentStreams: 10_000 } }, handler);
+  h2.setTimeout(0);
+  const sockets = new Set<Socket>();
+  const front: NetServer = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.once("readable", () => {
+      const head: Buffer | null = socket.read(H2_PREFACE.length) ?? socket.read();
+      if (head === null) return socket.destroy();
+      socket.unshift(head);
+      (head.equals(H2_PREFACE.subarray(0, head.length)) ? h2 : h1).emit("connection", socket);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    front.once("error", reject);
+    front.listen(opts.port, opts.host ?? "0.0.0.0", () => resolve());
+  });
+  const address = front.address();
+  return {
+    port: typeof address === "object" && address ? address.port : opts.port,
+    async close() {
+      front.close();
+      h1.closeAllConnections();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => h2.close(() => r()));
+    },
+  };
+}
