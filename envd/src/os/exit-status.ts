@@ -20,12 +20,15 @@ const signalWords: Record<string, string> = {
 
 /**
  * Describes an exit the way Go's `ProcessState.String()` does, since E2B's
- * SDKs show that text to users. Pure.
+ * SDKs show that text to users; `error` is set unless the exit was clean. Pure.
  */
 export function describeExit(code: number | null, signal: string | null): ExitInfo {
   if (signal) {
-    return { exitCode: -1, exited: false, status: `signal: ${signalWords[signal] ?? signal}` };
+    const status = `signal: ${signalWords[signal] ?? signal}`;
+    return { exitCode: -1, exited: false, status, error: status };
   }
   const exitCode = code ?? -1;
-  return { exitCode, exited: true, status: `exit status ${exitCode}` };
+  const status = `exit status ${exitCode}`;
+  // Like Go's cmd.Wait(), only a clean exit carries no error.
+  return exitCode === 0 ? { exitCode, exited: true, status } : { exitCode, exited: true, status, error: status };
 }
