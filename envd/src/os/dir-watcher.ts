@@ -1,5 +1,5 @@
 import { watch, type FSWatcher, type Stats } from "node:fs";
-import { lstat, stat } from "node:fs/promises";
+import { lstat, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { EnvdError, fromSystemError } from "../shared/errors.js";
 
@@ -25,6 +25,7 @@ interface Known {
   gid: number;
   mtimeMs: number;
   size: number;
+  isDir: boolean;
 }
 
 const known = (st: Stats): Known => ({
@@ -34,13 +35,17 @@ const known = (st: Stats): Known => ({
   gid: st.gid,
   mtimeMs: st.mtimeMs,
   size: st.size,
+  isDir: st.isDirectory(),
 });
+
+/** How many entries the initial scan of a recursive watch remembers at most. */
+const MAX_SCANNED = 100_000;
 
 /**
  * Classifies a `change` notification from what changed since the last look:
  * content or size → write; only mode or owner → chmod. Pure.
  */
-export function classifyChange(before: Known | undefined, after: Known): FsEventType {
+export function classifyChange(before: Omit<Known, "isDir"> | undefined, after: Omit<Known, "isDir">): FsEventType {
   if (!before) return "write";
   if (before.mtimeMs !== after.mtimeMs || before.size !== after.size) return "write";
   if (before.mode !== after.mode || before.uid !== after.uid || before.gid !== after.gid) return "chmod";
@@ -48,11 +53,13 @@ export function classifyChange(before: Known | undefined, after: Known): FsEvent
 }
 
 /**
- * Watches a directory (optionally recursively) with the kernel's inotify, as
- * Node exposes it. Node reports only "rename" and "change"; the finer kinds
- * are recovered from a stat cache: a name that appears is a create, one that
+ * Watches a directory (optionally recursively) with inotify, one kernel watch
+ * per directory. Node reports only "rename" and "change"; the finer kinds are
+ * recovered from a stat cache: a name that appears is a create, one that
  * vanishes is a rename when its inode reappears under another name in the
- * same batch of notifications and a remove otherwise.
+ * same batch of notifications and a remove otherwise. A new directory is
+ * watched at once and then scanned, so files created in it before its watch
+ * existed are still reported.
  */
 export async function watchDirectory(
   root: string,
@@ -65,64 +72,126 @@ export async function watchDirectory(
   });
   if (!st.isDirectory()) throw new EnvdError("invalid_argument", `'${root}' is not a directory`);
   const cache = new Map<string, Known>();
+  const watchers = new Map<string, FSWatcher>();
   let pending: { type: "rename" | "change"; name: string }[] = [];
   let scheduled = false;
   let closed = false;
-  let watcher: FSWatcher;
-  try {
-    watcher = watch(root, { recursive, persistent: false });
-  } catch (err) {
-    throw fromSystemError(err, `cannot watch '${root}'`);
-  }
+
+  const notify = (type: string, name: string) => {
+    if (closed) return;
+    pending.push({ type: type === "rename" ? "rename" : "change", name });
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(() => void flush());
+    }
+  };
+
+  const addWatch = (rel: string) => {
+    if (watchers.has(rel) || closed) return;
+    let w: FSWatcher;
+    try {
+      w = watch(join(root, rel), { persistent: false });
+    } catch (err) {
+      if (rel === "") throw fromSystemError(err, `cannot watch '${root}'`);
+      return; // a subdirectory that vanished already
+    }
+    w.on("change", (type, filename) => {
+      if (filename !== null) notify(type, rel ? join(rel, filename.toString()) : filename.toString());
+    });
+    w.on("error", (err) => {
+      if (rel === "" && !closed) onError(fromSystemError(err, `watching '${root}' failed`));
+      unwatch(rel);
+    });
+    watchers.set(rel, w);
+  };
+
+  const unwatch = (rel: string) => {
+    for (const [key, w] of watchers) {
+      if (rel !== "" && (key === rel || key.startsWith(`${rel}/`))) {
+        w.close();
+        watchers.delete(key);
+      }
+    }
+  };
+
+  /** Records (and, for new things, reports) everything below `rel`. */
+  const scan = async (rel: string, report: boolean) => {
+    const names = await readdir(join(root, rel)).catch(() => [] as string[]);
+    for (const name of names) {
+      if (closed || cache.size >= MAX_SCANNED) return;
+      const child = rel ? join(rel, name) : name;
+      const s = await lstat(join(root, child)).catch(() => undefined);
+      if (!s || cache.get(child)?.ino === s.ino) continue;
+      cache.set(child, known(s));
+      if (report) onEvent({ name: child, type: "create", path: join(root, child) });
+      if (recursive && s.isDirectory()) {
+        addWatch(child);
+        await scan(child, report);
+      }
+    }
+  };
 
   const flush = async () => {
     scheduled = false;
     const batch = pending;
     pending = [];
+    // Stats are taken after the fact: a name may already be gone again, so
+    // presence is tracked per event (each "rename" notification flips it).
     const stats = await Promise.all(batch.map((r) => lstat(join(root, r.name)).catch(() => undefined)));
     const createdInodes = new Set<number>();
     batch.forEach((r, i) => {
       const s = stats[i];
       if (r.type === "rename" && s && cache.get(r.name)?.ino !== s.ino) createdInodes.add(s.ino);
     });
-    batch.forEach((r, i) => {
+    const present = new Map<string, boolean>();
+    for (const [i, r] of batch.entries()) {
       if (closed) return;
       const s = stats[i];
       const emit = (type: FsEventType) => onEvent({ name: r.name, type, path: join(root, r.name) });
       const before = cache.get(r.name);
-      if (r.type === "rename") {
-        if (s) {
-          if (before?.ino === s.ino) return;
-          cache.set(r.name, known(s));
-          return emit("create");
-        }
-        cache.delete(r.name);
-        return emit(before && createdInodes.has(before.ino) ? "rename" : "remove");
+      if (r.type === "change") {
+        emit(s ? classifyChange(before, known(s)) : "write");
+        if (s) cache.set(r.name, known(s));
+        continue;
       }
-      if (!s) return;
-      const after = known(s);
-      cache.set(r.name, after);
-      emit(classifyChange(before, after));
+      const wasPresent = present.get(r.name) ?? before !== undefined;
+      if (s && wasPresent && before?.ino === s.ino && present.get(r.name) === undefined) continue; // nothing new
+      if (!wasPresent || (s && before && before.ino !== s.ino && present.get(r.name) === undefined)) {
+        present.set(r.name, true);
+        emit("create");
+        if (recursive && s?.isDirectory()) {
+          cache.set(r.name, known(s));
+          addWatch(r.name);
+          await scan(r.name, true);
+        }
+        continue;
+      }
+      present.set(r.name, false);
+      const next = batch[i + 1];
+      const movedAway =
+        (before !== undefined && createdInodes.has(before.ino)) ||
+        (next?.type === "rename" && next.name !== r.name && !(present.get(next.name) ?? cache.has(next.name)));
+      if (before?.isDir) unwatch(r.name);
+      emit(movedAway ? "rename" : "remove");
+    }
+    batch.forEach((r, i) => {
+      const s = stats[i];
+      if (s) cache.set(r.name, known(s));
+      else cache.delete(r.name);
     });
+    if (batch.length > 0 && !(await stat(root).then((x) => x.isDirectory(), () => false)) && !closed) {
+      onError(new EnvdError("not_found", `the watched directory '${root}' was removed`));
+    }
   };
 
-  watcher.on("change", (type, filename) => {
-    if (closed || filename === null) return;
-    pending.push({ type: type === "rename" ? "rename" : "change", name: filename.toString() });
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(() => void flush());
-    }
-  });
-  watcher.on("error", (err) => {
-    if (closed) return;
-    onError(fromSystemError(err, `watching '${root}' failed`));
-  });
+  addWatch("");
+  await scan("", false);
   return {
     close() {
       if (closed) return;
       closed = true;
-      watcher.close();
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
     },
   };
 }

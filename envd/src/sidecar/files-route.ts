@@ -117,7 +117,7 @@ function uploadMultipart(
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers as Record<string, string> });
+      parser = busboy({ headers: req.headers as Record<string, string>, preservePath: true });
     } catch (err) {
       return reject(new EnvdError("invalid_argument", `malformed multipart body: ${String(err)}`, { cause: err }));
     }

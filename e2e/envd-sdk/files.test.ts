@@ -1,0 +1,147 @@
+import { createHash } from "node:crypto";
+import { FileType, FilesystemEventType, NotFoundError, type FilesystemEvent } from "e2b";
+import { eventually, startSdkHarness, type SdkHarness } from "./sandbox.js";
+
+let h: SdkHarness;
+let dir: string;
+beforeAll(async () => {
+  h = await startSdkHarness();
+});
+afterAll(async () => {
+  await h.stop();
+});
+beforeEach(async () => {
+  dir = `/tmp/sbx-files-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  await h.sandbox.files.makeDir(dir);
+});
+afterEach(async () => {
+  await h.sandbox.files.remove(dir);
+});
+
+describe("files through the official e2b SDK", () => {
+  test("write then read as text, bytes, blob and stream", async () => {
+    const info = await h.sandbox.files.write(`${dir}/a.txt`, "héllo\n");
+    expect(info).toMatchObject({ path: `${dir}/a.txt`, name: "a.txt", type: "file" });
+    expect(await h.sandbox.files.read(`${dir}/a.txt`)).toBe("héllo\n");
+    expect(Buffer.from(await h.sandbox.files.read(`${dir}/a.txt`, { format: "bytes" })).toString()).toBe("héllo\n");
+    expect(await (await h.sandbox.files.read(`${dir}/a.txt`, { format: "blob" })).text()).toBe("héllo\n");
+    const stream = await h.sandbox.files.read(`${dir}/a.txt`, { format: "stream" });
+    const chunks: Uint8Array[] = [];
+    for await (const c of stream) chunks.push(c);
+    expect(Buffer.concat(chunks).toString()).toBe("héllo\n");
+  });
+
+  test("binary content and gzip both ways survive byte for byte", async () => {
+    const data = new Uint8Array(300_000).map((_, i) => (i * 7919) % 256);
+    await h.sandbox.files.write(`${dir}/bin`, data.buffer, { gzip: true });
+    const back = await h.sandbox.files.read(`${dir}/bin`, { format: "bytes", gzip: true });
+    expect(createHash("sha256").update(back).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+  });
+
+  test("several files in one multipart upload", async () => {
+    const infos = await h.sandbox.files.write([
+      { path: `${dir}/m/one.txt`, data: "1" },
+      { path: `${dir}/m/two.txt`, data: "2" },
+    ]);
+    expect(infos.map((i) => i.path).sort()).toEqual([`${dir}/m/one.txt`, `${dir}/m/two.txt`]);
+    expect(await h.sandbox.files.read(`${dir}/m/two.txt`)).toBe("2");
+  });
+
+  test("uploaded files belong to the user and relative paths start at home", async () => {
+    await h.sandbox.files.write("sbx-relative.txt", "rel");
+    const info = await h.sandbox.files.getInfo("/home/user/sbx-relative.txt");
+    expect(info).toMatchObject({ owner: "user", group: "user", type: FileType.FILE, size: 3 });
+    await h.sandbox.files.remove("sbx-relative.txt");
+  });
+
+  // Header names are case-insensitive and fetch sends them lower-cased, so keys come back lower-case.
+  test("metadata travels as X-Metadata headers and comes back on the entry", async () => {
+    const info = await h.sandbox.files.write(`${dir}/meta.txt`, "m", { metadata: { owner: "agent-7", purpose: "test" } });
+    expect(info.metadata).toEqual({ owner: "agent-7", purpose: "test" });
+    const stat = await h.sandbox.files.getInfo(`${dir}/meta.txt`);
+    expect(stat.metadata).toEqual({ owner: "agent-7", purpose: "test" });
+  });
+
+  test("list, makeDir, exists, getInfo, rename, remove", async () => {
+    expect(await h.sandbox.files.makeDir(`${dir}/sub/deeper`)).toBe(true);
+    expect(await h.sandbox.files.makeDir(`${dir}/sub/deeper`)).toBe(false);
+    await h.sandbox.files.write(`${dir}/sub/f.txt`, "f");
+    const shallow = await h.sandbox.files.list(dir);
+    expect(shallow.map((e) => [e.name, e.type])).toEqual([["sub", FileType.DIR]]);
+    const deep = await h.sandbox.files.list(dir, { depth: 3 });
+    expect(deep.map((e) => e.path)).toEqual([`${dir}/sub`, `${dir}/sub/deeper`, `${dir}/sub/f.txt`]);
+    const info = await h.sandbox.files.getInfo(`${dir}/sub`);
+    expect(info).toMatchObject({ type: FileType.DIR, permissions: "drwxr-xr-x", owner: "user" });
+    expect(info.modifiedTime).toBeInstanceOf(Date);
+
+    const moved = await h.sandbox.files.rename(`${dir}/sub/f.txt`, `${dir}/other/g.txt`);
+    expect(moved.path).toBe(`${dir}/other/g.txt`);
+    expect(await h.sandbox.files.exists(`${dir}/sub/f.txt`)).toBe(false);
+    expect(await h.sandbox.files.exists(`${dir}/other/g.txt`)).toBe(true);
+    await h.sandbox.files.remove(`${dir}/other`);
+    expect(await h.sandbox.files.exists(`${dir}/other`)).toBe(false);
+  });
+
+  test("symlinks are reported with their target", async () => {
+    await h.sandbox.files.write(`${dir}/target.txt`, "t");
+    await h.sandbox.commands.run(`ln -s ${dir}/target.txt ${dir}/link`);
+    const info = await h.sandbox.files.getInfo(`${dir}/link`);
+    expect(info).toMatchObject({ type: FileType.SYMLINK, symlinkTarget: `${dir}/target.txt` });
+  });
+
+  test("watchDir reports create, write, chmod, rename and remove, recursively", async () => {
+    const events: FilesystemEvent[] = [];
+    const watch = await h.sandbox.files.watchDir(dir, (e) => void events.push(e), { recursive: true });
+    try {
+      const has = (name: string, type: FilesystemEventType) => events.some((e) => e.name === name && e.type === type);
+      await h.sandbox.commands.run(`mkdir ${dir}/w`);
+      await eventually(() => (has("w", FilesystemEventType.CREATE) ? true : undefined));
+      await h.sandbox.commands.run(
+        `echo x > ${dir}/w/a && echo more >> ${dir}/w/a && chmod 600 ${dir}/w/a && mv ${dir}/w/a ${dir}/w/b && rm ${dir}/w/b`,
+      );
+      await eventually(() =>
+        has("w/a", FilesystemEventType.CREATE) &&
+        has("w/a", FilesystemEventType.WRITE) &&
+        has("w/a", FilesystemEventType.RENAME) &&
+        has("w/b", FilesystemEventType.CREATE) &&
+        has("w/b", FilesystemEventType.REMOVE)
+          ? true
+          : undefined,
+      );
+    } finally {
+      await watch.stop();
+    }
+  });
+
+  test("watchDir reports a chmod", async () => {
+    await h.sandbox.files.write(`${dir}/c.txt`, "c");
+    const events: FilesystemEvent[] = [];
+    const watch = await h.sandbox.files.watchDir(dir, (e) => void events.push(e));
+    try {
+      await h.sandbox.commands.run(`chmod 600 ${dir}/c.txt`);
+      await eventually(() => (events.some((e) => e.name === "c.txt" && e.type === FilesystemEventType.CHMOD) ? true : undefined));
+    } finally {
+      await watch.stop();
+    }
+  });
+
+  test.each([
+    ["reading a missing file", () => h.sandbox.files.read(`${dir}/missing`), NotFoundError],
+    ["listing a missing directory", () => h.sandbox.files.list(`${dir}/missing`), NotFoundError],
+    ["getInfo of a missing path", () => h.sandbox.files.getInfo(`${dir}/missing`), NotFoundError],
+    ["removing a missing path", () => h.sandbox.files.remove(`${dir}/missing`), NotFoundError],
+    ["watching a missing directory", () => h.sandbox.files.watchDir(`${dir}/missing`, () => undefined), NotFoundError],
+  ])("%s throws NotFoundError", async (_name, call, cls) => {
+    await expect(call()).rejects.toBeInstanceOf(cls);
+  });
+
+  test("reading a directory as a file is refused with a clear error", async () => {
+    await expect(h.sandbox.files.read(dir)).rejects.toThrow(/is a directory/);
+  });
+
+  test("writing over a directory is refused and changes nothing", async () => {
+    await h.sandbox.files.makeDir(`${dir}/d`);
+    await expect(h.sandbox.files.write(`${dir}/d`, "x")).rejects.toThrow(/is a directory/);
+    expect((await h.sandbox.files.getInfo(`${dir}/d`)).type).toBe(FileType.DIR);
+  });
+});
