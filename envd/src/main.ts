@@ -32,6 +32,11 @@ if (config === "help") {
   process.exit(0);
 }
 
+// One broken stream must not take every other sandbox client down with it.
+process.on("uncaughtException", (err) => {
+  console.error(JSON.stringify({ ts: new Date().toISOString(), level: "error", msg: "uncaught exception", error: String(err), stack: err.stack }));
+});
+
 let executor: ChildProcess | undefined;
 let socketPath = config.executorSocket;
 let socketDir: string | undefined;

@@ -20,6 +20,11 @@ if (!values.socket) {
   console.error("executor: --socket <path> is required");
   process.exit(2);
 }
+// The executor is the sandbox's PID 1: one bad request must never end it.
+process.on("uncaughtException", (err) => {
+  console.error(JSON.stringify({ level: "error", msg: "uncaught exception in executor", error: String(err), stack: err.stack }));
+});
+
 const ctx = createExecutorContext({
   user: values["default-user"] ?? (await defaultUserName()),
   workdir: undefined,

@@ -41,13 +41,16 @@ export async function writeUpload(
   if (existing?.isDirectory()) throw new EnvdError("invalid_argument", `'${path}' is a directory, not a file`);
   await ensureDir(dirname(path), actor);
   const tmp = join(dirname(path), `.${basename(path)}.upload-${randomBytes(6).toString("hex")}`);
+  const out = createWriteStream(tmp, { mode: existing ? existing.mode & 0o7777 : 0o644 });
   try {
-    await pipeline(body, createWriteStream(tmp, { mode: existing ? existing.mode & 0o7777 : 0o644 }));
+    await pipeline(body, out);
     if (existing) await chmod(tmp, existing.mode & 0o7777);
     if (actor.chown) await chown(tmp, actor.user.uid, actor.user.gid);
     if (Object.keys(metadata).length > 0) await writeMetadata(tmp, metadata);
     await rename(tmp, path);
   } catch (err) {
+    // The file may still be opening when the body fails; remove it only once it is closed.
+    if (!out.closed) await new Promise<void>((resolve) => out.once("close", () => resolve()));
     await rm(tmp, { force: true }).catch(() => undefined);
     throw fromSystemError(err, `cannot write '${path}'`);
   }

@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { PassThrough, type Readable } from "node:stream";
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { toHttpError } from "./error-mapping.js";
 
@@ -46,5 +47,47 @@ export async function readSmallBody(req: AnyRequest, limit = 1 << 20): Promise<B
   return Buffer.concat(chunks);
 }
 
+/**
+ * Trailer the sidecar sends after the last byte of an upload it received
+ * whole; the executor commits an upload only when it is there, so a reset
+ * stream can never look like a complete one.
+ */
+export const UPLOAD_COMPLETE_TRAILER = "x-soulbox-complete";
+
 /** Header carrying upload metadata from the sidecar to the executor (base64 JSON). */
 export const INTERNAL_METADATA_HEADER = "x-soulbox-metadata";
+
+/**
+ * The request body, failing with an error (instead of ending) when the client
+ * goes away or resets the stream before sending all of it, so a cut-off upload
+ * is never taken for a whole one.
+ */
+export function completeBody(req: AnyRequest, requiredTrailer?: string): Readable {
+  const out = new PassThrough();
+  // The consumer may attach late (after async checks); the error stays on
+  // `out.errored` for it, but must not crash the process in the meantime.
+  out.on("error", () => undefined);
+  let aborted = false;
+  const cut = () => {
+    aborted = true;
+    out.destroy(new Error("the client went away before the body was complete"));
+  };
+  (req as Readable).pipe(out, { end: false });
+  req.on("aborted", cut);
+  req.on("end", () => {
+    // Node's HTTP/2 compatibility layer ends a reset stream's body first and
+    // reports the reset ('aborted', rstCode) just after: decide a tick later.
+    setImmediate(() => {
+      const rst = "stream" in req ? req.stream.rstCode : undefined;
+      const missingTrailer = requiredTrailer !== undefined && !req.trailers[requiredTrailer];
+      if (aborted || missingTrailer || !req.complete || (rst !== undefined && rst !== 0)) cut();
+      else out.end();
+    });
+  });
+  req.on("close", () => {
+    if (!req.complete || ("stream" in req && req.stream.rstCode)) cut();
+  });
+  req.on("error", (err: Error) => out.destroy(err));
+  if (req.aborted || ("stream" in req && req.stream.rstCode)) cut();
+  return out;
+}

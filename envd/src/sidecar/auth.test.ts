@@ -6,7 +6,7 @@ import { createNonceCache } from "./nonce-cache.js";
 const now = Date.UTC(2026, 10, 28, 12, 0, 0);
 const nowS = now / 1000;
 const store = { token: "secret" };
-const sign = (a: Partial<FileAccess> & { expiration?: number; nonce?: string }) =>
+const sign = (a: Partial<Omit<FileAccess, "expiration" | "nonce">> & { expiration?: number; nonce?: string }) =>
   computeSignature({
     path: a.path ?? "/f",
     operation: a.operation ?? "read",

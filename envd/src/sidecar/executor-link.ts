@@ -1,10 +1,11 @@
 import { connect as netConnect } from "node:net";
-import type { ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
+import { constants as http2Constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 import { createClient, type Client } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
 import { Filesystem } from "../gen/filesystem/filesystem_pb.js";
 import { Process } from "../gen/process/process_pb.js";
 import { EnvdError } from "../shared/errors.js";
+import { UPLOAD_COMPLETE_TRAILER } from "../shared/http-util.js";
 
 /** The sidecar's connection to the executor: RPC clients and raw HTTP/2 requests. */
 export interface ExecutorLink {
@@ -35,14 +36,22 @@ export function createExecutorLink(socketPath: string): ExecutorLink {
       try {
         stream = await sessions.request(String(headers[":method"] ?? "GET"), String(headers[":path"]), headers, {
           endStream: body === undefined,
+          waitForTrailers: body !== undefined,
         });
       } catch (err) {
         throw new EnvdError("unavailable", "the sandbox executor is not reachable", { cause: err });
       }
-      if (body) body.pipe(stream);
+      if (body) {
+        // A failing body cancels the request, so the executor discards what it got.
+        body.once("error", () => stream.close(http2Constants.NGHTTP2_CANCEL));
+        // Only a body that ended normally gets the trailer that lets the executor commit it.
+        stream.once("wantTrailers", () => stream.sendTrailers({ [UPLOAD_COMPLETE_TRAILER]: "1" }));
+        body.pipe(stream);
+      }
       return new Promise((resolve, reject) => {
         stream.once("response", (h) => resolve({ stream, headers: h, status: Number(h[":status"]) }));
         stream.once("error", (err) => reject(new EnvdError("unavailable", `executor request failed: ${err.message}`, { cause: err })));
+        stream.once("close", () => reject(new EnvdError("unavailable", "the executor closed the request without an answer")));
       });
     },
     close() {

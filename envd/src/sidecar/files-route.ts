@@ -2,7 +2,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import busboy from "busboy";
 import { EnvdError } from "../shared/errors.js";
-import { INTERNAL_METADATA_HEADER, sendError, sendJson, type AnyRequest, type AnyResponse, writeHead } from "../shared/http-util.js";
+import { INTERNAL_METADATA_HEADER, completeBody, sendError, sendJson, type AnyRequest, type AnyResponse, writeHead } from "../shared/http-util.js";
 import { authorizeFileAccess, type TokenStore } from "./auth.js";
 import type { ExecutorLink } from "./executor-link.js";
 import type { NonceCache } from "./nonce-cache.js";
@@ -76,7 +76,9 @@ export async function uploadFile(deps: FilesDeps, url: URL, req: AnyRequest, res
     return sendJson(res, 200, results);
   }
   if (!q.path) throw new EnvdError("invalid_argument", "the path query parameter is required for octet-stream uploads");
-  const body: Readable = gzip ? (req as Readable).pipe(createGunzip()) : (req as Readable);
+  const complete = completeBody(req);
+  const body: Readable = gzip ? complete.pipe(createGunzip()) : complete;
+  if (gzip) complete.on("error", (err) => body.destroy(err));
   const result = await sendToExecutor(deps, q.path, q.user, metadata, body);
   sendJson(res, 200, result);
 }
@@ -91,17 +93,29 @@ async function sendToExecutor(
   const headers: Record<string, string> = { ":method": "POST", ":path": executorPath(path, user) };
   if (Object.keys(metadata).length > 0) headers[INTERNAL_METADATA_HEADER] = Buffer.from(JSON.stringify(metadata)).toString("base64");
   // A body that fails (bad gzip, client gone) must abort the executor's write, never complete it.
+  let bodyError: Error | undefined;
   const relay = new PassThrough();
-  body.on("error", (err) => relay.destroy(err));
+  relay.on("error", () => undefined); // reported through bodyError below
+  body.on("error", (err: Error) => {
+    bodyError = err;
+    relay.destroy(err);
+  });
   body.pipe(relay);
-  const upstream = await deps.executor.request(headers, relay);
-  relay.on("error", () => upstream.stream.close(0x8 /* CANCEL */));
-  const text = await readAll(upstream.stream);
-  if (relay.errored) throw new EnvdError("invalid_argument", `upload body could not be read: ${relay.errored.message}`);
+  const unreadable = () => new EnvdError("invalid_argument", `upload body could not be read: ${bodyError?.message}`);
+  let upstream;
+  try {
+    upstream = await deps.executor.request(headers, relay);
+  } catch (err) {
+    throw bodyError ? unreadable() : err;
+  }
+  const text = await readAll(upstream.stream).catch((err: unknown) => {
+    throw bodyError ? unreadable() : err;
+  });
+  if (bodyError) throw unreadable();
   const parsed = JSON.parse(text || "null") as unknown;
   if (upstream.status !== 200) {
     const message = (parsed as { message?: string } | null)?.message ?? `executor answered ${upstream.status}`;
-    throw Object.assign(new EnvdError(statusKind(upstream.status), message), {});
+    throw new EnvdError(statusKind(upstream.status), message);
   }
   return parsed as unknown[];
 }
@@ -142,7 +156,9 @@ function uploadMultipart(
         .then(() => (files === 0 ? reject(new EnvdError("invalid_argument", "the multipart body has no 'file' field")) : resolve(results)))
         .catch(reject);
     });
-    (req as Readable).pipe(parser);
+    const complete = completeBody(req);
+    complete.on("error", (err) => parser.destroy(err));
+    complete.pipe(parser);
   });
 }
 

@@ -382,7 +382,8 @@ describe("Filesystem over a stock grpc-js client", () => {
   });
 
   test("Stat of a missing path is NOT_FOUND", async () => {
-    const missing = join(scratch, "nope");
+    // Slashes, a colon, a comma, a percent sign and non-ASCII must reach the client as they are.
+    const missing = join(scratch, "nö pe: 100%, really");
     const err = await grpcError(unary((cb) => fs.Stat({ path: missing }, none(), cb)));
     expect(grpc.status[err.code]).toBe("NOT_FOUND");
     expect(err.details).toContain(missing);

@@ -15,6 +15,7 @@ export function createHttpRoutes(deps: FilesDeps, audit: AuditLog) {
     try {
       await dispatch(deps, route, url, req, res);
     } catch (err) {
+      abandonBody(req, res);
       if (err instanceof Error && "tooLarge" in err) sendJson(res, 413, { code: 413, message: "request body too large" });
       else if (err instanceof SyntaxError) sendJson(res, 400, { code: 400, message: `malformed JSON: ${err.message}` });
       else if (err instanceof URIError) sendJson(res, 400, { code: 400, message: "malformed URL encoding in the query" });
@@ -32,6 +33,18 @@ export function createHttpRoutes(deps: FilesDeps, audit: AuditLog) {
       }
     }
   };
+}
+
+/**
+ * After an early error the client may still be sending a body: stop reading
+ * it into anything, let it drain, and close an HTTP/1.1 connection afterwards
+ * so the next request on it is not stuck behind the rest of this body.
+ */
+function abandonBody(req: AnyRequest, res: AnyResponse) {
+  if (req.readableEnded) return;
+  req.unpipe();
+  req.resume();
+  if (req.httpVersionMajor === 1 && !res.headersSent) res.setHeader("connection", "close");
 }
 
 function safeParam(url: URL, name: string): string | undefined {

@@ -1,5 +1,10 @@
 import { createServer as createHttp1Server, type Server as Http1Server } from "node:http";
-import { createServer as createHttp2Server, type Http2Server } from "node:http2";
+import {
+  createServer as createHttp2Server,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from "node:http2";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Filesystem } from "../gen/filesystem/filesystem_pb.js";
@@ -43,7 +48,11 @@ export async function listenSidecar(opts: {
   // Streams may legitimately run for hours; Node's default request timeouts would cut them.
   const h1: Http1Server = createHttp1Server({ requestTimeout: 0, keepAliveTimeout: 65_000 }, handler);
   h1.timeout = 0;
-  const h2: Http2Server = createHttp2Server({ settings: { maxConcurrentStreams: 10_000 } }, handler);
+  const onH2 = (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    if (isGrpc(req)) respecGrpcMessage(res);
+    handler(req, res);
+  };
+  const h2: Http2Server = createHttp2Server({ settings: { maxConcurrentStreams: 10_000 } }, onH2);
   h2.setTimeout(0);
   const sockets = new Set<Socket>();
   const front: NetServer = createNetServer((socket) => {
@@ -70,4 +79,43 @@ export async function listenSidecar(opts: {
       await new Promise<void>((r) => h2.close(() => r()));
     },
   };
+}
+
+function isGrpc(req: Http2ServerRequest): boolean {
+  const type = req.headers["content-type"] ?? "";
+  return type.startsWith("application/grpc") && !type.startsWith("application/grpc-web");
+}
+
+/**
+ * connect-es percent-encodes `grpc-message` with encodeURIComponent, which
+ * also escapes '/', ':', ',' and the like; grpc-js decodes it with decodeURI,
+ * which leaves those escaped, so stock grpc-js clients saw messages such as
+ * "cannot stat '%2Ftmp%2Fx'". Re-encode the trailer as the gRPC spec says:
+ * only '%' and bytes outside printable ASCII are escaped.
+ */
+function respecGrpcMessage(res: Http2ServerResponse): void {
+  const addTrailers = res.addTrailers.bind(res);
+  res.addTrailers = (trailers) => {
+    const message = trailers["grpc-message"];
+    if (typeof message === "string") trailers["grpc-message"] = grpcPercentEncode(message);
+    addTrailers(trailers);
+  };
+}
+
+/** Decodes a percent-encoded grpc-message and encodes it the way the gRPC spec asks. Pure. */
+function grpcPercentEncode(encoded: string): string {
+  let raw: string;
+  try {
+    raw = decodeURIComponent(encoded);
+  } catch {
+    return encoded;
+  }
+  let out = "";
+  for (const byte of Buffer.from(raw, "utf8")) {
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
 }

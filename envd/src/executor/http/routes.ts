@@ -1,10 +1,11 @@
-import type { Readable } from "node:stream";
 import { openForDownload, writeUpload } from "../../os/file-transfer.js";
 import { resolveUserPath } from "../../os/paths.js";
 import type { SandboxMetrics } from "../../os/cgroup-metrics.js";
 import { EnvdError } from "../../shared/errors.js";
 import {
   INTERNAL_METADATA_HEADER,
+  UPLOAD_COMPLETE_TRAILER,
+  completeBody,
   readSmallBody,
   sendError,
   sendJson,
@@ -64,11 +65,13 @@ async function download(ctx: ExecutorContext, url: URL, res: AnyResponse) {
 }
 
 async function upload(ctx: ExecutorContext, url: URL, req: AnyRequest, res: AnyResponse) {
+  // Watch the body before any await, so a reset that arrives early is not missed.
+  const body = completeBody(req, UPLOAD_COMPLETE_TRAILER);
   const user = await ctx.namedUser(url.searchParams.get("username") ?? undefined);
   const path = resolveUserPath(url.searchParams.get("path") ?? "", user.home);
   const raw = req.headers[INTERNAL_METADATA_HEADER];
   const metadata = typeof raw === "string" ? (JSON.parse(Buffer.from(raw, "base64").toString()) as Record<string, string>) : {};
-  const result = await writeUpload(path, req as Readable, { user, chown: ctx.uid === 0 }, metadata);
+  const result = await writeUpload(path, body, { user, chown: ctx.uid === 0 }, metadata);
   sendJson(res, 200, [result]);
 }
 
