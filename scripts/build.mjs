@@ -16,5 +16,15 @@ const common = {
   logLevel: "warning",
 };
 
-await build({ ...common, entryPoints: { envd: "envd/src/main.ts" }, outdir: "dist", outExtension: { ".js": ".mjs" } });
-await build({ ...common, entryPoints: { executor: "envd/src/executor/main.ts" }, outdir: "dist", outExtension: { ".js": ".mjs" } });
+await build({
+  ...common,
+  entryPoints: { envd: "envd/src/main.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
+});
+await build({
+  ...common,
+  entryPoints: { executor: "envd/src/executor/main.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
+});

@@ -16,7 +16,9 @@ describe("commands through the official e2b SDK", () => {
   });
 
   test("runs as the default user 'user' in its home, as a login shell", async () => {
-    const r = await h.sandbox.commands.run('whoami; pwd; echo "$HOME"; shopt -q login_shell && echo login');
+    const r = await h.sandbox.commands.run(
+      'whoami; pwd; echo "$HOME"; shopt -q login_shell && echo login',
+    );
     expect(r.stdout).toBe("user\n/home/user\n/home/user\nlogin\n");
   });
 
@@ -48,28 +50,38 @@ describe("commands through the official e2b SDK", () => {
   });
 
   test("background commands can be listed, connected to and killed", async () => {
-    const handle: CommandHandle = await h.sandbox.commands.run("echo started; sleep 60", { background: true });
+    const handle: CommandHandle = await h.sandbox.commands.run("echo started; sleep 60", {
+      background: true,
+    });
     const listed = await h.sandbox.commands.list();
     expect(listed.map((p) => p.pid)).toContain(handle.pid);
 
     const seen: string[] = [];
-    const again = await h.sandbox.commands.connect(handle.pid, { onStdout: (d) => void seen.push(d) });
+    const again = await h.sandbox.commands.connect(handle.pid, {
+      onStdout: (d) => void seen.push(d),
+    });
     expect(again.pid).toBe(handle.pid);
 
     expect(await h.sandbox.commands.kill(handle.pid)).toBe(true);
     const err = await again.wait().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CommandExitError);
     expect((err as CommandExitError).error).toMatch(/signal: killed/);
-    await eventually(async () => ((await h.sandbox.commands.list()).some((p) => p.pid === handle.pid) ? undefined : true));
+    await eventually(async () =>
+      (await h.sandbox.commands.list()).some((p) => p.pid === handle.pid) ? undefined : true,
+    );
     expect(await h.sandbox.commands.kill(handle.pid)).toBe(false);
   });
 
   test("output written while nobody is attached reaches the next connect", async () => {
-    const handle = await h.sandbox.commands.run("sleep 0.5; echo while-away; sleep 0.5", { background: true });
+    const handle = await h.sandbox.commands.run("sleep 0.5; echo while-away; sleep 0.5", {
+      background: true,
+    });
     await handle.disconnect();
     await new Promise((r) => setTimeout(r, 700)); // let the output happen while detached
     const out: string[] = [];
-    const again = await h.sandbox.commands.connect(handle.pid, { onStdout: (d) => void out.push(d) });
+    const again = await h.sandbox.commands.connect(handle.pid, {
+      onStdout: (d) => void out.push(d),
+    });
     await again.wait();
     expect(out.join("")).toBe("while-away\n");
   });
@@ -84,9 +96,13 @@ describe("commands through the official e2b SDK", () => {
   });
 
   test("a command timeout kills the process", async () => {
-    const err = await h.sandbox.commands.run("sleep 30", { timeoutMs: 1000 }).catch((e: unknown) => e);
+    const err = await h.sandbox.commands
+      .run("sleep 30", { timeoutMs: 1000 })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
-    await eventually(async () => ((await h.sandbox.commands.list()).some((p) => p.cmd.includes("sleep 30")) ? undefined : true));
+    await eventually(async () =>
+      (await h.sandbox.commands.list()).some((p) => p.cmd.includes("sleep 30")) ? undefined : true,
+    );
   });
 
   test.each([

@@ -22,7 +22,11 @@ afterEach(async () => {
   expect(envd.output()).not.toMatch(/uncaught exception/);
 });
 
-const upload = (path: string, body: string | Uint8Array | Readable, headers: Record<string, string> = {}) =>
+const upload = (
+  path: string,
+  body: string | Uint8Array | Readable,
+  headers: Record<string, string> = {},
+) =>
   fetch(`${envd.url}/files?path=${encodeURIComponent(path)}&username=root`, {
     method: "POST",
     headers: { "content-type": "application/octet-stream", ...headers },
@@ -40,11 +44,20 @@ describe("envd HTTP side: bad input and faults", () => {
     ["invalid UTF-8 in the path", `/files?path=%FF%FE`, "GET", 400, /not valid UTF-8/],
     ["a directory as a file", `/files?path=/tmp`, "GET", 400, /is a directory/],
     ["an unknown route", `/nope`, "GET", 404, /no route for GET \/nope/],
-    ["an unknown user", `/files?path=/tmp/x&username=nosuchuser`, "GET", 401, /user 'nosuchuser' does not exist/],
+    [
+      "an unknown user",
+      `/files?path=/tmp/x&username=nosuchuser`,
+      "GET",
+      401,
+      /user 'nosuchuser' does not exist/,
+    ],
   ])("%s", async (_n, path, method, status, message) => {
     const res = await fetch(`${envd.url}${path}`, { method });
     expect(res.status).toBe(status);
-    expect((await res.json()) as { message: string }).toMatchObject({ code: status, message: expect.stringMatching(message) });
+    expect((await res.json()) as { message: string }).toMatchObject({
+      code: status,
+      message: expect.stringMatching(message),
+    });
   });
 
   test.each([
@@ -53,13 +66,21 @@ describe("envd HTTP side: bad input and faults", () => {
     ["a JSON array", "[1,2]", 400],
     ["a default user that does not exist", JSON.stringify({ defaultUser: "nosuchuser" }), 401],
   ])("/init refuses %s and changes nothing", async (_n, body, status) => {
-    const res = await fetch(`${envd.url}/init`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const res = await fetch(`${envd.url}/init`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
     expect(res.status).toBe(status);
     expect(await (await fetch(`${envd.url}/envs`)).json()).toEqual({});
   });
 
   test("an octet-stream upload needs a path", async () => {
-    const res = await fetch(`${envd.url}/files`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: "x" });
+    const res = await fetch(`${envd.url}/files`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: "x",
+    });
     expect(res.status).toBe(400);
   });
 
@@ -73,7 +94,9 @@ describe("envd HTTP side: bad input and faults", () => {
 
   test("a corrupt gzip upload fails and leaves the old content and no temp file", async () => {
     writeFileSync(join(dir, "keep.txt"), "old");
-    const res = await upload(`${dir}/keep.txt`, "definitely not gzip", { "content-encoding": "gzip" });
+    const res = await upload(`${dir}/keep.txt`, "definitely not gzip", {
+      "content-encoding": "gzip",
+    });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(readFileSync(join(dir, "keep.txt"), "utf8")).toBe("old");
     expect(readdirSync(dir).filter((n) => n.includes(".upload-"))).toEqual([]);
@@ -91,7 +114,8 @@ describe("envd HTTP side: bad input and faults", () => {
       req.on("close", () => resolve());
     });
     const deadline = Date.now() + 5000;
-    while (readdirSync(dir).some((n) => n.includes(".upload-")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (readdirSync(dir).some((n) => n.includes(".upload-")) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     expect(readFileSync(join(dir, "mid.txt"), "utf8")).toBe("before");
     expect(readdirSync(dir).filter((n) => n.includes(".upload-"))).toEqual([]);
   });
@@ -104,7 +128,10 @@ describe("envd HTTP side: bad input and faults", () => {
       writeFileSync(join(small, "f"), "previous");
       const res = await upload(`${small}/f`, new Uint8Array(4 << 20));
       expect(res.status).toBe(507);
-      expect(await res.json()).toMatchObject({ code: 507, message: expect.stringMatching(/no space left/) });
+      expect(await res.json()).toMatchObject({
+        code: 507,
+        message: expect.stringMatching(/no space left/),
+      });
       expect(readFileSync(join(small, "f"), "utf8")).toBe("previous");
       expect(readdirSync(small)).toEqual(["f"]);
     } finally {

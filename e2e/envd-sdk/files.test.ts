@@ -23,8 +23,12 @@ describe("files through the official e2b SDK", () => {
     const info = await h.sandbox.files.write(`${dir}/a.txt`, "héllo\n");
     expect(info).toMatchObject({ path: `${dir}/a.txt`, name: "a.txt", type: "file" });
     expect(await h.sandbox.files.read(`${dir}/a.txt`)).toBe("héllo\n");
-    expect(Buffer.from(await h.sandbox.files.read(`${dir}/a.txt`, { format: "bytes" })).toString()).toBe("héllo\n");
-    expect(await (await h.sandbox.files.read(`${dir}/a.txt`, { format: "blob" })).text()).toBe("héllo\n");
+    expect(
+      Buffer.from(await h.sandbox.files.read(`${dir}/a.txt`, { format: "bytes" })).toString(),
+    ).toBe("héllo\n");
+    expect(await (await h.sandbox.files.read(`${dir}/a.txt`, { format: "blob" })).text()).toBe(
+      "héllo\n",
+    );
     const stream = await h.sandbox.files.read(`${dir}/a.txt`, { format: "stream" });
     const chunks: Uint8Array[] = [];
     for await (const c of stream) chunks.push(c);
@@ -35,7 +39,9 @@ describe("files through the official e2b SDK", () => {
     const data = new Uint8Array(300_000).map((_, i) => (i * 7919) % 256);
     await h.sandbox.files.write(`${dir}/bin`, data.buffer, { gzip: true });
     const back = await h.sandbox.files.read(`${dir}/bin`, { format: "bytes", gzip: true });
-    expect(createHash("sha256").update(back).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+    expect(createHash("sha256").update(back).digest("hex")).toBe(
+      createHash("sha256").update(data).digest("hex"),
+    );
   });
 
   test("several files in one multipart upload", async () => {
@@ -56,7 +62,9 @@ describe("files through the official e2b SDK", () => {
 
   // Header names are case-insensitive and fetch sends them lower-cased, so keys come back lower-case.
   test("metadata travels as X-Metadata headers and comes back on the entry", async () => {
-    const info = await h.sandbox.files.write(`${dir}/meta.txt`, "m", { metadata: { owner: "agent-7", purpose: "test" } });
+    const info = await h.sandbox.files.write(`${dir}/meta.txt`, "m", {
+      metadata: { owner: "agent-7", purpose: "test" },
+    });
     expect(info.metadata).toEqual({ owner: "agent-7", purpose: "test" });
     const stat = await h.sandbox.files.getInfo(`${dir}/meta.txt`);
     expect(stat.metadata).toEqual({ owner: "agent-7", purpose: "test" });
@@ -69,7 +77,11 @@ describe("files through the official e2b SDK", () => {
     const shallow = await h.sandbox.files.list(dir);
     expect(shallow.map((e) => [e.name, e.type])).toEqual([["sub", FileType.DIR]]);
     const deep = await h.sandbox.files.list(dir, { depth: 3 });
-    expect(deep.map((e) => e.path)).toEqual([`${dir}/sub`, `${dir}/sub/deeper`, `${dir}/sub/f.txt`]);
+    expect(deep.map((e) => e.path)).toEqual([
+      `${dir}/sub`,
+      `${dir}/sub/deeper`,
+      `${dir}/sub/f.txt`,
+    ]);
     const info = await h.sandbox.files.getInfo(`${dir}/sub`);
     expect(info).toMatchObject({ type: FileType.DIR, permissions: "drwxr-xr-x", owner: "user" });
     expect(info.modifiedTime).toBeInstanceOf(Date);
@@ -91,9 +103,12 @@ describe("files through the official e2b SDK", () => {
 
   test("watchDir reports create, write, chmod, rename and remove, recursively", async () => {
     const events: FilesystemEvent[] = [];
-    const watch = await h.sandbox.files.watchDir(dir, (e) => void events.push(e), { recursive: true });
+    const watch = await h.sandbox.files.watchDir(dir, (e) => void events.push(e), {
+      recursive: true,
+    });
     try {
-      const has = (name: string, type: FilesystemEventType) => events.some((e) => e.name === name && e.type === type);
+      const has = (name: string, type: FilesystemEventType) =>
+        events.some((e) => e.name === name && e.type === type);
       await h.sandbox.commands.run(`mkdir ${dir}/w`);
       await eventually(() => (has("w", FilesystemEventType.CREATE) ? true : undefined));
       await h.sandbox.commands.run(
@@ -119,7 +134,11 @@ describe("files through the official e2b SDK", () => {
     const watch = await h.sandbox.files.watchDir(dir, (e) => void events.push(e));
     try {
       await h.sandbox.commands.run(`chmod 600 ${dir}/c.txt`);
-      await eventually(() => (events.some((e) => e.name === "c.txt" && e.type === FilesystemEventType.CHMOD) ? true : undefined));
+      await eventually(() =>
+        events.some((e) => e.name === "c.txt" && e.type === FilesystemEventType.CHMOD)
+          ? true
+          : undefined,
+      );
     } finally {
       await watch.stop();
     }
@@ -130,7 +149,11 @@ describe("files through the official e2b SDK", () => {
     ["listing a missing directory", () => h.sandbox.files.list(`${dir}/missing`), NotFoundError],
     ["getInfo of a missing path", () => h.sandbox.files.getInfo(`${dir}/missing`), NotFoundError],
     ["removing a missing path", () => h.sandbox.files.remove(`${dir}/missing`), NotFoundError],
-    ["watching a missing directory", () => h.sandbox.files.watchDir(`${dir}/missing`, () => undefined), NotFoundError],
+    [
+      "watching a missing directory",
+      () => h.sandbox.files.watchDir(`${dir}/missing`, () => undefined),
+      NotFoundError,
+    ],
   ])("%s throws NotFoundError", async (_name, call, cls) => {
     await expect(call()).rejects.toBeInstanceOf(cls);
   });

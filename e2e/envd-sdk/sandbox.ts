@@ -14,7 +14,10 @@ export interface SdkHarness {
 type SandboxCtor = new (opts: Record<string, unknown>) => Sandbox;
 
 /** Starts envd (with optional flags) and connects the SDK to it, as E2B_DEBUG=true does. */
-export async function startSdkHarness(args: string[] = [], accessToken?: string): Promise<SdkHarness> {
+export async function startSdkHarness(
+  args: string[] = [],
+  accessToken?: string,
+): Promise<SdkHarness> {
   const envd = await startEnvd(accessToken ? [...args, "--access-token", accessToken] : args);
   const sandbox = new (Sandbox as unknown as SandboxCtor)({
     sandboxId: "local",
@@ -27,7 +30,10 @@ export async function startSdkHarness(args: string[] = [], accessToken?: string)
 }
 
 /** Polls `check` until it returns a value or the deadline passes. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -36,7 +36,10 @@ describe("a secure sandbox (access token)", () => {
   });
 
   test("signed upload and download URLs from the SDK work without the token", async () => {
-    const up = await h.sandbox.uploadUrl("/tmp/sbx-signed.txt", { user: "user", useSignatureExpiration: 60 });
+    const up = await h.sandbox.uploadUrl("/tmp/sbx-signed.txt", {
+      user: "user",
+      useSignatureExpiration: 60,
+    });
     const form = new FormData();
     form.append("file", new Blob(["signed content"]), "sbx-signed.txt");
     expect((await fetch(up, { method: "POST", body: form })).status).toBe(200);
@@ -48,14 +51,31 @@ describe("a secure sandbox (access token)", () => {
 
   test("a read signature cannot write, a tampered one is refused, an expired one is refused", async () => {
     const down = new URL(await h.sandbox.downloadUrl("/tmp/sbx-signed.txt", { user: "user" }));
-    expect((await fetch(down, { method: "POST", body: "x", headers: { "content-type": "application/octet-stream" } })).status).toBe(401);
+    expect(
+      (
+        await fetch(down, {
+          method: "POST",
+          body: "x",
+          headers: { "content-type": "application/octet-stream" },
+        })
+      ).status,
+    ).toBe(401);
     const tampered = new URL(down);
     tampered.searchParams.set("path", "/etc/shadow");
     expect((await fetch(tampered)).status).toBe(401);
     const past = Math.floor(Date.now() / 1000) - 10;
     const expired = new URL(down);
     expired.searchParams.set("signature_expiration", String(past));
-    expired.searchParams.set("signature", computeSignature({ path: "/tmp/sbx-signed.txt", operation: "read", user: "user", token: TOKEN, expiration: past }));
+    expired.searchParams.set(
+      "signature",
+      computeSignature({
+        path: "/tmp/sbx-signed.txt",
+        operation: "read",
+        user: "user",
+        token: TOKEN,
+        expiration: past,
+      }),
+    );
     const res = await fetch(expired);
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ code: 401, message: "signature is expired" });
@@ -63,19 +83,31 @@ describe("a secure sandbox (access token)", () => {
 
   test("a one-time (nonce) signature works once, a replay is refused", async () => {
     const exp = Math.floor(Date.now() / 1000) + 60;
-    const sig = computeSignature({ path: "/tmp/sbx-signed.txt", operation: "read", user: "user", token: TOKEN, expiration: exp, nonce: "abc123" });
+    const sig = computeSignature({
+      path: "/tmp/sbx-signed.txt",
+      operation: "read",
+      user: "user",
+      token: TOKEN,
+      expiration: exp,
+      nonce: "abc123",
+    });
     const url = `${h.envd.url}/files?path=${encodeURIComponent("/tmp/sbx-signed.txt")}&username=user&signature=${encodeURIComponent(sig)}&signature_expiration=${exp}&signature_nonce=abc123`;
     expect((await fetch(url)).status).toBe(200);
     const replay = await fetch(url);
     expect(replay.status).toBe(401);
-    expect(await replay.json()).toMatchObject({ message: "signature was already used (replayed nonce)" });
+    expect(await replay.json()).toMatchObject({
+      message: "signature was already used (replayed nonce)",
+    });
   });
 
   test("/init can rotate the token only with the current one", async () => {
     const init = (token: string | undefined, body: unknown) =>
       fetch(`${h.envd.url}/init`, {
         method: "POST",
-        headers: { "content-type": "application/json", ...(token ? { "x-access-token": token } : {}) },
+        headers: {
+          "content-type": "application/json",
+          ...(token ? { "x-access-token": token } : {}),
+        },
         body: JSON.stringify(body),
       });
     expect((await init(undefined, { accessToken: "stolen" })).status).toBe(401);
@@ -87,8 +119,13 @@ describe("a secure sandbox (access token)", () => {
 
   test("audit lines name the operation and the user but never the token", async () => {
     await h.sandbox.commands.run("true", { user: "root" });
-    const lines = h.envd.output().split("\n").filter((l) => l.includes('"audit":true'));
-    expect(lines.some((l) => l.includes('"op":"process.Process/Start"') && l.includes('"user":"root"'))).toBe(true);
+    const lines = h.envd
+      .output()
+      .split("\n")
+      .filter((l) => l.includes('"audit":true'));
+    expect(
+      lines.some((l) => l.includes('"op":"process.Process/Start"') && l.includes('"user":"root"')),
+    ).toBe(true);
     expect(h.envd.output()).not.toContain(TOKEN);
   });
 });

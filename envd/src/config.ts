@@ -29,7 +29,10 @@ Options:
   --help                   show this text`;
 
 /** Parses argv; throws an Error with a one-line message on bad input. Pure. */
-export function parseConfig(argv: string[], env: Record<string, string | undefined>): EnvdConfig | "help" {
+export function parseConfig(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): EnvdConfig | "help" {
   const { values } = parseArgs({
     args: argv,
     options: {

@@ -34,7 +34,15 @@ if (config === "help") {
 
 // One broken stream must not take every other sandbox client down with it.
 process.on("uncaughtException", (err) => {
-  console.error(JSON.stringify({ ts: new Date().toISOString(), level: "error", msg: "uncaught exception", error: String(err), stack: err.stack }));
+  console.error(
+    JSON.stringify({
+      ts: new Date().toISOString(),
+      level: "error",
+      msg: "uncaught exception",
+      error: String(err),
+      stack: err.stack,
+    }),
+  );
 });
 
 let executor: ChildProcess | undefined;
@@ -55,11 +63,18 @@ const server = await listenSidecar({
   executor: link,
   audit,
 }).catch((err: unknown) => {
-  console.error(`envd: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(
+    `envd: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}`,
+  );
   executor?.kill("SIGTERM");
   process.exit(1);
 });
-log("envd listening", { port: server.port, version: ENVD_VERSION, executorSocket: socketPath, secure: !!config.accessToken });
+log("envd listening", {
+  port: server.port,
+  version: ENVD_VERSION,
+  executorSocket: socketPath,
+  secure: !!config.accessToken,
+});
 
 let stopping = false;
 async function stop(code: number) {
@@ -92,7 +107,9 @@ function spawnExecutor(socket: string, defaultUser: string | undefined): Promise
   const child = fork(entry, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   return new Promise((resolve, reject) => {
     child.once("message", () => resolve(child));
-    child.once("exit", (code) => reject(new Error(`executor exited during start-up with code ${code}`)));
+    child.once("exit", (code) =>
+      reject(new Error(`executor exited during start-up with code ${code}`)),
+    );
   }).catch((err: unknown) => {
     console.error(`envd: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

@@ -36,25 +36,37 @@ function shape(fd: FileDescriptorProto): string[] {
         `  field ${name}.${f.name} #${f.number} type=${f.type} ${f.typeName} label=${f.label} oneof=${oneof} optional=${f.proto3Optional}`,
       );
     }
-    for (const e of m.enumType) lines.push(`  enum ${name}.${e.name} ${e.value.map((v) => `${v.name}=${v.number}`).join(" ")}`);
+    for (const e of m.enumType)
+      lines.push(
+        `  enum ${name}.${e.name} ${e.value.map((v) => `${v.name}=${v.number}`).join(" ")}`,
+      );
     for (const n of m.nestedType) message(n, `${name}.`);
   };
   for (const m of fd.messageType) message(m, "");
-  for (const e of fd.enumType) lines.push(`enum ${e.name} ${e.value.map((v) => `${v.name}=${v.number}`).join(" ")}`);
+  for (const e of fd.enumType)
+    lines.push(`enum ${e.name} ${e.value.map((v) => `${v.name}=${v.number}`).join(" ")}`);
   for (const s of fd.service) {
     for (const m of s.method) {
-      lines.push(`rpc ${s.name}.${m.name}(${m.clientStreaming ? "stream " : ""}${m.inputType}) → ${m.serverStreaming ? "stream " : ""}${m.outputType}`);
+      lines.push(
+        `rpc ${s.name}.${m.name}(${m.clientStreaming ? "stream " : ""}${m.inputType}) → ${m.serverStreaming ? "stream " : ""}${m.outputType}`,
+      );
     }
   }
   return lines;
 }
 
 const require = createRequire(import.meta.url);
-const sdk = embeddedDescriptors(readFileSync(join(dirname(require.resolve("e2b")), "index.mjs"), "utf8"));
+const sdk = embeddedDescriptors(
+  readFileSync(join(dirname(require.resolve("e2b")), "index.mjs"), "utf8"),
+);
 // Our generated code embeds its descriptors the same way, so both sides decode identically.
 const ours = new Map([
-  ...embeddedDescriptors(readFileSync(new URL("./gen/process/process_pb.ts", import.meta.url), "utf8")),
-  ...embeddedDescriptors(readFileSync(new URL("./gen/filesystem/filesystem_pb.ts", import.meta.url), "utf8")),
+  ...embeddedDescriptors(
+    readFileSync(new URL("./gen/process/process_pb.ts", import.meta.url), "utf8"),
+  ),
+  ...embeddedDescriptors(
+    readFileSync(new URL("./gen/filesystem/filesystem_pb.ts", import.meta.url), "utf8"),
+  ),
 ]);
 
 describe("wire contract with the e2b SDK", () => {
@@ -70,6 +82,8 @@ describe("wire contract with the e2b SDK", () => {
   );
 
   test("the SDK bundle carries both descriptors", () => {
-    expect([...sdk.keys()].sort()).toEqual(expect.arrayContaining(["filesystem/filesystem.proto", "process/process.proto"]));
+    expect([...sdk.keys()].sort()).toEqual(
+      expect.arrayContaining(["filesystem/filesystem.proto", "process/process.proto"]),
+    );
   });
 });

@@ -32,9 +32,13 @@ export async function freePort(): Promise<number> {
  */
 export async function startEnvd(args: string[] = []): Promise<EnvdUnderTest> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [entry, "--port", String(port), "--host", "127.0.0.1", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [entry, "--port", String(port), "--host", "127.0.0.1", ...args],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
@@ -42,7 +46,10 @@ export async function startEnvd(args: string[] = []): Promise<EnvdUnderTest> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`envd exited during start-up:\n${out}`);
-    const ok = await fetch(`${url}/health`).then((r) => r.status === 204, () => false);
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.status === 204,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill("SIGKILL");

@@ -22,7 +22,14 @@ if (!values.socket) {
 }
 // The executor is the sandbox's PID 1: one bad request must never end it.
 process.on("uncaughtException", (err) => {
-  console.error(JSON.stringify({ level: "error", msg: "uncaught exception in executor", error: String(err), stack: err.stack }));
+  console.error(
+    JSON.stringify({
+      level: "error",
+      msg: "uncaught exception in executor",
+      error: String(err),
+      stack: err.stack,
+    }),
+  );
 });
 
 const ctx = createExecutorContext({
@@ -32,7 +39,14 @@ const ctx = createExecutorContext({
 });
 const server = await listenExecutor(ctx, values.socket);
 process.send?.({ ready: true });
-console.error(JSON.stringify({ level: "info", msg: "executor listening", socket: values.socket, defaultUser: ctx.defaults.user }));
+console.error(
+  JSON.stringify({
+    level: "info",
+    msg: "executor listening",
+    socket: values.socket,
+    defaultUser: ctx.defaults.user,
+  }),
+);
 
 const stop = () => {
   ctx.processes.killAll();

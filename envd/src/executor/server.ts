@@ -13,7 +13,10 @@ import { processService } from "./process/service.js";
  * Serves the executor's RPC services and its internal HTTP routes as h2c on a
  * unix socket that only root may open; the envd sidecar is its only client.
  */
-export async function listenExecutor(ctx: ExecutorContext, socketPath: string): Promise<Http2Server> {
+export async function listenExecutor(
+  ctx: ExecutorContext,
+  socketPath: string,
+): Promise<Http2Server> {
   const http = createExecutorHttp(ctx, createMetricsReader());
   const handler = connectNodeAdapter({
     routes(router) {

@@ -45,7 +45,11 @@ describe("createBroadcaster", () => {
 
   test("a slow subscriber pauses the producer until it drains", async () => {
     const pressure: boolean[] = [];
-    const b = createBroadcaster<string>({ sizeOf: bytes, highWaterBytes: 3, onPressure: (p) => pressure.push(p) });
+    const b = createBroadcaster<string>({
+      sizeOf: bytes,
+      highWaterBytes: 3,
+      onPressure: (p) => pressure.push(p),
+    });
     const s = b.subscribe();
     b.publish("ab");
     expect(pressure).toEqual([]);

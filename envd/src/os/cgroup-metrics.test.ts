@@ -2,7 +2,8 @@ import { createMetricsReader, parseProcCgroup } from "./cgroup-metrics.js";
 
 describe("parseProcCgroup", () => {
   test("reads v1 controllers and the v2 unified path", () => {
-    const text = "12:memory:/kubepods/pod1/c1\n4:cpu,cpuacct:/kubepods/pod1/c1\n0::/system.slice/x\n";
+    const text =
+      "12:memory:/kubepods/pod1/c1\n4:cpu,cpuacct:/kubepods/pod1/c1\n0::/system.slice/x\n";
     const cg = parseProcCgroup(text);
     expect(cg.get("memory")).toBe("/kubepods/pod1/c1");
     expect(cg.get("cpuacct")).toBe("/kubepods/pod1/c1");

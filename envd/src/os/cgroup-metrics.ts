@@ -49,7 +49,8 @@ interface CpuSample {
 export function createMetricsReader(cgroupRoot = "/sys/fs/cgroup", diskPath = "/") {
   let last: CpuSample | undefined;
 
-  const paths = async () => parseProcCgroup(await readFile("/proc/self/cgroup", "utf8").catch(() => ""));
+  const paths = async () =>
+    parseProcCgroup(await readFile("/proc/self/cgroup", "utf8").catch(() => ""));
 
   const cpuUsageNs = async (cg: Map<string, string>) => {
     const v2 = cg.get("");
@@ -60,7 +61,8 @@ export function createMetricsReader(cgroupRoot = "/sys/fs/cgroup", diskPath = "/
     }
     const v1 = cg.get("cpuacct");
     if (v1 !== undefined) {
-      const ns = (await readNumber(`${cgroupRoot}/cpuacct${v1}/cpuacct.usage`)) ??
+      const ns =
+        (await readNumber(`${cgroupRoot}/cpuacct${v1}/cpuacct.usage`)) ??
         (await readNumber(`${cgroupRoot}/cpu,cpuacct${v1}/cpuacct.usage`));
       if (ns !== undefined) return ns;
     }

@@ -4,7 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { classifyChange, watchDirectory, type FsEvent } from "./dir-watcher.js";
 
-const k = (o: Partial<{ ino: number; mode: number; uid: number; gid: number; mtimeMs: number; size: number }>) => ({
+const k = (
+  o: Partial<{
+    ino: number;
+    mode: number;
+    uid: number;
+    gid: number;
+    mtimeMs: number;
+    size: number;
+  }>,
+) => ({
   ino: 1,
   mode: 0o100644,
   uid: 0,
@@ -37,21 +46,32 @@ describe("watchDirectory", () => {
   async function until(events: FsEvent[], want: [string, FsEvent["type"]][]) {
     const deadline = Date.now() + 5000;
     while (!want.every(([n, t]) => events.some((e) => e.name === n && e.type === t))) {
-      if (Date.now() > deadline) throw new Error(`missing events; got ${JSON.stringify(events.map((e) => [e.name, e.type]))}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `missing events; got ${JSON.stringify(events.map((e) => [e.name, e.type]))}`,
+        );
       await new Promise((r) => setTimeout(r, 20));
     }
   }
 
   test("reports create, write, chmod, rename and remove of real files", async () => {
     const events: FsEvent[] = [];
-    const w = await watchDirectory(dir, true, (e) => events.push(e), (err) => events.push({ name: String(err), type: "remove", path: "" }));
+    const w = await watchDirectory(
+      dir,
+      true,
+      (e) => events.push(e),
+      (err) => events.push({ name: String(err), type: "remove", path: "" }),
+    );
     try {
       execFileSync("bash", ["-c", `cd ${dir} && mkdir sub && echo early > sub/early`]);
       await until(events, [
         ["sub", "create"],
         ["sub/early", "create"],
       ]);
-      execFileSync("bash", ["-c", `cd ${dir} && echo x > sub/a && echo y >> sub/a && chmod 600 sub/a && mv sub/a sub/b && rm sub/b`]);
+      execFileSync("bash", [
+        "-c",
+        `cd ${dir} && echo x > sub/a && echo y >> sub/a && chmod 600 sub/a && mv sub/a sub/b && rm sub/b`,
+      ]);
       await until(events, [
         ["sub/a", "create"],
         ["sub/a", "write"],
@@ -66,7 +86,21 @@ describe("watchDirectory", () => {
 
   test("refuses a file and a missing path", async () => {
     execFileSync("touch", [join(dir, "f")]);
-    await expect(watchDirectory(join(dir, "f"), false, () => undefined, () => undefined)).rejects.toThrow(/not a directory/);
-    await expect(watchDirectory(join(dir, "nope"), false, () => undefined, () => undefined)).rejects.toThrow(/no such file/);
+    await expect(
+      watchDirectory(
+        join(dir, "f"),
+        false,
+        () => undefined,
+        () => undefined,
+      ),
+    ).rejects.toThrow(/not a directory/);
+    await expect(
+      watchDirectory(
+        join(dir, "nope"),
+        false,
+        () => undefined,
+        () => undefined,
+      ),
+    ).rejects.toThrow(/no such file/);
   });
 });

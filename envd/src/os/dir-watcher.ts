@@ -45,10 +45,14 @@ const MAX_SCANNED = 100_000;
  * Classifies a `change` notification from what changed since the last look:
  * content or size → write; only mode or owner → chmod. Pure.
  */
-export function classifyChange(before: Omit<Known, "isDir"> | undefined, after: Omit<Known, "isDir">): FsEventType {
+export function classifyChange(
+  before: Omit<Known, "isDir"> | undefined,
+  after: Omit<Known, "isDir">,
+): FsEventType {
   if (!before) return "write";
   if (before.mtimeMs !== after.mtimeMs || before.size !== after.size) return "write";
-  if (before.mode !== after.mode || before.uid !== after.uid || before.gid !== after.gid) return "chmod";
+  if (before.mode !== after.mode || before.uid !== after.uid || before.gid !== after.gid)
+    return "chmod";
   return "write";
 }
 
@@ -96,7 +100,8 @@ export async function watchDirectory(
       return; // a subdirectory that vanished already
     }
     w.on("change", (type, filename) => {
-      if (filename !== null) notify(type, rel ? join(rel, filename.toString()) : filename.toString());
+      if (filename !== null)
+        notify(type, rel ? join(rel, filename.toString()) : filename.toString());
     });
     w.on("error", (err) => {
       if (rel === "" && !closed) onError(fromSystemError(err, `watching '${root}' failed`));
@@ -137,7 +142,9 @@ export async function watchDirectory(
     pending = [];
     // Stats are taken after the fact: a name may already be gone again, so
     // presence is tracked per event (each "rename" notification flips it).
-    const stats = await Promise.all(batch.map((r) => lstat(join(root, r.name)).catch(() => undefined)));
+    const stats = await Promise.all(
+      batch.map((r) => lstat(join(root, r.name)).catch(() => undefined)),
+    );
     const createdInodes = new Set<number>();
     batch.forEach((r, i) => {
       const s = stats[i];
@@ -156,7 +163,10 @@ export async function watchDirectory(
       }
       const wasPresent = present.get(r.name) ?? before !== undefined;
       if (s && wasPresent && before?.ino === s.ino && present.get(r.name) === undefined) continue; // nothing new
-      if (!wasPresent || (s && before && before.ino !== s.ino && present.get(r.name) === undefined)) {
+      if (
+        !wasPresent ||
+        (s && before && before.ino !== s.ino && present.get(r.name) === undefined)
+      ) {
         present.set(r.name, true);
         emit("create");
         if (recursive && s?.isDirectory()) {
@@ -170,7 +180,9 @@ export async function watchDirectory(
       const next = batch[i + 1];
       const movedAway =
         (before !== undefined && createdInodes.has(before.ino)) ||
-        (next?.type === "rename" && next.name !== r.name && !(present.get(next.name) ?? cache.has(next.name)));
+        (next?.type === "rename" &&
+          next.name !== r.name &&
+          !(present.get(next.name) ?? cache.has(next.name)));
       if (before?.isDir) unwatch(r.name);
       emit(movedAway ? "rename" : "remove");
     }
@@ -179,7 +191,14 @@ export async function watchDirectory(
       if (s) cache.set(r.name, known(s));
       else cache.delete(r.name);
     });
-    if (batch.length > 0 && !(await stat(root).then((x) => x.isDirectory(), () => false)) && !closed) {
+    if (
+      batch.length > 0 &&
+      !(await stat(root).then(
+        (x) => x.isDirectory(),
+        () => false,
+      )) &&
+      !closed
+    ) {
       onError(new EnvdError("not_found", `the watched directory '${root}' was removed`));
     }
   };

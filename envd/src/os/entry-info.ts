@@ -24,7 +24,8 @@ export interface Entry {
 
 /** Go's FileMode.String() for the type and permission bits of a stat. Pure. */
 export function permissionString(st: Pick<Stats, "mode">, type: Entry["type"]): string {
-  const prefix = type === "directory" ? "d" : type === "symlink" ? "L" : type === "other" ? "?" : "-";
+  const prefix =
+    type === "directory" ? "d" : type === "symlink" ? "L" : type === "other" ? "?" : "-";
   const rwx = "rwxrwxrwx";
   let bits = "";
   for (let i = 0; i < 9; i++) bits += st.mode & (1 << (8 - i)) ? rwx[i] : "-";

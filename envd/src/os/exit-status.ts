@@ -30,5 +30,7 @@ export function describeExit(code: number | null, signal: string | null): ExitIn
   const exitCode = code ?? -1;
   const status = `exit status ${exitCode}`;
   // Like Go's cmd.Wait(), only a clean exit carries no error.
-  return exitCode === 0 ? { exitCode, exited: true, status } : { exitCode, exited: true, status, error: status };
+  return exitCode === 0
+    ? { exitCode, exited: true, status }
+    : { exitCode, exited: true, status, error: status };
 }

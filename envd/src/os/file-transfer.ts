@@ -13,7 +13,8 @@ export async function openForDownload(path: string): Promise<{ size: number; str
   const st = await stat(path).catch((err: unknown) => {
     throw fromSystemError(err, `cannot read '${path}'`);
   });
-  if (st.isDirectory()) throw new EnvdError("invalid_argument", `'${path}' is a directory, not a file`);
+  if (st.isDirectory())
+    throw new EnvdError("invalid_argument", `'${path}' is a directory, not a file`);
   return { size: st.size, stream: createReadStream(path) };
 }
 
@@ -38,7 +39,8 @@ export async function writeUpload(
   metadata: Record<string, string>,
 ): Promise<UploadResult> {
   const existing = await stat(path).catch(() => undefined);
-  if (existing?.isDirectory()) throw new EnvdError("invalid_argument", `'${path}' is a directory, not a file`);
+  if (existing?.isDirectory())
+    throw new EnvdError("invalid_argument", `'${path}' is a directory, not a file`);
   await ensureDir(dirname(path), actor);
   const tmp = join(dirname(path), `.${basename(path)}.upload-${randomBytes(6).toString("hex")}`);
   const out = createWriteStream(tmp, { mode: existing ? existing.mode & 0o7777 : 0o644 });

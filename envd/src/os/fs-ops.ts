@@ -16,7 +16,8 @@ export interface Actor {
  */
 export async function makeDir(path: string, actor: Actor, users: UserDatabase): Promise<Entry> {
   const existing = await stat(path).catch(() => undefined);
-  if (existing?.isDirectory()) throw new EnvdError("already_exists", `directory '${path}' already exists`);
+  if (existing?.isDirectory())
+    throw new EnvdError("already_exists", `directory '${path}' already exists`);
   if (existing) throw new EnvdError("invalid_argument", `'${path}' exists and is not a directory`);
   await ensureDir(path, actor);
   return statEntry(path, users);
@@ -38,7 +39,12 @@ export async function ensureDir(path: string, actor: Actor): Promise<void> {
 }
 
 /** Moves (renames) an entry, creating the destination's parents; works across filesystems. */
-export async function move(source: string, destination: string, actor: Actor, users: UserDatabase): Promise<Entry> {
+export async function move(
+  source: string,
+  destination: string,
+  actor: Actor,
+  users: UserDatabase,
+): Promise<Entry> {
   await lstat(source).catch((err: unknown) => {
     throw fromSystemError(err, `cannot move '${source}'`);
   });
@@ -46,9 +52,14 @@ export async function move(source: string, destination: string, actor: Actor, us
   try {
     await rename(source, destination);
   } catch (err) {
-    if (errnoOf(err) !== "EXDEV") throw fromSystemError(err, `cannot move '${source}' to '${destination}'`);
+    if (errnoOf(err) !== "EXDEV")
+      throw fromSystemError(err, `cannot move '${source}' to '${destination}'`);
     try {
-      await cp(source, destination, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+      await cp(source, destination, {
+        recursive: true,
+        preserveTimestamps: true,
+        verbatimSymlinks: true,
+      });
       await rm(source, { recursive: true, force: true });
     } catch (copyErr) {
       throw fromSystemError(copyErr, `cannot move '${source}' to '${destination}'`);

@@ -73,7 +73,11 @@ function launchPiped(opts: LaunchOptions): Promise<ManagedProcess> {
   });
   return new Promise((resolve, reject) => {
     child.once("error", (err) => {
-      reject(new EnvdError(spawnErrorKind(err), `cannot start '${opts.spec.cmd}': ${err.message}`, { cause: err }));
+      reject(
+        new EnvdError(spawnErrorKind(err), `cannot start '${opts.spec.cmd}': ${err.message}`, {
+          cause: err,
+        }),
+      );
     });
     child.once("spawn", () => {
       const pid = child.pid ?? 0;
@@ -109,7 +113,8 @@ function launchPiped(opts: LaunchOptions): Promise<ManagedProcess> {
         exit: undefined,
         done,
         writeStdin(data) {
-          if (!child.stdin) throw new EnvdError("failed_precondition", `process ${pid} was started without stdin`);
+          if (!child.stdin)
+            throw new EnvdError("failed_precondition", `process ${pid} was started without stdin`);
           if (child.stdin.writableEnded || child.stdin.destroyed) {
             throw new EnvdError("failed_precondition", `stdin of process ${pid} is closed`);
           }
@@ -119,7 +124,8 @@ function launchPiped(opts: LaunchOptions): Promise<ManagedProcess> {
           throw new EnvdError("invalid_argument", `process ${pid} has no PTY; send stdin instead`);
         },
         closeStdin() {
-          if (!child.stdin) throw new EnvdError("failed_precondition", `process ${pid} was started without stdin`);
+          if (!child.stdin)
+            throw new EnvdError("failed_precondition", `process ${pid} was started without stdin`);
           child.stdin.end();
         },
         signal(name) {
@@ -149,7 +155,11 @@ function launchPty(opts: LaunchOptions, size: PtySize): Promise<ManagedProcess> 
     });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    return Promise.reject(new EnvdError("invalid_argument", `cannot start '${opts.spec.cmd}' in a PTY: ${message}`, { cause: err }));
+    return Promise.reject(
+      new EnvdError("invalid_argument", `cannot start '${opts.spec.cmd}' in a PTY: ${message}`, {
+        cause: err,
+      }),
+    );
   }
   const output = createBroadcaster<OutputEvent>({
     sizeOf: eventSize,
@@ -166,7 +176,10 @@ function launchPty(opts: LaunchOptions, size: PtySize): Promise<ManagedProcess> 
     exit: undefined,
     done,
     writeStdin() {
-      throw new EnvdError("invalid_argument", `process ${term.pid} runs in a PTY; send pty input instead`);
+      throw new EnvdError(
+        "invalid_argument",
+        `process ${term.pid} runs in a PTY; send pty input instead`,
+      );
     },
     writePty(data) {
       term.write(Buffer.from(data));
@@ -179,12 +192,15 @@ function launchPty(opts: LaunchOptions, size: PtySize): Promise<ManagedProcess> 
       term.kill(name);
     },
     resize(s) {
-      if (s.cols < 1 || s.rows < 1) throw new EnvdError("invalid_argument", "PTY size must be at least 1x1");
+      if (s.cols < 1 || s.rows < 1)
+        throw new EnvdError("invalid_argument", "PTY size must be at least 1x1");
       term.resize(s.cols, s.rows);
     },
   };
   // node-pty with encoding null hands out Buffers; its typing says string.
-  term.onData((d: string | Buffer) => output.publish({ kind: "pty", data: typeof d === "string" ? Buffer.from(d) : d }));
+  term.onData((d: string | Buffer) =>
+    output.publish({ kind: "pty", data: typeof d === "string" ? Buffer.from(d) : d }),
+  );
   term.onExit(({ exitCode, signal }) => {
     const sigName = signal ? signalName(signal) : null;
     proc.exit = describeExit(sigName ? null : exitCode, sigName);

@@ -8,7 +8,8 @@ import { EnvdError } from "../shared/errors.js";
  */
 export function resolveUserPath(path: string, home: string): string {
   if (path === "") throw new EnvdError("invalid_argument", "path must not be empty");
-  if (path.includes("\0")) throw new EnvdError("invalid_argument", "path must not contain NUL bytes");
+  if (path.includes("\0"))
+    throw new EnvdError("invalid_argument", "path must not contain NUL bytes");
   if (path.includes("\uFFFD")) throw new EnvdError("invalid_argument", "path is not valid UTF-8");
   if (path === "~") return normalize(home);
   if (path.startsWith("~/")) return normalize(join(home, path.slice(2)));

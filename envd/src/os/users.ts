@@ -48,13 +48,17 @@ export interface UserDatabase {
 }
 
 /** Creates a user database over the given passwd/group files (defaults: /etc). */
-export function createUserDatabase(passwdPath = "/etc/passwd", groupPath = "/etc/group"): UserDatabase {
+export function createUserDatabase(
+  passwdPath = "/etc/passwd",
+  groupPath = "/etc/group",
+): UserDatabase {
   const readUsers = async () => parsePasswd(await readFile(passwdPath, "utf8").catch(() => ""));
   const readGroups = async () => parseGroup(await readFile(groupPath, "utf8").catch(() => ""));
   return {
     async lookup(name) {
       const user = (await readUsers()).find((u) => u.name === name);
-      if (!user) throw new EnvdError("unauthenticated", `user '${name}' does not exist in the sandbox`);
+      if (!user)
+        throw new EnvdError("unauthenticated", `user '${name}' does not exist in the sandbox`);
       return user;
     },
     async userName(uid) {

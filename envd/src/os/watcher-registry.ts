@@ -29,7 +29,12 @@ export function createWatcherRegistry(maxBuffered = 10_000): WatcherRegistry {
   return {
     async create(path, recursive) {
       const id = randomUUID();
-      const entry: Entry = { watch: { close: () => undefined }, events: [], failure: undefined, dropped: 0 };
+      const entry: Entry = {
+        watch: { close: () => undefined },
+        events: [],
+        failure: undefined,
+        dropped: 0,
+      };
       entry.watch = await watchDirectory(
         path,
         recursive,

@@ -32,12 +32,20 @@ export async function writeMetadata(path: string, metadata: Record<string, strin
     } catch (err) {
       const code = errnoOf(err);
       if (code === "ENOTSUP" || code === "EOPNOTSUPP") {
-        throw new EnvdError("failed_precondition", `the filesystem holding '${path}' does not support metadata`, { cause: err });
+        throw new EnvdError(
+          "failed_precondition",
+          `the filesystem holding '${path}' does not support metadata`,
+          { cause: err },
+        );
       }
       if (code === "ENOSPC" || code === "E2BIG" || code === "ERANGE") {
-        throw new EnvdError("invalid_argument", `metadata for '${path}' is too large`, { cause: err });
+        throw new EnvdError("invalid_argument", `metadata for '${path}' is too large`, {
+          cause: err,
+        });
       }
-      throw new EnvdError("internal", `cannot write metadata of '${path}': ${String(err)}`, { cause: err });
+      throw new EnvdError("internal", `cannot write metadata of '${path}': ${String(err)}`, {
+        cause: err,
+      });
     }
   }
 }

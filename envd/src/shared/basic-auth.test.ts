@@ -15,7 +15,10 @@ describe("parseBasicUser", () => {
     expect(parseBasicUser(header)).toBe(user);
   });
 
-  test.each([["Bearer abc"], ["Basic !!!"], [basic("bad user:")], [basic("../etc:")]])("refuses %s", (header) => {
-    expect(() => parseBasicUser(header)).toThrow(/Authorization header|not a valid user name/);
-  });
+  test.each([["Bearer abc"], ["Basic !!!"], [basic("bad user:")], [basic("../etc:")]])(
+    "refuses %s",
+    (header) => {
+      expect(() => parseBasicUser(header)).toThrow(/Authorization header|not a valid user name/);
+    },
+  );
 });

@@ -7,7 +7,11 @@ import { EnvdError } from "./errors.js";
 export function parseBasicUser(header: string | null | undefined): string | undefined {
   if (!header) return undefined;
   const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
-  if (!match?.[1]) throw new EnvdError("unauthenticated", "the Authorization header must be 'Basic base64(user:)'");
+  if (!match?.[1])
+    throw new EnvdError(
+      "unauthenticated",
+      "the Authorization header must be 'Basic base64(user:)'",
+    );
   const decoded = Buffer.from(match[1], "base64").toString("utf8");
   const user = decoded.split(":")[0] ?? "";
   if (user === "") return undefined;

@@ -32,12 +32,16 @@ const httpStatuses: Record<ErrorKind, number> = {
 /** The one place an error becomes a Connect/gRPC error. Unknown errors become Internal. */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof EnvdError) return new ConnectError(err.message, connectCodes[err.kind], undefined, undefined, err);
+  if (err instanceof EnvdError)
+    return new ConnectError(err.message, connectCodes[err.kind], undefined, undefined, err);
   return ConnectError.from(err, Code.Internal);
 }
 
 /** The one place an error becomes an HTTP status and an E2B-style `{code, message}` body. */
-export function toHttpError(err: unknown): { status: number; body: { code: number; message: string } } {
+export function toHttpError(err: unknown): {
+  status: number;
+  body: { code: number; message: string };
+} {
   const kind: ErrorKind = err instanceof EnvdError ? err.kind : "internal";
   const status = httpStatuses[kind];
   const message = err instanceof Error ? err.message : String(err);

@@ -13,7 +13,11 @@ type NodeHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
  * Writes the status line and headers. Both Node APIs accept (status, headers);
  * TypeScript cannot unify their overloads, hence the cast.
  */
-export function writeHead(res: AnyResponse, status: number, headers: OutgoingHttpHeaders = {}): AnyResponse {
+export function writeHead(
+  res: AnyResponse,
+  status: number,
+  headers: OutgoingHttpHeaders = {},
+): AnyResponse {
   (res as ServerResponse).writeHead(status, headers);
   return res;
 }
@@ -21,7 +25,10 @@ export function writeHead(res: AnyResponse, status: number, headers: OutgoingHtt
 /** Sends a JSON body. */
 export function sendJson(res: AnyResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  writeHead(res, status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  writeHead(res, status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
   res.end(text);
 }
 

@@ -32,7 +32,9 @@ export async function* withKeepalive<T, K>(
         continue;
       }
       let timer: NodeJS.Timeout | undefined;
-      const tick = new Promise<"tick">((resolve) => (timer = setTimeout(() => resolve("tick"), intervalMs)));
+      const tick = new Promise<"tick">(
+        (resolve) => (timer = setTimeout(() => resolve("tick"), intervalMs)),
+      );
       const r = await Promise.race([pending, tick]);
       clearTimeout(timer);
       if (r === "tick") {

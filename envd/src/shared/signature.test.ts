@@ -3,8 +3,18 @@ import { computeSignature, signaturesEqual } from "./signature.js";
 
 describe("computeSignature", () => {
   test.each([
-    { path: "/home/user/a.txt", operation: "read" as const, user: "user", expirationInSeconds: undefined },
-    { path: "/home/user/a.txt", operation: "write" as const, user: "root", expirationInSeconds: 120 },
+    {
+      path: "/home/user/a.txt",
+      operation: "read" as const,
+      user: "user",
+      expirationInSeconds: undefined,
+    },
+    {
+      path: "/home/user/a.txt",
+      operation: "write" as const,
+      user: "root",
+      expirationInSeconds: 120,
+    },
     { path: "rel/ünï.txt", operation: "write" as const, user: "", expirationInSeconds: 5 },
   ])("matches the e2b SDK's getSignature for $operation $path as '$user'", async (c) => {
     const sdk = await getSignature({ ...c, envdAccessToken: "tok-123" });

@@ -19,7 +19,9 @@ export interface AuditLog {
 
 /** Audit lines go to `path`, or to stdout when no path is given. */
 export function createAuditLog(path?: string): AuditLog {
-  const out: WriteStream | NodeJS.WriteStream = path ? createWriteStream(path, { flags: "a" }) : process.stdout;
+  const out: WriteStream | NodeJS.WriteStream = path
+    ? createWriteStream(path, { flags: "a" })
+    : process.stdout;
   return {
     write(record) {
       out.write(JSON.stringify({ ts: new Date().toISOString(), audit: true, ...record }) + "\n");

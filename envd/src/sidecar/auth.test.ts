@@ -6,7 +6,9 @@ import { createNonceCache } from "./nonce-cache.js";
 const now = Date.UTC(2026, 10, 28, 12, 0, 0);
 const nowS = now / 1000;
 const store = { token: "secret" };
-const sign = (a: Partial<Omit<FileAccess, "expiration" | "nonce">> & { expiration?: number; nonce?: string }) =>
+const sign = (
+  a: Partial<Omit<FileAccess, "expiration" | "nonce">> & { expiration?: number; nonce?: string },
+) =>
   computeSignature({
     path: a.path ?? "/f",
     operation: a.operation ?? "read",
@@ -49,12 +51,37 @@ describe("requireToken", () => {
 describe("authorizeFileAccess", () => {
   test.each<[string, string | undefined, FileAccess, string]>([
     ["the token alone", "secret", access({}), "ok"],
-    ["a wrong token even with a good signature", "bad", access({ signature: sign({}) }), "unauthenticated: invalid access token"],
-    ["no token and no signature", undefined, access({}), "unauthenticated: missing X-Access-Token header or signature query parameter"],
+    [
+      "a wrong token even with a good signature",
+      "bad",
+      access({ signature: sign({}) }),
+      "unauthenticated: invalid access token",
+    ],
+    [
+      "no token and no signature",
+      undefined,
+      access({}),
+      "unauthenticated: missing X-Access-Token header or signature query parameter",
+    ],
     ["a signature without expiry", undefined, access({ signature: sign({}) }), "ok"],
-    ["a signature for another path", undefined, access({ path: "/g", signature: sign({}) }), "unauthenticated: invalid signature"],
-    ["a read signature used to write", undefined, access({ operation: "write", signature: sign({}) }), "unauthenticated: invalid signature"],
-    ["a signature for another user", undefined, access({ user: "root", signature: sign({}) }), "unauthenticated: invalid signature"],
+    [
+      "a signature for another path",
+      undefined,
+      access({ path: "/g", signature: sign({}) }),
+      "unauthenticated: invalid signature",
+    ],
+    [
+      "a read signature used to write",
+      undefined,
+      access({ operation: "write", signature: sign({}) }),
+      "unauthenticated: invalid signature",
+    ],
+    [
+      "a signature for another user",
+      undefined,
+      access({ user: "root", signature: sign({}) }),
+      "unauthenticated: invalid signature",
+    ],
     [
       "an unexpired signature",
       undefined,
@@ -86,7 +113,9 @@ describe("authorizeFileAccess", () => {
       "invalid_argument: a signature_nonce needs a signature_expiration",
     ],
   ])("%s", (_name, header, a, expected) => {
-    expect(kindOf(() => authorizeFileAccess(store, header, a, createNonceCache(), now))).toBe(expected);
+    expect(kindOf(() => authorizeFileAccess(store, header, a, createNonceCache(), now))).toBe(
+      expected,
+    );
   });
 
   test("a one-time signature works once, then is refused as a replay", () => {
@@ -103,6 +132,10 @@ describe("authorizeFileAccess", () => {
   });
 
   test("without a configured token everything passes", () => {
-    expect(kindOf(() => authorizeFileAccess({ token: undefined }, undefined, access({}), createNonceCache(), now))).toBe("ok");
+    expect(
+      kindOf(() =>
+        authorizeFileAccess({ token: undefined }, undefined, access({}), createNonceCache(), now),
+      ),
+    ).toBe("ok");
   });
 });

@@ -11,7 +11,8 @@ export interface TokenStore {
 export function requireToken(store: TokenStore, header: string | null | undefined): void {
   if (store.token === undefined) return;
   if (!header) throw new EnvdError("unauthenticated", "missing X-Access-Token header");
-  if (!signaturesEqual(header, store.token)) throw new EnvdError("unauthenticated", "invalid access token");
+  if (!signaturesEqual(header, store.token))
+    throw new EnvdError("unauthenticated", "invalid access token");
 }
 
 /** The query of a `/files` request, as far as authorization cares. */
@@ -39,12 +40,19 @@ export function authorizeFileAccess(
   if (store.token === undefined) return;
   if (tokenHeader) return requireToken(store, tokenHeader);
   if (!access.signature) {
-    throw new EnvdError("unauthenticated", "missing X-Access-Token header or signature query parameter");
+    throw new EnvdError(
+      "unauthenticated",
+      "missing X-Access-Token header or signature query parameter",
+    );
   }
   let expiration: number | undefined;
   if (access.expiration !== null) {
     expiration = Number(access.expiration);
-    if (!Number.isInteger(expiration)) throw new EnvdError("invalid_argument", "signature_expiration must be an integer (unix seconds)");
+    if (!Number.isInteger(expiration))
+      throw new EnvdError(
+        "invalid_argument",
+        "signature_expiration must be an integer (unix seconds)",
+      );
     if (expiration * 1000 < nowMs) throw new EnvdError("unauthenticated", "signature is expired");
   }
   const nonce = access.nonce ?? undefined;
@@ -52,7 +60,8 @@ export function authorizeFileAccess(
     throw new EnvdError("invalid_argument", "a signature_nonce needs a signature_expiration");
   }
   const expected = computeSignature({ ...access, token: store.token, expiration, nonce });
-  if (!signaturesEqual(access.signature, expected)) throw new EnvdError("unauthenticated", "invalid signature");
+  if (!signaturesEqual(access.signature, expected))
+    throw new EnvdError("unauthenticated", "invalid signature");
   if (nonce !== undefined && expiration !== undefined && !nonces.use(nonce, expiration * 1000)) {
     throw new EnvdError("unauthenticated", "signature was already used (replayed nonce)");
   }

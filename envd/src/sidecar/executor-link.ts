@@ -1,5 +1,10 @@
 import { connect as netConnect } from "node:net";
-import { constants as http2Constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
+import {
+  constants as http2Constants,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from "node:http2";
 import { createClient, type Client } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
 import { Filesystem } from "../gen/filesystem/filesystem_pb.js";
@@ -34,10 +39,15 @@ export function createExecutorLink(socketPath: string): ExecutorLink {
     async request(headers, body) {
       let stream: ClientHttp2Stream;
       try {
-        stream = await sessions.request(String(headers[":method"] ?? "GET"), String(headers[":path"]), headers, {
-          endStream: body === undefined,
-          waitForTrailers: body !== undefined,
-        });
+        stream = await sessions.request(
+          String(headers[":method"] ?? "GET"),
+          String(headers[":path"]),
+          headers,
+          {
+            endStream: body === undefined,
+            waitForTrailers: body !== undefined,
+          },
+        );
       } catch (err) {
         throw new EnvdError("unavailable", "the sandbox executor is not reachable", { cause: err });
       }
@@ -49,9 +59,17 @@ export function createExecutorLink(socketPath: string): ExecutorLink {
         body.pipe(stream);
       }
       return new Promise((resolve, reject) => {
-        stream.once("response", (h) => resolve({ stream, headers: h, status: Number(h[":status"]) }));
-        stream.once("error", (err) => reject(new EnvdError("unavailable", `executor request failed: ${err.message}`, { cause: err })));
-        stream.once("close", () => reject(new EnvdError("unavailable", "the executor closed the request without an answer")));
+        stream.once("response", (h) =>
+          resolve({ stream, headers: h, status: Number(h[":status"]) }),
+        );
+        stream.once("error", (err) =>
+          reject(
+            new EnvdError("unavailable", `executor request failed: ${err.message}`, { cause: err }),
+          ),
+        );
+        stream.once("close", () =>
+          reject(new EnvdError("unavailable", "the executor closed the request without an answer")),
+        );
       });
     },
     close() {

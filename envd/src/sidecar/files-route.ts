@@ -2,7 +2,15 @@ import { PassThrough, type Readable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import busboy from "busboy";
 import { EnvdError } from "../shared/errors.js";
-import { INTERNAL_METADATA_HEADER, completeBody, sendError, sendJson, type AnyRequest, type AnyResponse, writeHead } from "../shared/http-util.js";
+import {
+  INTERNAL_METADATA_HEADER,
+  completeBody,
+  sendError,
+  sendJson,
+  type AnyRequest,
+  type AnyResponse,
+  writeHead,
+} from "../shared/http-util.js";
 import { authorizeFileAccess, type TokenStore } from "./auth.js";
 import type { ExecutorLink } from "./executor-link.js";
 import type { NonceCache } from "./nonce-cache.js";
@@ -50,14 +58,19 @@ export function metadataFromHeaders(rawHeaders: string[]): Record<string, string
 export async function downloadFile(deps: FilesDeps, url: URL, req: AnyRequest, res: AnyResponse) {
   const q = query(url, "read");
   authorizeFileAccess(deps.tokens, header(req, "x-access-token"), q, deps.nonces);
-  const upstream = await deps.executor.request({ ":method": "GET", ":path": executorPath(q.path, q.user) });
+  const upstream = await deps.executor.request({
+    ":method": "GET",
+    ":path": executorPath(q.path, q.user),
+  });
   if (upstream.status !== 200) return relayError(upstream.stream, upstream.status, res);
   const gzip = /\bgzip\b/.test(header(req, "accept-encoding") ?? "");
   const headers: Record<string, string | number> = { "content-type": "application/octet-stream" };
   const name = q.path.split("/").pop();
-  if (name) headers["content-disposition"] = `attachment; filename*=UTF-8''${encodeURIComponent(name)}`;
+  if (name)
+    headers["content-disposition"] = `attachment; filename*=UTF-8''${encodeURIComponent(name)}`;
   if (gzip) headers["content-encoding"] = "gzip";
-  else if (upstream.headers["content-length"]) headers["content-length"] = String(upstream.headers["content-length"]);
+  else if (upstream.headers["content-length"])
+    headers["content-length"] = String(upstream.headers["content-length"]);
   writeHead(res, 200, headers);
   const body: Readable = gzip ? upstream.stream.pipe(createGzip()) : upstream.stream;
   body.pipe(res as NodeJS.WritableStream);
@@ -75,7 +88,11 @@ export async function uploadFile(deps: FilesDeps, url: URL, req: AnyRequest, res
     const results = await uploadMultipart(deps, req, q.path, q.user, metadata, gzip);
     return sendJson(res, 200, results);
   }
-  if (!q.path) throw new EnvdError("invalid_argument", "the path query parameter is required for octet-stream uploads");
+  if (!q.path)
+    throw new EnvdError(
+      "invalid_argument",
+      "the path query parameter is required for octet-stream uploads",
+    );
   const complete = completeBody(req);
   const body: Readable = gzip ? complete.pipe(createGunzip()) : complete;
   if (gzip) complete.on("error", (err) => body.destroy(err));
@@ -91,7 +108,8 @@ async function sendToExecutor(
   body: Readable,
 ): Promise<unknown[]> {
   const headers: Record<string, string> = { ":method": "POST", ":path": executorPath(path, user) };
-  if (Object.keys(metadata).length > 0) headers[INTERNAL_METADATA_HEADER] = Buffer.from(JSON.stringify(metadata)).toString("base64");
+  if (Object.keys(metadata).length > 0)
+    headers[INTERNAL_METADATA_HEADER] = Buffer.from(JSON.stringify(metadata)).toString("base64");
   // A body that fails (bad gzip, client gone) must abort the executor's write, never complete it.
   let bodyError: Error | undefined;
   const relay = new PassThrough();
@@ -101,7 +119,8 @@ async function sendToExecutor(
     relay.destroy(err);
   });
   body.pipe(relay);
-  const unreadable = () => new EnvdError("invalid_argument", `upload body could not be read: ${bodyError?.message}`);
+  const unreadable = () =>
+    new EnvdError("invalid_argument", `upload body could not be read: ${bodyError?.message}`);
   let upstream;
   try {
     upstream = await deps.executor.request(headers, relay);
@@ -114,7 +133,8 @@ async function sendToExecutor(
   if (bodyError) throw unreadable();
   const parsed = JSON.parse(text || "null") as unknown;
   if (upstream.status !== 200) {
-    const message = (parsed as { message?: string } | null)?.message ?? `executor answered ${upstream.status}`;
+    const message =
+      (parsed as { message?: string } | null)?.message ?? `executor answered ${upstream.status}`;
     throw new EnvdError(statusKind(upstream.status), message);
   }
   return parsed as unknown[];
@@ -133,7 +153,11 @@ function uploadMultipart(
     try {
       parser = busboy({ headers: req.headers as Record<string, string>, preservePath: true });
     } catch (err) {
-      return reject(new EnvdError("invalid_argument", `malformed multipart body: ${String(err)}`, { cause: err }));
+      return reject(
+        new EnvdError("invalid_argument", `malformed multipart body: ${String(err)}`, {
+          cause: err,
+        }),
+      );
     }
     const results: unknown[] = [];
     let chain = Promise.resolve();
@@ -145,15 +169,29 @@ function uploadMultipart(
       const body: Readable = gzip ? stream.pipe(createGunzip()) : stream;
       // Files are written one after another; busboy waits while a part is not consumed.
       chain = chain.then(async () => {
-        if (!target) throw new EnvdError("invalid_argument", "no path: give the path query parameter or a file name");
+        if (!target)
+          throw new EnvdError(
+            "invalid_argument",
+            "no path: give the path query parameter or a file name",
+          );
         results.push(...(await sendToExecutor(deps, target, user, metadata, body)));
       });
       chain.catch(() => stream.resume());
     });
-    parser.on("error", (err) => reject(new EnvdError("invalid_argument", `malformed multipart body: ${String(err)}`, { cause: err })));
+    parser.on("error", (err) =>
+      reject(
+        new EnvdError("invalid_argument", `malformed multipart body: ${String(err)}`, {
+          cause: err,
+        }),
+      ),
+    );
     parser.on("close", () => {
       chain
-        .then(() => (files === 0 ? reject(new EnvdError("invalid_argument", "the multipart body has no 'file' field")) : resolve(results)))
+        .then(() =>
+          files === 0
+            ? reject(new EnvdError("invalid_argument", "the multipart body has no 'file' field"))
+            : resolve(results),
+        )
         .catch(reject);
     });
     const complete = completeBody(req);

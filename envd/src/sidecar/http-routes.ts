@@ -1,10 +1,24 @@
 import { Readable } from "node:stream";
 import { ENVD_VERSION } from "../version.js";
 import { EnvdError } from "../shared/errors.js";
-import { readSmallBody, sendError, sendJson, type AnyRequest, type AnyResponse, writeHead } from "../shared/http-util.js";
+import {
+  readSmallBody,
+  sendError,
+  sendJson,
+  type AnyRequest,
+  type AnyResponse,
+  writeHead,
+} from "../shared/http-util.js";
 import type { AuditLog } from "./audit.js";
 import { requireToken } from "./auth.js";
-import { downloadFile, readAll, relayError, requestHeader, uploadFile, type FilesDeps } from "./files-route.js";
+import {
+  downloadFile,
+  readAll,
+  relayError,
+  requestHeader,
+  uploadFile,
+  type FilesDeps,
+} from "./files-route.js";
 
 /** The plain-HTTP routes beside the RPC services, as E2B's SDK calls them. */
 export function createHttpRoutes(deps: FilesDeps, audit: AuditLog) {
@@ -16,9 +30,12 @@ export function createHttpRoutes(deps: FilesDeps, audit: AuditLog) {
       await dispatch(deps, route, url, req, res);
     } catch (err) {
       abandonBody(req, res);
-      if (err instanceof Error && "tooLarge" in err) sendJson(res, 413, { code: 413, message: "request body too large" });
-      else if (err instanceof SyntaxError) sendJson(res, 400, { code: 400, message: `malformed JSON: ${err.message}` });
-      else if (err instanceof URIError) sendJson(res, 400, { code: 400, message: "malformed URL encoding in the query" });
+      if (err instanceof Error && "tooLarge" in err)
+        sendJson(res, 413, { code: 413, message: "request body too large" });
+      else if (err instanceof SyntaxError)
+        sendJson(res, 400, { code: 400, message: `malformed JSON: ${err.message}` });
+      else if (err instanceof URIError)
+        sendJson(res, 400, { code: 400, message: "malformed URL encoding in the query" });
       else sendError(res, err);
     } finally {
       if (route !== "GET /health") {
@@ -51,7 +68,13 @@ function safeParam(url: URL, name: string): string | undefined {
   return url.searchParams.get(name) ?? undefined;
 }
 
-async function dispatch(deps: FilesDeps, route: string, url: URL, req: AnyRequest, res: AnyResponse) {
+async function dispatch(
+  deps: FilesDeps,
+  route: string,
+  url: URL,
+  req: AnyRequest,
+  res: AnyResponse,
+) {
   switch (route) {
     case "GET /health":
       writeHead(res, 204, { "x-envd-version": ENVD_VERSION }).end();
@@ -90,14 +113,19 @@ async function init(deps: FilesDeps, req: AnyRequest, res: AnyResponse) {
   if (body.envVars !== undefined && (typeof body.envVars !== "object" || body.envVars === null)) {
     throw new EnvdError("invalid_argument", "envVars must be an object of strings");
   }
-  const forwarded = JSON.stringify({ envVars: body.envVars, defaultUser: body.defaultUser, defaultWorkdir: body.defaultWorkdir });
+  const forwarded = JSON.stringify({
+    envVars: body.envVars,
+    defaultUser: body.defaultUser,
+    defaultWorkdir: body.defaultWorkdir,
+  });
   const upstream = await deps.executor.request(
     { ":method": "POST", ":path": "/init", "content-type": "application/json" },
     streamOf(forwarded),
   );
   if (upstream.status >= 300) return relayError(upstream.stream, upstream.status, res);
   await readAll(upstream.stream);
-  if (typeof body.accessToken === "string" && body.accessToken !== "") deps.tokens.token = body.accessToken;
+  if (typeof body.accessToken === "string" && body.accessToken !== "")
+    deps.tokens.token = body.accessToken;
   writeHead(res, 204).end();
 }
 

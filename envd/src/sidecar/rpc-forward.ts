@@ -1,5 +1,11 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type HandlerContext, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type HandlerContext,
+  type Interceptor,
+  type ServiceImpl,
+} from "@connectrpc/connect";
 import { toConnectError } from "../shared/error-mapping.js";
 import { parseBasicUser } from "../shared/basic-auth.js";
 import type { AuditLog } from "./audit.js";
@@ -27,17 +33,24 @@ async function* forwardStream(source: AsyncIterable<unknown>): AsyncGenerator<un
 
 // The generic client is indexed by method name at runtime; its per-method
 // types are erased here on purpose, since every method is forwarded the same way.
-type AnyClient = Record<string, (input: unknown, options: ReturnType<typeof callOptions>) => unknown>;
+type AnyClient = Record<
+  string,
+  (input: unknown, options: ReturnType<typeof callOptions>) => unknown
+>;
 
 /**
  * A service implementation that forwards every method of `service` to the
  * executor client unchanged: requests, streams, errors and deadlines.
  */
-export function forwardingService<S extends DescService>(service: S, client: object): ServiceImpl<S> {
+export function forwardingService<S extends DescService>(
+  service: S,
+  client: object,
+): ServiceImpl<S> {
   const target = client as AnyClient;
   const impl: Record<string, unknown> = {};
   for (const method of service.methods) {
-    const call = (input: unknown, hc: HandlerContext) => target[method.localName]!(input, callOptions(hc));
+    const call = (input: unknown, hc: HandlerContext) =>
+      target[method.localName]!(input, callOptions(hc));
     impl[method.localName] = forwarder(method, call);
   }
   return impl as ServiceImpl<S>;
@@ -47,7 +60,8 @@ function forwarder(method: DescMethod, call: (input: unknown, hc: HandlerContext
   switch (method.methodKind) {
     case "server_streaming":
     case "bidi_streaming":
-      return (input: unknown, hc: HandlerContext) => forwardStream(call(input, hc) as AsyncIterable<unknown>);
+      return (input: unknown, hc: HandlerContext) =>
+        forwardStream(call(input, hc) as AsyncIterable<unknown>);
     default:
       return async (input: unknown, hc: HandlerContext) => {
         try {
@@ -69,7 +83,13 @@ export function authAndAuditInterceptor(tokens: TokenStore, audit: AuditLog): In
     const op = `${req.service.typeName}/${req.method.name}`;
     let user: string | undefined;
     const record = (status: string) =>
-      audit.write({ kind: "rpc", op, user, status, durationMs: Math.round(performance.now() - started) });
+      audit.write({
+        kind: "rpc",
+        op,
+        user,
+        status,
+        durationMs: Math.round(performance.now() - started),
+      });
     try {
       requireToken(tokens, req.header.get("x-access-token"));
       user = parseBasicUser(req.header.get("authorization"));

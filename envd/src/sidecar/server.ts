@@ -36,7 +36,10 @@ export async function listenSidecar(opts: {
   executor: ExecutorLink;
   audit: AuditLog;
 }): Promise<SidecarServer> {
-  const httpRoutes = createHttpRoutes({ tokens: opts.tokens, nonces: createNonceCache(), executor: opts.executor }, opts.audit);
+  const httpRoutes = createHttpRoutes(
+    { tokens: opts.tokens, nonces: createNonceCache(), executor: opts.executor },
+    opts.audit,
+  );
   const handler = connectNodeAdapter({
     routes(router) {
       router.service(Process, forwardingService(Process, opts.executor.process));
@@ -46,7 +49,10 @@ export async function listenSidecar(opts: {
     fallback: (req, res) => void httpRoutes(req, res),
   });
   // Streams may legitimately run for hours; Node's default request timeouts would cut them.
-  const h1: Http1Server = createHttp1Server({ requestTimeout: 0, keepAliveTimeout: 65_000 }, handler);
+  const h1: Http1Server = createHttp1Server(
+    { requestTimeout: 0, keepAliveTimeout: 65_000 },
+    handler,
+  );
   h1.timeout = 0;
   const onH2 = (req: Http2ServerRequest, res: Http2ServerResponse) => {
     if (isGrpc(req)) respecGrpcMessage(res);

@@ -27,14 +27,21 @@ export async function statRpc(ctx: ExecutorContext, req: StatRequest, hc: Handle
 /** Filesystem.MakeDir: `mkdir -p`; AlreadyExists when the directory was there. */
 export async function makeDirRpc(ctx: ExecutorContext, req: MakeDirRequest, hc: HandlerContext) {
   const actor = await actorFor(ctx, hc);
-  return { entry: entryToWire(await makeDir(resolveUserPath(req.path, actor.user.home), actor, ctx.users)) };
+  return {
+    entry: entryToWire(await makeDir(resolveUserPath(req.path, actor.user.home), actor, ctx.users)),
+  };
 }
 
 /** Filesystem.Move. */
 export async function moveRpc(ctx: ExecutorContext, req: MoveRequest, hc: HandlerContext) {
   const actor = await actorFor(ctx, hc);
   const home = actor.user.home;
-  const entry = await move(resolveUserPath(req.source, home), resolveUserPath(req.destination, home), actor, ctx.users);
+  const entry = await move(
+    resolveUserPath(req.source, home),
+    resolveUserPath(req.destination, home),
+    actor,
+    ctx.users,
+  );
   return { entry: entryToWire(entry) };
 }
 

@@ -1,10 +1,9 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { Filesystem } from "../../gen/filesystem/filesystem_pb.js";
+import type { Filesystem } from "../../gen/filesystem/filesystem_pb.js";
 import { mapped, mappedStream } from "../../shared/error-mapping.js";
 import type { ExecutorContext } from "../context.js";
 import { listDirRpc, makeDirRpc, moveRpc, removeRpc, statRpc } from "./entries.js";
 import { createWatcherRpc, getWatcherEventsRpc, removeWatcherRpc, watchDirRpc } from "./watch.js";
-
 
 /** The filesystem.Filesystem service, backed by the executor's OS layer. */
 export function filesystemService(ctx: ExecutorContext): ServiceImpl<typeof Filesystem> {

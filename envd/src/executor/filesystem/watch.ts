@@ -35,7 +35,12 @@ export async function* watchDirRpc(
     queue.push(item);
     wake?.();
   };
-  const watch = await watchDirectory(resolveUserPath(req.path, user.home), req.recursive, push, push);
+  const watch = await watchDirectory(
+    resolveUserPath(req.path, user.home),
+    req.recursive,
+    push,
+    push,
+  );
   const abort = () => wake?.();
   hc.signal.addEventListener("abort", abort);
   async function* events(): AsyncGenerator<FsEvent> {
@@ -51,8 +56,13 @@ export async function* watchDirRpc(
   }
   try {
     yield create(WatchDirResponseSchema, { event: { case: "start", value: {} } });
-    const keepalive = () => create(WatchDirResponseSchema, { event: { case: "keepalive", value: {} } });
-    for await (const item of withKeepalive(events(), keepaliveIntervalMs(hc.requestHeader), keepalive)) {
+    const keepalive = () =>
+      create(WatchDirResponseSchema, { event: { case: "keepalive", value: {} } });
+    for await (const item of withKeepalive(
+      events(),
+      keepaliveIntervalMs(hc.requestHeader),
+      keepalive,
+    )) {
       if ("$typeName" in item) yield item;
       else {
         const value = await withEntry(ctx, item, req.includeEntry);
@@ -66,9 +76,15 @@ export async function* watchDirRpc(
 }
 
 /** Filesystem.CreateWatcher: starts a polling watcher. */
-export async function createWatcherRpc(ctx: ExecutorContext, req: CreateWatcherRequest, hc: HandlerContext) {
+export async function createWatcherRpc(
+  ctx: ExecutorContext,
+  req: CreateWatcherRequest,
+  hc: HandlerContext,
+) {
   const { user } = await actorFor(ctx, hc);
-  return { watcherId: await ctx.watchers.create(resolveUserPath(req.path, user.home), req.recursive) };
+  return {
+    watcherId: await ctx.watchers.create(resolveUserPath(req.path, user.home), req.recursive),
+  };
 }
 
 /** Filesystem.GetWatcherEvents: the events since the last call. */

@@ -27,7 +27,10 @@ interface InitBody {
  * file bodies, sandbox defaults and metrics. Authentication happened in the
  * sidecar.
  */
-export function createExecutorHttp(ctx: ExecutorContext, readMetrics: () => Promise<SandboxMetrics>) {
+export function createExecutorHttp(
+  ctx: ExecutorContext,
+  readMetrics: () => Promise<SandboxMetrics>,
+) {
   return async (req: AnyRequest, res: AnyResponse): Promise<void> => {
     try {
       const url = new URL(req.url ?? "/", "http://executor");
@@ -70,7 +73,10 @@ async function upload(ctx: ExecutorContext, url: URL, req: AnyRequest, res: AnyR
   const user = await ctx.namedUser(url.searchParams.get("username") ?? undefined);
   const path = resolveUserPath(url.searchParams.get("path") ?? "", user.home);
   const raw = req.headers[INTERNAL_METADATA_HEADER];
-  const metadata = typeof raw === "string" ? (JSON.parse(Buffer.from(raw, "base64").toString()) as Record<string, string>) : {};
+  const metadata =
+    typeof raw === "string"
+      ? (JSON.parse(Buffer.from(raw, "base64").toString()) as Record<string, string>)
+      : {};
   const result = await writeUpload(path, body, { user, chown: ctx.uid === 0 }, metadata);
   sendJson(res, 200, [result]);
 }
@@ -84,7 +90,8 @@ async function init(ctx: ExecutorContext, req: AnyRequest, res: AnyResponse) {
   if (body.defaultWorkdir !== undefined) ctx.defaults.workdir = body.defaultWorkdir || undefined;
   if (body.envVars) {
     for (const [k, v] of Object.entries(body.envVars)) {
-      if (typeof v !== "string") throw new EnvdError("invalid_argument", `envVars.${k} must be a string`);
+      if (typeof v !== "string")
+        throw new EnvdError("invalid_argument", `envVars.${k} must be a string`);
     }
     ctx.defaults.envVars = { ...ctx.defaults.envVars, ...body.envVars };
   }

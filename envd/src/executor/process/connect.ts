@@ -11,5 +11,6 @@ export async function* connect(
   hc: HandlerContext,
 ): AsyncGenerator<ConnectResponse> {
   const proc = ctx.processes.get(refFromWire(req.process));
-  for await (const event of processEvents(proc, hc)) yield { $typeName: "process.ConnectResponse", event };
+  for await (const event of processEvents(proc, hc))
+    yield { $typeName: "process.ConnectResponse", event };
 }

@@ -11,7 +11,8 @@ import { EnvdError } from "../../shared/errors.js";
 
 /** Wire config → OS spec. Throws `invalid_argument` when the command is missing. */
 export function specFromWire(config: ProcessConfig | undefined): ProcessSpec {
-  if (!config || config.cmd === "") throw new EnvdError("invalid_argument", "process.cmd is required");
+  if (!config || config.cmd === "")
+    throw new EnvdError("invalid_argument", "process.cmd is required");
   return { cmd: config.cmd, args: [...config.args], envs: { ...config.envs }, cwd: config.cwd };
 }
 
@@ -37,7 +38,12 @@ export function endEvent(exit: ExitInfo): ProcessEvent {
   return create(ProcessEventSchema, {
     event: {
       case: "end",
-      value: { exitCode: exit.exitCode, exited: exit.exited, status: exit.status, error: exit.error },
+      value: {
+        exitCode: exit.exitCode,
+        exited: exit.exited,
+        status: exit.status,
+        error: exit.error,
+      },
     },
   });
 }

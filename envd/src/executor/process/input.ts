@@ -11,7 +11,8 @@ import { refFromWire } from "./convert.js";
 
 function running(ctx: ExecutorContext, selector: SendInputRequest["process"]): ManagedProcess {
   const proc = ctx.processes.get(refFromWire(selector));
-  if (proc.exit) throw new EnvdError("not_found", `process ${proc.pid} is not running (it has exited)`);
+  if (proc.exit)
+    throw new EnvdError("not_found", `process ${proc.pid} is not running (it has exited)`);
   return proc;
 }
 
@@ -42,7 +43,8 @@ export async function streamInput(ctx: ExecutorContext, reqs: AsyncIterable<Stre
         proc = running(ctx, req.event.value.process);
         break;
       case "data":
-        if (!proc) throw new EnvdError("invalid_argument", "the first message must be a start event");
+        if (!proc)
+          throw new EnvdError("invalid_argument", "the first message must be a start event");
         deliver(proc, req.event.value.input);
         break;
       default:

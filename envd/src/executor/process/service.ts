@@ -1,12 +1,11 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { Process } from "../../gen/process/process_pb.js";
+import type { Process } from "../../gen/process/process_pb.js";
 import { mapped, mappedStream } from "../../shared/error-mapping.js";
 import type { ExecutorContext } from "../context.js";
 import { connect } from "./connect.js";
 import { list, sendSignal, update } from "./control.js";
 import { closeStdin, sendInput, streamInput } from "./input.js";
 import { start } from "./start.js";
-
 
 /** The process.Process service, backed by the executor's OS layer. */
 export function processService(ctx: ExecutorContext): ServiceImpl<typeof Process> {

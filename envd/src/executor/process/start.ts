@@ -40,10 +40,15 @@ export async function* start(
   });
   ctx.processes.add(proc);
   killAtDeadline(proc.pid, hc.timeoutMs(), (sig) => proc.signal(sig), proc.done);
-  for await (const event of processEvents(proc, hc)) yield { $typeName: "process.StartResponse", event };
+  for await (const event of processEvents(proc, hc))
+    yield { $typeName: "process.StartResponse", event };
 }
 
-async function resolveCwd(requested: string | undefined, user: UnixUser, workdir: string | undefined) {
+async function resolveCwd(
+  requested: string | undefined,
+  user: UnixUser,
+  workdir: string | undefined,
+) {
   const cwd = requested ? resolveUserPath(requested, user.home) : (workdir ?? user.home);
   const st = await stat(cwd).catch(() => undefined);
   if (!st) throw new EnvdError("invalid_argument", `cwd '${cwd}' does not exist`);

@@ -9,11 +9,18 @@ import { endEvent, eventFromOutput, keepaliveEvent, startEvent } from "./convert
  * the moment of subscription, keepalives, and exactly one end event — also
  * for a process that had already exited when the client attached.
  */
-export async function* processEvents(proc: ManagedProcess, hc: HandlerContext): AsyncGenerator<ProcessEvent> {
+export async function* processEvents(
+  proc: ManagedProcess,
+  hc: HandlerContext,
+): AsyncGenerator<ProcessEvent> {
   const subscription = proc.output.subscribe(hc.signal);
   yield startEvent(proc.pid);
   let ended = false;
-  for await (const ev of withKeepalive(subscription, keepaliveIntervalMs(hc.requestHeader), keepaliveEvent)) {
+  for await (const ev of withKeepalive(
+    subscription,
+    keepaliveIntervalMs(hc.requestHeader),
+    keepaliveEvent,
+  )) {
     if ("kind" in ev && ev.kind === "end") ended = true;
     yield "kind" in ev ? eventFromOutput(ev) : ev;
   }
