@@ -9,7 +9,7 @@ import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Process } from "../envd/src/gen/process/process_pb.js";
 import { startEnvd, type EnvdUnderTest } from "../envd/test-support/envd-process.js";
@@ -52,7 +52,8 @@ async function run(
       exitCode = event.value.exitCode;
     }
   }
-  if (exitCode === undefined) throw new Error(`${cmd} ${args.join(" ")}: the stream ended without an end event`);
+  if (exitCode === undefined)
+    throw new Error(`${cmd} ${args.join(" ")}: the stream ended without an end event`);
   return { stdoutBytes, exitCode };
 }
 
@@ -80,11 +81,17 @@ async function roundTrip(client: ProcessClient): Promise<{ p50: number; p99: num
 
 async function stdoutThroughput(client: ProcessClient): Promise<number> {
   let first = 0;
-  const { stdoutBytes } = await run(client, "/usr/bin/head", ["-c", String(STDOUT_BYTES), "/dev/zero"], () => {
-    first = performance.now();
-  });
+  const { stdoutBytes } = await run(
+    client,
+    "/usr/bin/head",
+    ["-c", String(STDOUT_BYTES), "/dev/zero"],
+    () => {
+      first = performance.now();
+    },
+  );
   const ms = performance.now() - first;
-  if (stdoutBytes !== STDOUT_BYTES) throw new Error(`head: got ${stdoutBytes} bytes, expected ${STDOUT_BYTES}`);
+  if (stdoutBytes !== STDOUT_BYTES)
+    throw new Error(`head: got ${stdoutBytes} bytes, expected ${STDOUT_BYTES}`);
   return ms;
 }
 
@@ -113,7 +120,8 @@ async function download(url: string, path: string, acceptEncoding: string): Prom
   const res = await fetch(`${url}/files?path=${encodeURIComponent(path)}`, {
     headers: { "accept-encoding": acceptEncoding },
   });
-  if (res.status !== 200 || !res.body) throw new Error(`download answered ${res.status}: ${await res.text()}`);
+  if (res.status !== 200 || !res.body)
+    throw new Error(`download answered ${res.status}: ${await res.text()}`);
   let bytes = 0;
   for await (const chunk of res.body as WebReadableStream<Uint8Array>) bytes += chunk.byteLength;
   const ms = performance.now() - t0;
@@ -165,14 +173,20 @@ async function main() {
     envd = await startEnvd();
     const connect = createClient(
       Process,
-      createConnectTransport({ baseUrl: envd.url, httpVersion: "1.1" }) satisfies Transport,
+      createConnectTransport({ baseUrl: envd.url, httpVersion: "1.1" }),
     );
-    const grpc = createClient(Process, createGrpcTransport({ baseUrl: envd.url, httpVersion: "2" }));
+    const grpc = createClient(Process, createGrpcTransport({ baseUrl: envd.url }));
 
     progress("round trips over Connect (HTTP/1.1)");
     const c = await roundTrip(connect);
-    rows.push({ what: "run `bash -l -c true`, Connect HTTP/1.1, p50", value: `${c.p50.toFixed(2)} ms` });
-    rows.push({ what: "run `bash -l -c true`, Connect HTTP/1.1, p99", value: `${c.p99.toFixed(2)} ms` });
+    rows.push({
+      what: "run `bash -l -c true`, Connect HTTP/1.1, p50",
+      value: `${c.p50.toFixed(2)} ms`,
+    });
+    rows.push({
+      what: "run `bash -l -c true`, Connect HTTP/1.1, p99",
+      value: `${c.p99.toFixed(2)} ms`,
+    });
 
     progress("round trips over gRPC (HTTP/2)");
     const g = await roundTrip(grpc);
@@ -217,10 +231,14 @@ async function main() {
     progress("idle RSS");
     await sleep(IDLE_PAUSE_MS);
     const children = await childPids(envd.pid);
-    if (children.length !== 1) throw new Error(`expected one executor child of ${envd.pid}, found ${children.length}`);
+    if (children.length !== 1)
+      throw new Error(`expected one executor child of ${envd.pid}, found ${children.length}`);
     const executorPid = children[0] ?? 0;
     rows.push({ what: "idle RSS, sidecar", value: `${(await rssMiB(envd.pid)).toFixed(1)} MiB` });
-    rows.push({ what: "idle RSS, executor", value: `${(await rssMiB(executorPid)).toFixed(1)} MiB` });
+    rows.push({
+      what: "idle RSS, executor",
+      value: `${(await rssMiB(executorPid)).toFixed(1)} MiB`,
+    });
   } finally {
     await envd?.stop();
     await rm(dir, { recursive: true, force: true });
