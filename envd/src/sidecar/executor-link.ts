@@ -6,11 +6,16 @@ import {
   type OutgoingHttpHeaders,
 } from "node:http2";
 import { createClient, type Client } from "@connectrpc/connect";
-import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
+import {
+  Http2SessionManager,
+  createGrpcTransport,
+  createNodeHttpClient,
+} from "@connectrpc/connect-node";
 import { Filesystem } from "../gen/filesystem/filesystem_pb.js";
 import { Process } from "../gen/process/process_pb.js";
 import { EnvdError } from "../shared/errors.js";
 import { UPLOAD_COMPLETE_TRAILER } from "../shared/http-util.js";
+import { createLinkTransport } from "./link-transport.js";
 
 /** The sidecar's connection to the executor: RPC clients and raw HTTP/2 requests. */
 export interface ExecutorLink {
@@ -32,7 +37,17 @@ export function createExecutorLink(socketPath: string): ExecutorLink {
     { createConnection: () => netConnect(socketPath), settings: { maxConcurrentStreams: 10_000 } },
   );
   // gRPC on the inside link: binary, no JSON round trip, and no per-request timeout of its own.
-  const transport = createGrpcTransport({ baseUrl: "http://executor", sessionManager: sessions });
+  // Uncompressed: on a unix socket gzip only costs CPU (the executor gzips whatever the client accepts).
+  // Streams bypass connect's runStreamingCall, which retains every streamed message (see link-transport.ts).
+  const transport = createLinkTransport({
+    baseUrl: "http://executor",
+    httpClient: createNodeHttpClient({ httpVersion: "2", sessionProvider: () => sessions }),
+    unary: createGrpcTransport({
+      baseUrl: "http://executor",
+      sessionManager: sessions,
+      acceptCompression: [],
+    }),
+  });
   return {
     process: createClient(Process, transport),
     filesystem: createClient(Filesystem, transport),
