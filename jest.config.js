@@ -18,4 +18,5 @@ export default {
   testTimeout: 60000,
   maxWorkers: 2,
   globalSetup: "<rootDir>/jest.global-setup.js",
+  globalTeardown: "<rootDir>/jest.global-teardown.js",
 };

@@ -1,6 +1,31 @@
-// Integration tests run the real bundled envd; build it once per test run.
-import { execFileSync } from "node:child_process";
+// Once per test run: build the bundled envd, and bring up the local control
+// plane (e2e/cluster) in a state dir of this run's own, so a developer's
+// cluster is never touched. Set SOULBOX_CLUSTER=off to skip the cluster when
+// running only envd tests.
+import { execFileSync, spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export default function globalSetup() {
   execFileSync(process.execPath, ["scripts/build.mjs"], { stdio: "inherit" });
+  if (process.env.SOULBOX_CLUSTER === "off") return;
+  const dir = join(tmpdir(), `soulbox-test-cluster-${process.pid}`);
+  process.env.SOULBOX_CLUSTER_DIR = dir;
+  const started = Date.now();
+  const r = spawnSync("e2e/cluster/cluster", ["up"], {
+    env: process.env,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  if (r.status !== 0) {
+    spawnSync("e2e/cluster/cluster", ["down"], { env: process.env, stdio: "inherit" });
+    throw new Error(`e2e/cluster/cluster up failed with status ${r.status}`);
+  }
+  const last = r.stdout.trim().split("\n").pop() ?? "";
+  const match = /^export KUBECONFIG=(.+)$/.exec(last);
+  if (!match) throw new Error(`cluster up did not end with an export line: ${last}`);
+  process.env.KUBECONFIG = match[1];
+  console.log(
+    `\n[cluster] build + up took ${((Date.now() - started) / 1000).toFixed(1)} s; KUBECONFIG=${match[1]}`,
+  );
 }

@@ -1,0 +1,65 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import * as k8s from "@kubernetes/client-node";
+
+/** The cluster CLI (`e2e/cluster/cluster`). */
+export const CLUSTER_CLI = fileURLToPath(new URL("../cluster", import.meta.url));
+
+/** Runs a cluster subcommand against the test run's state dir; throws with its output on failure. */
+export function clusterCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { stdout: string; stderr: string } {
+  const r = spawnSync(CLUSTER_CLI, args, { env, encoding: "utf8", maxBuffer: 64 << 20 });
+  if (r.status !== 0)
+    throw new Error(`cluster ${args.join(" ")} failed (${r.status}):\n${r.stderr}${r.stdout}`);
+  return { stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A KubeConfig for the test cluster (KUBECONFIG is set by jest's global setup). */
+export function kubeConfig(): k8s.KubeConfig {
+  const path = process.env.KUBECONFIG;
+  if (!path) throw new Error("KUBECONFIG is not set: the cluster tests need jest's global setup");
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(path);
+  return kc;
+}
+
+/** Creates a fresh namespace for one test; `dispose` deletes it. */
+export async function testNamespace(
+  kc: k8s.KubeConfig,
+  prefix = "t",
+): Promise<{ name: string; dispose(): Promise<void> }> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const name = `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+  await core.createNamespace({ body: { metadata: { name } } });
+  return {
+    name,
+    async dispose() {
+      await core.deleteNamespace({ name }).catch(() => undefined);
+    },
+  };
+}
+
+/** Polls until `check` returns a value (not undefined) or the deadline passes. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ""}`,
+      );
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

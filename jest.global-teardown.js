@@ -1,0 +1,7 @@
+// Stops the control plane that the global setup started (by pid) and removes its state.
+import { spawnSync } from "node:child_process";
+
+export default function globalTeardown() {
+  if (!process.env.SOULBOX_CLUSTER_DIR) return;
+  spawnSync("e2e/cluster/cluster", ["down"], { env: process.env, stdio: "inherit" });
+}
