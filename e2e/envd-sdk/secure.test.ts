@@ -1,5 +1,5 @@
 import { computeSignature } from "../../envd/src/shared/signature.js";
-import { startSdkHarness, type SdkHarness } from "./sandbox.js";
+import { eventually, startSdkHarness, type SdkHarness } from "./sandbox.js";
 
 const TOKEN = "test-access-token";
 let h: SdkHarness;
@@ -119,13 +119,20 @@ describe("a secure sandbox (access token)", () => {
 
   test("audit lines name the operation and the user but never the token", async () => {
     await h.sandbox.commands.run("true", { user: "root" });
-    const lines = h.envd
-      .output()
-      .split("\n")
-      .filter((l) => l.includes('"audit":true'));
-    expect(
-      lines.some((l) => l.includes('"op":"process.Process/Start"') && l.includes('"user":"root"')),
-    ).toBe(true);
+    // A stream's audit line is written when the stream ends, and reaches us through a pipe: poll.
+    await eventually(() =>
+      h.envd
+        .output()
+        .split("\n")
+        .some(
+          (l) =>
+            l.includes('"audit":true') &&
+            l.includes('"op":"process.Process/Start"') &&
+            l.includes('"user":"root"'),
+        )
+        ? true
+        : undefined,
+    );
     expect(h.envd.output()).not.toContain(TOKEN);
   });
 });
