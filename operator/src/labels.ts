@@ -1,0 +1,42 @@
+import { createHash } from "node:crypto";
+
+/** Every label and annotation SoulBox writes lives under this domain. */
+export const DOMAIN = "soulbox.dev";
+
+/** Label keys (one place; see STYLE.md). */
+export const Label = {
+  /** The Sandbox a child object belongs to (value: the sandbox name, hashed if long). */
+  sandbox: `${DOMAIN}/sandbox`,
+  /** The team (namespace-scoped API key owner) a sandbox belongs to; set by the gateway. */
+  team: `${DOMAIN}/team`,
+  /** What a child is: pod, token, network-policy, service. */
+  component: `${DOMAIN}/component`,
+  /** Standard: who manages the object. */
+  managedBy: "app.kubernetes.io/managed-by",
+} as const;
+
+/** Annotation keys. */
+export const Annotation = {
+  /** RFC 3339 time that replaces `spec.timeoutSeconds` as the expiry (the gateway extends TTLs with it). */
+  expiresAt: `${DOMAIN}/expires-at`,
+} as const;
+
+/** The value of `app.kubernetes.io/managed-by` and the server-side apply field manager. */
+export const MANAGER = "soulbox-operator";
+
+const VALID_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/**
+ * A label value derived from a name: kept as is when it is a valid value of at
+ * most 63 characters, else cut and suffixed with a hash so distinct names stay
+ * distinct. Pure.
+ */
+export function labelValue(name: string): string {
+  if (name.length <= 63 && VALID_VALUE.test(name)) return name;
+  const hash = createHash("sha256").update(name).digest("hex").slice(0, 10);
+  const head = name
+    .replace(/[^-A-Za-z0-9_.]/g, "-")
+    .slice(0, 52)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "");
+  return head ? `${head}-${hash}` : hash;
+}
