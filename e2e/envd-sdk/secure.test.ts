@@ -136,3 +136,35 @@ describe("a secure sandbox (access token)", () => {
     expect(h.envd.output()).not.toContain(TOKEN);
   });
 });
+
+describe("freeze and thaw (SoulBox extension for pauseMode Freeze)", () => {
+  const call = (method: string, path: string, token?: string) =>
+    fetch(`${h.envd.url}${path}`, { method, headers: token ? { "x-access-token": token } : {} });
+
+  test("freezing stops every sandbox process until thawed; new commands are refused meanwhile", async () => {
+    await h.sandbox.files.write("/tmp/sbx-freeze/ticks", "");
+    const ticker = await h.sandbox.commands.run(
+      "while true; do echo x >> /tmp/sbx-freeze/ticks; sleep 0.02; done",
+      { background: true },
+    );
+    const size = async () => (await h.sandbox.files.read("/tmp/sbx-freeze/ticks")).length;
+    try {
+      await eventually(async () => ((await size()) > 0 ? true : undefined));
+      expect((await call("POST", "/freeze")).status).toBe(401);
+      const frozen = await call("POST", "/freeze", TOKEN);
+      expect(frozen.status).toBe(200);
+      expect(await frozen.json()).toMatchObject({ frozen: true });
+      await new Promise((r) => setTimeout(r, 100));
+      const atFreeze = await size();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await size()).toBe(atFreeze);
+      await expect(h.sandbox.commands.run("true")).rejects.toThrow(/paused/);
+      expect(await (await call("GET", "/freeze", TOKEN)).json()).toEqual({ frozen: true });
+      expect((await call("POST", "/thaw", TOKEN)).status).toBe(200);
+      await eventually(async () => ((await size()) > atFreeze ? true : undefined));
+    } finally {
+      await call("POST", "/thaw", TOKEN);
+      await h.sandbox.commands.kill(ticker.pid);
+    }
+  });
+});

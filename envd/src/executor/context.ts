@@ -1,3 +1,4 @@
+import { createFreezer, type Freezer } from "../os/freezer.js";
 import { createProcessTable, type ProcessTable } from "../os/process-table.js";
 import { createUserDatabase, type UnixUser, type UserDatabase } from "../os/users.js";
 import { createWatcherRegistry, type WatcherRegistry } from "../os/watcher-registry.js";
@@ -16,6 +17,8 @@ export interface ExecutorContext {
   users: UserDatabase;
   processes: ProcessTable;
   watchers: WatcherRegistry;
+  /** Pauses every sandbox process in place (spec.state Paused, pauseMode Freeze). */
+  freezer: Freezer;
   defaults: SandboxDefaults;
   /** Our own uid: only root may act as other users. */
   uid: number;
@@ -43,6 +46,7 @@ export function createExecutorContext(defaults: SandboxDefaults): ExecutorContex
     users,
     processes: createProcessTable(),
     watchers: createWatcherRegistry(),
+    freezer: createFreezer(),
     defaults,
     uid,
     namedUser,

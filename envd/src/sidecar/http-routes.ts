@@ -85,6 +85,9 @@ async function dispatch(
       return init(deps, req, res);
     case "GET /envs":
     case "GET /metrics":
+    case "GET /freeze":
+    case "POST /freeze":
+    case "POST /thaw":
       requireToken(deps.tokens, requestHeader(req, "x-access-token"));
       return forward(deps, req.method ?? "GET", url.pathname, res);
     case "GET /files":

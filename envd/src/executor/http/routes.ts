@@ -49,6 +49,12 @@ export function createExecutorHttp(
           return await init(ctx, req, res);
         case "GET /metrics":
           return sendJson(res, 200, await readMetrics());
+        case "GET /freeze":
+          return sendJson(res, 200, { frozen: ctx.freezer.frozen });
+        case "POST /freeze":
+          return sendJson(res, 200, { frozen: true, processes: await ctx.freezer.freeze() });
+        case "POST /thaw":
+          return sendJson(res, 200, { frozen: false, processes: await ctx.freezer.thaw() });
         default:
           return sendJson(res, 404, { code: 404, message: `no route for ${route}` });
       }

@@ -20,6 +20,8 @@ export async function* start(
   req: StartRequest,
   hc: HandlerContext,
 ): AsyncGenerator<StartResponse> {
+  if (ctx.freezer.frozen)
+    throw new EnvdError("failed_precondition", "the sandbox is paused (frozen); resume it first");
   const user = await ctx.actingUser(hc.requestHeader.get("authorization"));
   const spec = specFromWire(req.process);
   if (req.tag !== undefined) ctx.processes.assertTagFree(req.tag);
