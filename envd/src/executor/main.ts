@@ -3,18 +3,20 @@
  * `npm run envd` locally. It does the operating-system work (processes, PTYs,
  * files, watches, metrics) and serves it to the envd sidecar over a unix socket.
  *
- * Usage: executor --socket <path> [--default-user <name>]
+ * Usage: executor --socket <path> [--default-user <name>] [-- <start command> [args...]]
  */
 import { parseArgs } from "node:util";
 import { createExecutorContext } from "./context.js";
 import { listenExecutor } from "./server.js";
 import { defaultUserName } from "../os/default-user.js";
+import { runStartCommand } from "./start-command.js";
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
   options: {
     socket: { type: "string" },
     "default-user": { type: "string" },
   },
+  allowPositionals: true,
 });
 if (!values.socket) {
   console.error("executor: --socket <path> is required");
@@ -38,6 +40,11 @@ const ctx = createExecutorContext({
   envVars: {},
 });
 const server = await listenExecutor(ctx, values.socket);
+await runStartCommand(ctx, positionals).catch((err: unknown) => {
+  console.error(
+    JSON.stringify({ level: "error", msg: "start command could not start", error: String(err) }),
+  );
+});
 process.send?.({ ready: true });
 console.error(
   JSON.stringify({
