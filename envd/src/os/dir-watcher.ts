@@ -38,6 +38,9 @@ const known = (st: Stats): Known => ({
   isDir: st.isDirectory(),
 });
 
+/** A name known to exist whose stat was never seen (it was gone by then). */
+const UNKNOWN: Known = { ino: -1, mode: 0, uid: 0, gid: 0, mtimeMs: 0, size: 0, isDir: false };
+
 /** How many entries the initial scan of a recursive watch remembers at most. */
 const MAX_SCANNED = 100_000;
 
@@ -189,6 +192,9 @@ export async function watchDirectory(
     batch.forEach((r, i) => {
       const s = stats[i];
       if (s) cache.set(r.name, known(s));
+      // Seen appearing but gone again before its stat: remember it as present
+      // with an unknown inode, so its later disappearance is still reported.
+      else if (present.get(r.name) === true) cache.set(r.name, UNKNOWN);
       else cache.delete(r.name);
     });
     if (
