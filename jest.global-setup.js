@@ -1,7 +1,8 @@
-// Once per test run: build the bundled envd, and bring up the local control
-// plane (e2e/cluster) in a state dir of this run's own, so a developer's
-// cluster is never touched. Set SOULBOX_CLUSTER=off to skip the cluster when
-// running only envd tests.
+// Once per test run: build the bundled envd, and bring up the local cluster
+// (e2e/cluster: control plane and a node with containerd and a kubelet) in a
+// state dir of this run's own, so a developer's cluster is never touched. Set
+// SOULBOX_CLUSTER=off to skip the cluster when running only envd tests, or
+// SOULBOX_NODE=off for the control plane alone.
 import { execFileSync, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,14 +13,15 @@ export default function globalSetup() {
   const dir = join(tmpdir(), `soulbox-test-cluster-${process.pid}`);
   process.env.SOULBOX_CLUSTER_DIR = dir;
   const started = Date.now();
-  const r = spawnSync("e2e/cluster/cluster", ["up"], {
+  const upArgs = process.env.SOULBOX_NODE === "off" ? ["up"] : ["up", "--with-node"];
+  const r = spawnSync("e2e/cluster/cluster", upArgs, {
     env: process.env,
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   });
   if (r.status !== 0) {
     spawnSync("e2e/cluster/cluster", ["down"], { env: process.env, stdio: "inherit" });
-    throw new Error(`e2e/cluster/cluster up failed with status ${r.status}`);
+    throw new Error(`e2e/cluster/cluster ${upArgs.join(" ")} failed with status ${r.status}`);
   }
   const last = r.stdout.trim().split("\n").pop() ?? "";
   const match = /^export KUBECONFIG=(.+)$/.exec(last);

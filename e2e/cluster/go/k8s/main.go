@@ -1,10 +1,11 @@
 // Command soulbox-k8s is one multi-call binary holding the upstream
 // components of SoulBox's local cluster, built from the Go module proxy:
-// etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl.
+// etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kubectl.
 // The first argument (or the name it is invoked under) picks the component.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
 func main() {
@@ -23,7 +25,7 @@ func main() {
 	args := os.Args[1:]
 	if name == "soulbox-k8s" {
 		if len(args) == 0 {
-			fmt.Fprintln(os.Stderr, "usage: soulbox-k8s etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kubectl [args...]")
+			fmt.Fprintln(os.Stderr, "usage: soulbox-k8s etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kubectl [args...]")
 			os.Exit(2)
 		}
 		name, args = args[0], args[1:]
@@ -39,6 +41,8 @@ func main() {
 		os.Exit(cli.Run(controllermanager.NewControllerManagerCommand()))
 	case "kube-scheduler":
 		os.Exit(cli.Run(scheduler.NewSchedulerCommand()))
+	case "kubelet":
+		os.Exit(cli.Run(kubelet.NewKubeletCommand(context.Background())))
 	case "kubectl":
 		if err := cli.RunNoErrOutput(kubectl.NewDefaultKubectlCommand()); err != nil {
 			kubectlutil.CheckErr(err)
