@@ -38,7 +38,7 @@ export function createHttpRoutes(deps: FilesDeps, audit: AuditLog) {
         sendJson(res, 400, { code: 400, message: "malformed URL encoding in the query" });
       else sendError(res, err);
     } finally {
-      if (route !== "GET /health") {
+      if (route !== "GET /health" && route !== "GET /ready") {
         audit.write({
           kind: "http",
           op: route,
@@ -79,6 +79,8 @@ async function dispatch(
     case "GET /health":
       writeHead(res, 204, { "x-envd-version": ENVD_VERSION }).end();
       return;
+    case "GET /ready":
+      return ready(deps, res);
     case "GET /version":
       return sendJson(res, 200, { version: ENVD_VERSION });
     case "POST /init":
@@ -130,6 +132,23 @@ async function init(deps: FilesDeps, req: AnyRequest, res: AnyResponse) {
   if (typeof body.accessToken === "string" && body.accessToken !== "")
     deps.tokens.token = body.accessToken;
   writeHead(res, 204).end();
+}
+
+/**
+ * Readiness for Kubernetes: the sidecar alone can answer /health long before
+ * the executor in the sandbox container listens, so ready means the executor
+ * answered through the link. Unauthenticated like /health; it reveals nothing.
+ */
+async function ready(deps: FilesDeps, res: AnyResponse) {
+  const ok = await deps.executor
+    .request({ ":method": "GET", ":path": "/health" })
+    .then(async (upstream) => {
+      await readAll(upstream.stream);
+      return upstream.status < 300;
+    })
+    .catch(() => false);
+  if (ok) writeHead(res, 204, { "x-envd-version": ENVD_VERSION }).end();
+  else sendJson(res, 503, { code: 503, message: "the executor does not answer yet" });
 }
 
 async function forward(deps: FilesDeps, method: string, path: string, res: AnyResponse) {
