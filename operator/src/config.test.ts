@@ -1,0 +1,78 @@
+import { ConfigError, parseConfig } from "./config.js";
+
+const parse = (argv: string[], env: Record<string, string> = {}) =>
+  parseConfig(argv, env, "host-1");
+
+test("defaults", () => {
+  expect(parse([])).toEqual({
+    leaderElect: false,
+    leaseNamespace: "default",
+    leaseName: "soulbox-operator",
+    identity: "host-1",
+    watchNamespace: undefined,
+    envdImage: "localhost/soulbox/envd:latest",
+    defaultRuntimeClassName: "kata",
+    metricsPort: 8080,
+    healthPort: 8081,
+    workers: 8,
+    logLevel: "info",
+  });
+});
+
+test.each<[string, string[], Record<string, string>, Record<string, unknown>]>([
+  [
+    "leader election from the pod's identity",
+    ["--leader-elect"],
+    { POD_NAME: "op-0", POD_NAMESPACE: "soulbox" },
+    { leaderElect: true, identity: "op-0", leaseNamespace: "soulbox" },
+  ],
+  [
+    "explicit lease",
+    ["--lease-namespace", "x", "--lease-name", "y"],
+    { POD_NAMESPACE: "soulbox" },
+    { leaseNamespace: "x", leaseName: "y" },
+  ],
+  ["one namespace", ["--watch-namespace", "team-a"], {}, { watchNamespace: "team-a" }],
+  [
+    "images and classes",
+    ["--envd-image", "r/envd:1", "--default-runtime-class", "runc"],
+    {},
+    { envdImage: "r/envd:1", defaultRuntimeClassName: "runc" },
+  ],
+  [
+    "ports, off and on",
+    ["--metrics-port", "0", "--health-port", "9000"],
+    {},
+    { metricsPort: 0, healthPort: 9000 },
+  ],
+  [
+    "workers and level",
+    ["--workers", "2", "--log-level", "debug"],
+    {},
+    { workers: 2, logLevel: "debug" },
+  ],
+])("%s", (_name, argv, env, expected) => {
+  expect(parse(argv, env)).toMatchObject(expected);
+});
+
+test("--help", () => {
+  expect(parse(["--help"])).toBe("help");
+});
+
+test.each<[string[], RegExp]>([
+  [
+    ["--metrics-port", "70000"],
+    /--metrics-port must be a port number from 0 to 65535, got '70000'/,
+  ],
+  [["--health-port", "x"], /--health-port must be a port number/],
+  [["--workers", "0"], /--workers must be an integer from 1 to 256, got '0'/],
+  [["--log-level", "loud"], /--log-level must be one of debug, info, warn, error, got 'loud'/],
+  [["--watch-namespace", "Team_A"], /--watch-namespace must be a DNS label/],
+  [["--envd-image", " "], /--envd-image must not be empty/],
+  [["--default-runtime-class", "Kata!"], /--default-runtime-class must be a RuntimeClass name/],
+  [["--no-such-flag"], /Unknown option '--no-such-flag'/],
+  [["stray"], /Unexpected argument 'stray'/],
+])("refuses %j", (argv, message) => {
+  expect(() => parse(argv)).toThrow(ConfigError);
+  expect(() => parse(argv)).toThrow(message);
+});

@@ -1,0 +1,128 @@
+import { parseArgs } from "node:util";
+
+/** Usage text for `operator --help`. */
+export const USAGE = `soulbox-operator: reconciles soulbox.dev Sandboxes into sandbox pods.
+
+Usage: node dist/operator.mjs [options]
+
+  --leader-elect                 campaign for the Lease before reconciling (run several replicas)
+  --lease-namespace <ns>         namespace of the Lease (default: POD_NAMESPACE, else 'default')
+  --lease-name <name>            name of the Lease (default soulbox-operator)
+  --watch-namespace <ns>         reconcile Sandboxes of this namespace only (default: all)
+  --envd-image <image>           the envd sidecar image (default localhost/soulbox/envd:latest)
+  --default-runtime-class <name> RuntimeClass of sandbox pods whose template names none (default kata)
+  --metrics-port <n>             serve Prometheus metrics on GET /metrics (default 8080; 0 = off)
+  --health-port <n>              serve GET /healthz and GET /readyz (default 8081; 0 = off)
+  --workers <n>                  sandboxes reconciled in parallel (default 8)
+  --log-level <level>            debug, info, warn or error (default info)
+  --help                         show this text
+
+The cluster comes from KUBECONFIG or the in-cluster service account.
+POD_NAME names this replica in the Lease (default: the host name).`;
+
+/** Log levels, least to most severe. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The operator's settings, from flags and environment. */
+export interface OperatorConfig {
+  leaderElect: boolean;
+  leaseNamespace: string;
+  leaseName: string;
+  identity: string;
+  watchNamespace?: string;
+  envdImage: string;
+  defaultRuntimeClassName: string;
+  metricsPort: number;
+  healthPort: number;
+  workers: number;
+  logLevel: LogLevel;
+}
+
+/** A flag that is malformed; the message names the flag and the value. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function port(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535)
+    throw new ConfigError(`--${flag} must be a port number from 0 to 65535, got '${value}'`);
+  return n;
+}
+
+function name(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!DNS_LABEL.test(value))
+    throw new ConfigError(
+      `--${flag} must be a DNS label (lower case, digits, '-'), got '${value}'`,
+    );
+  return value;
+}
+
+/**
+ * Parses the command line; returns "help" for --help. Throws ConfigError on
+ * unknown flags and bad values, so a typo never starts a half-configured
+ * operator.
+ */
+export function parseConfig(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  hostname: string,
+): OperatorConfig | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        "leader-elect": { type: "boolean" },
+        "lease-namespace": { type: "string" },
+        "lease-name": { type: "string" },
+        "watch-namespace": { type: "string" },
+        "envd-image": { type: "string" },
+        "default-runtime-class": { type: "string" },
+        "metrics-port": { type: "string" },
+        "health-port": { type: "string" },
+        workers: { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean" },
+      },
+    }));
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err), { cause: err });
+  }
+  if (values.help) return "help";
+  const workers = values.workers ?? "8";
+  if (!/^\d+$/.test(workers) || Number(workers) < 1 || Number(workers) > 256)
+    throw new ConfigError(`--workers must be an integer from 1 to 256, got '${workers}'`);
+  const logLevel = values["log-level"] ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got '${logLevel}'`);
+  const envdImage = values["envd-image"] ?? "localhost/soulbox/envd:latest";
+  if (!envdImage.trim()) throw new ConfigError("--envd-image must not be empty");
+  const runtimeClass = values["default-runtime-class"] ?? "kata";
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(runtimeClass))
+    throw new ConfigError(
+      `--default-runtime-class must be a RuntimeClass name, got '${runtimeClass}'`,
+    );
+  return {
+    leaderElect: values["leader-elect"] ?? false,
+    leaseNamespace:
+      name("lease-namespace", values["lease-namespace"]) ?? env.POD_NAMESPACE ?? "default",
+    leaseName: name("lease-name", values["lease-name"]) ?? "soulbox-operator",
+    identity: env.POD_NAME || hostname,
+    watchNamespace: name("watch-namespace", values["watch-namespace"]),
+    envdImage,
+    defaultRuntimeClassName: runtimeClass,
+    metricsPort: port("metrics-port", values["metrics-port"], 8080),
+    healthPort: port("health-port", values["health-port"], 8081),
+    workers: Number(workers),
+    logLevel: logLevel as LogLevel,
+  };
+}

@@ -1,0 +1,58 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** The operator's Prometheus metrics, on a registry of its own. */
+export interface OperatorMetrics {
+  registry: Registry;
+  reconciles: Counter<"kind" | "result">;
+  reconcileErrors: Counter<"kind">;
+  reconcileDuration: Histogram<"kind">;
+  sandboxesByPhase: Gauge<"phase">;
+  timeToReady: Histogram;
+  queueDepth: Gauge<"kind">;
+}
+
+/** Creates the metrics (names prefixed `soulbox_`). */
+export function createOperatorMetrics(): OperatorMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "soulbox_operator_" });
+  return {
+    registry,
+    reconciles: new Counter({
+      name: "soulbox_reconcile_total",
+      help: "Reconciles by kind and result (success, error, requeue).",
+      labelNames: ["kind", "result"],
+      registers: [registry],
+    }),
+    reconcileErrors: new Counter({
+      name: "soulbox_reconcile_errors_total",
+      help: "Reconciles that failed and will be retried, by kind.",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+    reconcileDuration: new Histogram({
+      name: "soulbox_reconcile_duration_seconds",
+      help: "Time one reconcile took, by kind.",
+      labelNames: ["kind"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    sandboxesByPhase: new Gauge({
+      name: "soulbox_sandboxes",
+      help: "Sandboxes by status.phase.",
+      labelNames: ["phase"],
+      registers: [registry],
+    }),
+    timeToReady: new Histogram({
+      name: "soulbox_sandbox_ready_seconds",
+      help: "Time from a Sandbox's creation to its Ready condition turning True.",
+      buckets: [0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: "soulbox_workqueue_depth",
+      help: "Keys waiting in the work queue, by kind.",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+  };
+}
