@@ -1,0 +1,311 @@
+/**
+ * `helm install` of the chart into the local cluster, one release and namespace per test: the API
+ * server takes every object, the operator's ServiceAccount can do exactly what RBAC should let it
+ * do (asked of the API server's own authorizer), and the operator becomes Available with both
+ * replicas ready, one of them holding the Lease, serving metrics behind the Service; uninstalling
+ * removes the release, cluster-scoped objects included, and keeps the CRDs.
+ *
+ * Needs the node (jest's global setup brings it up), the operator image
+ * `localhost/soulbox/operator:latest` imported into its containerd, and kube-proxy so that the
+ * operator reaches the API server through the `kubernetes` Service.
+ */
+import * as k8s from "@kubernetes/client-node";
+import { kubeConfig, testNamespace, waitFor } from "../../e2e/cluster/test-support/cluster.js";
+import { CHART, helm, helmOk } from "./helm.js";
+
+const kc = kubeConfig();
+const core = kc.makeApiClient(k8s.CoreV1Api);
+const apps = kc.makeApiClient(k8s.AppsV1Api);
+const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+const authz = kc.makeApiClient(k8s.AuthorizationV1Api);
+const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+const crds = kc.makeApiClient(k8s.ApiextensionsV1Api);
+
+const AVAILABLE_WITHIN_MS = 120_000;
+/** Container waiting reasons that mean the image is not there and will not be. */
+const IMAGE_ERRORS = new Set([
+  "ErrImagePull",
+  "ImagePullBackOff",
+  "ErrImageNeverPull",
+  "InvalidImageName",
+]);
+
+let ns: { name: string; dispose(): Promise<void> };
+let release: string;
+let installed = false;
+
+beforeEach(async () => {
+  ns = await testNamespace(kc, "chart");
+  release = `r${Math.random().toString(36).slice(2, 8)}`;
+  installed = false;
+});
+afterEach(async () => {
+  if (installed) {
+    const r = helm(["uninstall", release, "--namespace", ns.name, "--wait", "--timeout", "60s"]);
+    // A failed uninstall must not leave cluster-wide RBAC behind for the next test run.
+    if (r.status !== 0) {
+      const labelSelector = `app.kubernetes.io/instance=${release}`;
+      for (const b of (await rbac.listClusterRoleBinding({ labelSelector })).items)
+        await rbac.deleteClusterRoleBinding({ name: b.metadata?.name ?? "" });
+      for (const c of (await rbac.listClusterRole({ labelSelector })).items)
+        await rbac.deleteClusterRole({ name: c.metadata?.name ?? "" });
+    }
+  }
+  await ns.dispose();
+});
+
+/** `helm install` of the chart as this test's release; returns helm's output (with NOTES). */
+function install(sets: string[]): string {
+  const out = helmOk([
+    "install",
+    release,
+    CHART,
+    "--namespace",
+    ns.name,
+    ...sets.flatMap((s) => ["--set", s]),
+  ]);
+  installed = true;
+  return out;
+}
+
+/** Whether the API server's authorizer lets `user` do `verb` on a resource. */
+async function allowed(
+  user: { name: string; namespace: string },
+  verb: string,
+  target: { group?: string; resource: string; namespace?: string; name?: string },
+): Promise<boolean> {
+  const [resource, subresource] = target.resource.split("/");
+  const review = await authz.createSubjectAccessReview({
+    body: {
+      spec: {
+        user: `system:serviceaccount:${user.namespace}:${user.name}`,
+        groups: ["system:serviceaccounts", `system:serviceaccounts:${user.namespace}`],
+        resourceAttributes: {
+          verb,
+          group: target.group ?? "",
+          resource,
+          subresource,
+          namespace: target.namespace,
+          name: target.name,
+        },
+      },
+    },
+  });
+  return review.status?.allowed ?? false;
+}
+
+/** What the operator pods are doing, for a failure message: phases, waits, logs, events. */
+async function diagnose(namespace: string): Promise<string> {
+  const lines: string[] = [];
+  const pods = (await core.listNamespacedPod({ namespace })).items;
+  if (pods.length === 0) lines.push("no pods were created");
+  for (const pod of pods) {
+    const name = pod.metadata?.name ?? "?";
+    lines.push(`pod ${name}: ${pod.status?.phase} on ${pod.spec?.nodeName ?? "(unscheduled)"}`);
+    for (const c of pod.status?.containerStatuses ?? []) {
+      const waiting = c.state?.waiting;
+      const last = c.lastState?.terminated;
+      lines.push(
+        `  ${c.name}: ready=${c.ready} restarts=${c.restartCount}` +
+          (waiting ? ` waiting ${waiting.reason}: ${waiting.message ?? ""}` : "") +
+          (last ? ` last exit ${last.exitCode} ${last.reason ?? ""}` : ""),
+      );
+    }
+    const log = await core
+      .readNamespacedPodLog({ name, namespace, container: "operator", tailLines: 15 })
+      .catch((err: unknown) => `(no log: ${String(err).split("\n")[0]})`);
+    lines.push(
+      ...String(log)
+        .trimEnd()
+        .split("\n")
+        .map((l) => `  | ${l}`),
+    );
+  }
+  const events = (await core.listNamespacedEvent({ namespace })).items.slice(-15);
+  for (const e of events)
+    lines.push(
+      `event ${e.type} ${e.involvedObject.kind}/${e.involvedObject.name} ${e.reason}: ${e.message}`,
+    );
+  return lines.join("\n");
+}
+
+test("the API server takes the release and RBAC lets the operator do exactly its job", async () => {
+  // The image is one that does not exist, never pulled: this test is about RBAC, and a running
+  // cluster-wide operator would reconcile other tests' Sandboxes.
+  install(["image.repository=localhost/soulbox/not-an-image", "image.pullPolicy=Never"]);
+  const sa = { name: `${release}-soulbox`, namespace: ns.name };
+  await core.readNamespacedServiceAccount({ name: sa.name, namespace: ns.name });
+
+  const cases: [
+    string,
+    { group?: string; resource: string; namespace?: string; name?: string },
+    boolean,
+  ][] = [
+    ["list", { group: "soulbox.dev", resource: "sandboxes", namespace: "default" }, true],
+    ["watch", { group: "soulbox.dev", resource: "sandboxes" }, true],
+    ["delete", { group: "soulbox.dev", resource: "sandboxes", namespace: "team" }, true],
+    ["update", { group: "soulbox.dev", resource: "sandboxes/status", namespace: "team" }, true],
+    ["update", { group: "soulbox.dev", resource: "sandboxes/finalizers", namespace: "team" }, true],
+    ["create", { group: "soulbox.dev", resource: "sandboxes", namespace: "team" }, false],
+    ["delete", { group: "soulbox.dev", resource: "snapshots", namespace: "team" }, false],
+    ["list", { group: "soulbox.dev", resource: "gpuallocations", namespace: "team" }, true],
+    ["create", { resource: "pods", namespace: "team" }, true],
+    ["patch", { resource: "secrets", namespace: "team" }, true],
+    ["delete", { resource: "services", namespace: "team" }, true],
+    ["create", { resource: "pods/exec", namespace: "team" }, false],
+    ["get", { resource: "pods/proxy", namespace: "team" }, false],
+    ["list", { resource: "configmaps", namespace: "team" }, true],
+    ["update", { resource: "configmaps", namespace: "team" }, false],
+    ["create", { resource: "events", namespace: "team" }, true],
+    ["patch", { group: "events.k8s.io", resource: "events", namespace: "team" }, true],
+    ["delete", { resource: "events", namespace: "team" }, false],
+    [
+      "create",
+      { group: "networking.k8s.io", resource: "networkpolicies", namespace: "team" },
+      true,
+    ],
+    ["get", { resource: "nodes" }, false],
+    ["create", { resource: "namespaces" }, false],
+    ["create", { group: "rbac.authorization.k8s.io", resource: "roles", namespace: "team" }, false],
+    ["create", { group: "apps", resource: "deployments", namespace: "team" }, false],
+    ["create", { group: "coordination.k8s.io", resource: "leases", namespace: ns.name }, true],
+    [
+      "update",
+      {
+        group: "coordination.k8s.io",
+        resource: "leases",
+        namespace: ns.name,
+        name: "soulbox-operator",
+      },
+      true,
+    ],
+    [
+      "get",
+      {
+        group: "coordination.k8s.io",
+        resource: "leases",
+        namespace: ns.name,
+        name: "soulbox-operator",
+      },
+      true,
+    ],
+    [
+      "update",
+      { group: "coordination.k8s.io", resource: "leases", namespace: ns.name, name: "other" },
+      false,
+    ],
+    [
+      "delete",
+      {
+        group: "coordination.k8s.io",
+        resource: "leases",
+        namespace: ns.name,
+        name: "soulbox-operator",
+      },
+      false,
+    ],
+    ["create", { group: "coordination.k8s.io", resource: "leases", namespace: "default" }, false],
+  ];
+  const got = await Promise.all(
+    cases.map(
+      async ([verb, target]) =>
+        `${verb} ${JSON.stringify(target)}: ${await allowed(sa, verb, target)}`,
+    ),
+  );
+  expect(got).toEqual(
+    cases.map(([verb, target, want]) => `${verb} ${JSON.stringify(target)}: ${want}`),
+  );
+});
+
+test("helm install: the operator becomes Available, one replica leads, metrics are served", async () => {
+  // Watching this namespace only keeps the operator away from other tests' Sandboxes.
+  const notes = install([`watchNamespace=${ns.name}`]);
+  expect(notes).toMatch(new RegExp(`rollout status deployment/${release}-soulbox-operator`));
+  expect(notes).toMatch(/RuntimeClass "kata" must exist/);
+
+  const sa = { name: `${release}-soulbox`, namespace: ns.name };
+  const sandboxes = { group: "soulbox.dev", resource: "sandboxes" };
+  expect(await allowed(sa, "list", { ...sandboxes, namespace: ns.name })).toBe(true);
+  expect(await allowed(sa, "list", { ...sandboxes, namespace: "default" })).toBe(false);
+  expect(await allowed(sa, "list", sandboxes)).toBe(false);
+
+  const name = `${release}-soulbox-operator`;
+  const outcome = await waitFor(
+    "the operator Deployment Available with 2 ready replicas",
+    async () => {
+      const d = await apps.readNamespacedDeployment({ name, namespace: ns.name });
+      const available =
+        d.status?.conditions?.find((c) => c.type === "Available")?.status === "True";
+      if (available && d.status?.readyReplicas === 2) return "available";
+      // An image that cannot be pulled never will be: say so now, not at the deadline.
+      const pods = (await core.listNamespacedPod({ namespace: ns.name })).items;
+      const waiting = pods.flatMap((p) => p.status?.containerStatuses ?? []);
+      const stuck = waiting.find((c) => IMAGE_ERRORS.has(c.state?.waiting?.reason ?? ""));
+      return stuck ? `image ${stuck.image}: ${stuck.state?.waiting?.reason}` : undefined;
+    },
+    AVAILABLE_WITHIN_MS,
+  ).catch((err: unknown) => String(err));
+  if (outcome !== "available") throw new Error(`${outcome}\n${await diagnose(ns.name)}`);
+
+  const pods = (
+    await core.listNamespacedPod({
+      namespace: ns.name,
+      labelSelector: `app.kubernetes.io/instance=${release},app.kubernetes.io/component=operator`,
+    })
+  ).items.filter((p) => p.status?.phase === "Running");
+  expect(pods).toHaveLength(2);
+  const podNames = pods.map((p) => p.metadata?.name);
+
+  // The Lease lives in the release namespace and names one of the two replicas.
+  const holder = await waitFor("a replica holding the Lease", async () => {
+    const lease = await coordination.readNamespacedLease({
+      name: "soulbox-operator",
+      namespace: ns.name,
+    });
+    return lease.spec?.holderIdentity || undefined;
+  });
+  expect(podNames).toContain(holder);
+
+  // The metrics Service has both replicas behind it, and each serves the operator's metrics.
+  const service = `${release}-soulbox-metrics`;
+  const slices = await waitFor("both replicas behind the metrics Service", async () => {
+    const list = await discovery.listNamespacedEndpointSlice({
+      namespace: ns.name,
+      labelSelector: `kubernetes.io/service-name=${service}`,
+    });
+    const ready = list.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready));
+    return ready.length === 2 ? list.items : undefined;
+  });
+  expect(slices.flatMap((s) => (s.ports ?? []).map((p) => p.port))).toContain(8080);
+  for (const pod of pods) {
+    const res = await fetch(`http://${pod.status?.podIP}:8080/metrics`, {
+      signal: AbortSignal.timeout(5_000),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/# TYPE soulbox_workqueue_depth gauge/);
+  }
+
+  helmOk(["uninstall", release, "--namespace", ns.name, "--wait", "--timeout", "60s"]);
+  installed = false;
+  const gone = async (read: () => Promise<unknown>): Promise<boolean> =>
+    read().then(
+      () => false,
+      (err: unknown) => err instanceof k8s.ApiException && err.code === 404,
+    );
+  expect(await gone(() => rbac.readClusterRole({ name }))).toBe(true);
+  expect(await gone(() => rbac.readNamespacedRoleBinding({ name, namespace: ns.name }))).toBe(true);
+  expect(await gone(() => apps.readNamespacedDeployment({ name, namespace: ns.name }))).toBe(true);
+  await waitFor("the operator pods gone", async () =>
+    (
+      await core.listNamespacedPod({
+        namespace: ns.name,
+        labelSelector: `app.kubernetes.io/instance=${release}`,
+      })
+    ).items.length === 0
+      ? true
+      : undefined,
+  );
+  // Helm never deletes CRDs: users' Sandboxes survive an uninstall.
+  await crds.readCustomResourceDefinition({ name: "sandboxes.soulbox.dev" });
+}, 240_000);
