@@ -19,6 +19,11 @@ export const Label = {
 export const Annotation = {
   /** RFC 3339 time that replaces `spec.timeoutSeconds` as the expiry (the gateway extends TTLs with it). */
   expiresAt: `${DOMAIN}/expires-at`,
+  /**
+   * On a sandbox pod: a hash of its spec as the operator computed it. Pod specs are
+   * mostly immutable, so a different hash means the pod must be replaced to change.
+   */
+  podSpecHash: `${DOMAIN}/pod-spec-hash`,
 } as const;
 
 /** The value of `app.kubernetes.io/managed-by` and the server-side apply field manager. */

@@ -1,0 +1,214 @@
+/**
+ * The sandbox pod, exactly as the pod contract decides it. It is computed
+ * from the Sandbox, its resolved template and the operator's settings alone
+ * (no cluster reads), so the same inputs always give the same object and
+ * server-side apply of it twice changes nothing. The pod carries a hash of
+ * its spec because pod specs are mostly immutable: the runtime compares the
+ * hash to learn that a pod can only be brought up to date by replacing it.
+ */
+import { createHash } from "node:crypto";
+import type { V1Container, V1Pod, V1PodSpec, V1SecurityContext } from "@kubernetes/client-node";
+import type { Sandbox, SandboxTemplate } from "../gen/crd-types.js";
+import { Annotation, Label } from "../labels.js";
+import { tokenSecretName, TOKEN_KEY } from "./desired-secret.js";
+import { childMetadata } from "./owner.js";
+import { ENVD_PORT, type SandboxPodSettings } from "./settings.js";
+
+/** The shared emptyDir: the executor kit and the executor's socket live there. */
+export const SHARED_VOLUME = "soulbox";
+/** Where the shared volume is mounted in both containers. */
+export const SHARED_MOUNT = "/soulbox";
+/** The unix socket between envd and the executor. */
+export const EXECUTOR_SOCKET = `${SHARED_MOUNT}/run/executor.sock`;
+/** Where envd's entrypoint copies the kit; the sandbox container starts the executor from it. */
+export const KIT_DIR = `${SHARED_MOUNT}/kit`;
+/** The extended resource of NVIDIA GPUs (the device plugin's name). */
+export const GPU_RESOURCE = "nvidia.com/gpu";
+/** The node label the NVIDIA GPU feature discovery sets to the GPU model. */
+export const GPU_PRODUCT_LABEL = "nvidia.com/gpu.product";
+
+/**
+ * The executor's command line: the kit's own loader runs the kit's node, so
+ * it works in any Linux image. The template's command and args follow `--`
+ * (command first, then args, as Kubernetes joins them); with neither, nothing
+ * follows and the executor just serves. Args without a command form the whole
+ * start command: the image's entrypoint is replaced and cannot be known here.
+ */
+export function executorCommand(template: SandboxTemplate): string[] {
+  return [
+    `${KIT_DIR}/ld.so`,
+    "--library-path",
+    `${KIT_DIR}/lib`,
+    `${KIT_DIR}/node`,
+    `${KIT_DIR}/executor.mjs`,
+    "--socket",
+    EXECUTOR_SOCKET,
+    "--",
+    ...(template.command ?? []),
+    ...(template.args ?? []),
+  ];
+}
+
+/**
+ * The pod of `sb`, a complete object with apiVersion and kind for
+ * server-side apply: the envd native sidecar (an init container with
+ * `restartPolicy: Always`) and the sandbox container running the executor as
+ * PID 1 in the template image. Labels: the user's `spec.metadata`, the team
+ * label of the Sandbox if it has one, and the sandbox labels (which win).
+ * Annotation {@link Annotation.podSpecHash}: {@link podSpecHash} of the spec.
+ * Throws when the Sandbox lacks name, namespace or uid.
+ */
+export function desiredPod(
+  sb: Sandbox,
+  template: SandboxTemplate,
+  settings: SandboxPodSettings,
+): V1Pod {
+  const name = sb.metadata.name ?? "";
+  const meta = childMetadata(sb, name, "pod");
+  const team = sb.metadata.labels?.[Label.team];
+  const spec = podSpec(sb, template, settings);
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      ...meta,
+      labels: { ...sb.spec.metadata, ...(team ? { [Label.team]: team } : {}), ...meta.labels },
+      annotations: { [Annotation.podSpecHash]: podSpecHash(spec) },
+    },
+    spec,
+  };
+}
+
+/**
+ * A short, stable hash of a pod spec (key order does not matter). Labels and
+ * annotations are outside it on purpose: they can change on a running pod.
+ */
+export function podSpecHash(spec: V1PodSpec): string {
+  return createHash("sha256").update(canonicalJson(spec)).digest("hex").slice(0, 16);
+}
+
+function podSpec(sb: Sandbox, template: SandboxTemplate, settings: SandboxPodSettings): V1PodSpec {
+  const name = sb.metadata.name ?? "";
+  const mounts = [{ name: SHARED_VOLUME, mountPath: SHARED_MOUNT }];
+  const envd: V1Container = {
+    name: "envd",
+    image: settings.envdImage,
+    imagePullPolicy: "IfNotPresent",
+    // A native sidecar: started (startup probe passed) before the sandbox container,
+    // kept running beside it, stopped after it.
+    restartPolicy: "Always",
+    args: ["--port", String(ENVD_PORT), "--executor-socket", EXECUTOR_SOCKET],
+    env: [
+      {
+        name: "ENVD_ACCESS_TOKEN",
+        valueFrom: { secretKeyRef: { name: tokenSecretName(name), key: TOKEN_KEY } },
+      },
+    ],
+    ports: [{ name: "envd", containerPort: ENVD_PORT, protocol: "TCP" }],
+    startupProbe: {
+      httpGet: { path: "/health", port: ENVD_PORT },
+      periodSeconds: 1,
+      failureThreshold: 60,
+    },
+    // 204 once the executor answers on the socket: the pod is Ready only when
+    // the sandbox can really be used.
+    readinessProbe: { httpGet: { path: "/ready", port: ENVD_PORT }, periodSeconds: 2 },
+    securityContext: {
+      runAsUser: 0,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    volumeMounts: mounts,
+  };
+
+  const sandbox: V1Container = {
+    name: "sandbox",
+    image: template.image,
+    imagePullPolicy: "IfNotPresent",
+    command: executorCommand(template),
+    securityContext: sandboxSecurityContext(),
+    volumeMounts: mounts,
+  };
+  if (template.env?.length)
+    sandbox.env = template.env.map((e) => ({ name: e.name, value: e.value ?? "" }));
+  // Only references: the values stay in the Secrets and reach the container
+  // through the kubelet, never through the Sandbox or this spec.
+  if (sb.spec.envFrom?.length)
+    sandbox.envFrom = sb.spec.envFrom.map((e) => ({ secretRef: { name: e.secretRef.name } }));
+  const resources = resourcesOf(template, sb.spec.gpu?.count);
+  if (resources) sandbox.resources = resources;
+
+  const spec: V1PodSpec = {
+    runtimeClassName: template.runtimeClassName ?? settings.defaultRuntimeClassName,
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    hostNetwork: false,
+    hostPID: false,
+    hostIPC: false,
+    restartPolicy: "Always",
+    terminationGracePeriodSeconds: 5,
+    initContainers: [envd],
+    containers: [sandbox],
+    volumes: [{ name: SHARED_VOLUME, emptyDir: {} }],
+  };
+  if (sb.spec.gpu?.product) spec.nodeSelector = { [GPU_PRODUCT_LABEL]: sb.spec.gpu.product };
+  if (sb.spec.gpu?.count)
+    // GPU nodes are commonly tainted so that only pods asking for GPUs land there.
+    spec.tolerations = [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }];
+  return spec;
+}
+
+/**
+ * Root with a small capability set and setuid allowed: `sudo` inside the
+ * sandbox needs it, and the isolation boundary is the VM (Kata), not the
+ * container.
+ */
+function sandboxSecurityContext(): V1SecurityContext {
+  return {
+    runAsUser: 0,
+    privileged: false,
+    allowPrivilegeEscalation: true,
+    capabilities: {
+      drop: ["ALL"],
+      add: [
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "NET_BIND_SERVICE",
+        "AUDIT_WRITE",
+        "SYS_CHROOT",
+      ],
+    },
+    seccompProfile: { type: "RuntimeDefault" },
+  };
+}
+
+/** Requests and limits as strings (the API's quantities), plus the GPU limit. */
+function resourcesOf(
+  template: SandboxTemplate,
+  gpus: number | undefined,
+): V1Container["resources"] {
+  const toStrings = (m: Record<string, number | string> | undefined) =>
+    m && Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)]));
+  const requests = toStrings(template.resources?.requests);
+  let limits = toStrings(template.resources?.limits);
+  // An extended resource is asked for by its limit; the request defaults to it.
+  if (gpus) limits = { ...limits, [GPU_RESOURCE]: String(gpus) };
+  if (!requests && !limits) return undefined;
+  return { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) };
+}
+
+/** JSON with object keys sorted at every level and undefined members left out. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}

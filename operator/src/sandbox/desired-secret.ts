@@ -1,0 +1,51 @@
+/**
+ * The per-sandbox Secret that holds envd's access token. The token lives in
+ * a Secret (not in the Sandbox or the pod spec) so that only the envd sidecar
+ * (through a secretKeyRef) and those allowed to read Secrets ever see it; the
+ * code in the sandbox container never does.
+ */
+import { randomBytes } from "node:crypto";
+import type { V1Secret } from "@kubernetes/client-node";
+import type { Sandbox } from "../gen/crd-types.js";
+import { childMetadata } from "./owner.js";
+
+/** The key of the token in the Secret. */
+export const TOKEN_KEY = "token";
+
+/** The name of a sandbox's token Secret: `<sandbox>-envd` (a sandbox name has at most 63 characters). */
+export function tokenSecretName(sandbox: string): string {
+  return `${sandbox}-envd`;
+}
+
+/**
+ * The token Secret as the operator wants it, for server-side apply. The token
+ * is passed in, never made here: a reconcile must keep the token a running
+ * envd already uses (read it back with {@link tokenFromSecret}) and make a new
+ * one only when there is no Secret yet.
+ */
+export function desiredTokenSecret(sb: Sandbox, token: string): V1Secret {
+  const name = sb.metadata.name ?? "";
+  if (!token) throw new Error(`the envd access token of sandbox "${name}" must not be empty`);
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: childMetadata(sb, tokenSecretName(name), "token"),
+    type: "Opaque",
+    // `data`, not `stringData`: stringData is write-only, so an applied
+    // stringData never reads back equal and every apply would look like a change.
+    data: { [TOKEN_KEY]: Buffer.from(token, "utf8").toString("base64") },
+  };
+}
+
+/** The token a Secret holds, or undefined when it holds none. */
+export function tokenFromSecret(secret: V1Secret | undefined): string | undefined {
+  const encoded = secret?.data?.[TOKEN_KEY];
+  if (!encoded) return undefined;
+  const token = Buffer.from(encoded, "base64").toString("utf8");
+  return token || undefined;
+}
+
+/** A new access token: 32 random bytes, base64url (43 characters, safe in headers and URLs). */
+export function newAccessToken(): string {
+  return randomBytes(32).toString("base64url");
+}

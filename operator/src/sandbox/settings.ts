@@ -1,0 +1,16 @@
+/**
+ * What the operator's configuration contributes to every sandbox pod. It is
+ * kept apart from the Sandbox so the pure functions stay testable without a
+ * running operator, and so an upgrade of the envd image is one setting.
+ */
+
+/** Operator-wide inputs to {@link desiredPod}. */
+export interface SandboxPodSettings {
+  /** The envd sidecar image (e.g. `localhost/soulbox/envd:latest`); it carries the executor kit. */
+  envdImage: string;
+  /** The RuntimeClass of sandboxes whose template names none (`kata` in production). */
+  defaultRuntimeClassName: string;
+}
+
+/** The port envd serves on in every sandbox pod (E2B's envd port; the gateway relies on it). */
+export const ENVD_PORT = 49983;
