@@ -1,0 +1,84 @@
+/**
+ * The condition types and reasons a Sandbox's status uses, in one place,
+ * because they are an API: the gateway, `kubectl wait` and users' scripts
+ * match on them, so each is a documented constant rather than a string typed
+ * at the point of use. Kubelet and scheduler reasons (ErrImagePull,
+ * Unschedulable, ...) are passed through verbatim and are not listed here.
+ */
+import { ConditionType } from "../conditions.js";
+
+/**
+ * Sandbox condition types: the four of conditions.ts plus `EgressEnforced`.
+ * All are positive polarity ("True" is the good or asked-for state).
+ */
+export const SandboxConditionType = {
+  ...ConditionType,
+  /**
+   * Every `spec.network.allowEgress` entry is enforced by the sandbox's
+   * NetworkPolicy. False lists the hostname entries that a NetworkPolicy
+   * cannot express (they are not reachable: the policy fails closed).
+   */
+  EgressEnforced: "EgressEnforced",
+} as const;
+
+/** Reasons of the `Ready` condition that SoulBox itself sets. */
+export const ReadyReason = {
+  /** True: the pod is Ready, so envd answers and the sandbox container runs. */
+  EnvdReady: "EnvdReady",
+  /** False: there is no pod yet. */
+  PodNotCreated: "PodNotCreated",
+  /** False: the pod waits for a node (the Scheduled condition says why). */
+  PodNotScheduled: "PodNotScheduled",
+  /** False: the pod exists and its containers are starting. */
+  Starting: "Starting",
+  /** False: the pod is being deleted. */
+  PodTerminating: "PodTerminating",
+  /** False: the pod ended (evicted, node lost) and will not run again; the kubelet's reason wins when it gave one. */
+  PodFailed: "PodFailed",
+} as const;
+
+/** Reasons of the `Scheduled` condition that SoulBox itself sets. */
+export const ScheduledReason = {
+  /** True: the pod has a node. */
+  Scheduled: "Scheduled",
+  /** False: there is no pod yet. */
+  PodNotCreated: "PodNotCreated",
+  /** False: the scheduler has not said anything about the pod yet. */
+  WaitingForScheduler: "WaitingForScheduler",
+} as const;
+
+/** Reasons of the `Paused` condition. */
+export const PausedReason = {
+  /** True: every sandbox process is frozen, as `spec.state: Paused` (or `onTimeout: Pause`) asked. */
+  Frozen: "Frozen",
+  /** True: still frozen; the sandbox was asked to run again and is being thawed. */
+  Resuming: "Resuming",
+  /** False: a freeze was asked and is not confirmed yet (or waits for the pod to be Ready). */
+  Pausing: "Pausing",
+  /** False: the sandbox runs, as asked. */
+  NotPaused: "NotPaused",
+  /** False: a pause was asked with `pauseMode` Filesystem or Memory, which need Snapshots; the sandbox keeps running. */
+  PauseModeNotSupported: "PauseModeNotSupported",
+} as const;
+
+/** Reasons of the `Expired` condition. */
+export const ExpiredReason = {
+  /** False: the sandbox has no timeout. */
+  NoTimeout: "NoTimeout",
+  /** False: the deadline is in the future, or the timeout has not started (it starts when the sandbox is first Ready). */
+  NotExpired: "NotExpired",
+  /** True: the deadline passed with `onTimeout: Delete`; the Sandbox is being deleted. */
+  DeletedOnTimeout: "DeletedOnTimeout",
+  /** True: the deadline passed with `onTimeout: Pause` and the sandbox is paused. */
+  PausedOnTimeout: "PausedOnTimeout",
+  /** False: the deadline passed with `onTimeout: Pause` and the pause is not done yet. */
+  PausingOnTimeout: "PausingOnTimeout",
+} as const;
+
+/** Reasons of the `EgressEnforced` condition. */
+export const EgressReason = {
+  /** True: every allowEgress entry (or the default policy) is in the NetworkPolicy. */
+  Enforced: "Enforced",
+  /** False: hostname entries cannot be written into a NetworkPolicy; they stay unreachable. */
+  HostnamesNotEnforced: "HostnamesNotEnforced",
+} as const;

@@ -1,0 +1,396 @@
+/**
+ * The Sandbox's status, computed from what a reconcile observed. It is one
+ * pure function so that the whole status is decided in one place and written
+ * once: the reconciler compares the result with the stored status and skips
+ * the write when nothing changed, which only works if the same observations
+ * always give the same status (no clock reads but `now`, conditions merged in
+ * place, transition times kept while a status holds). Kubelet and scheduler
+ * reasons are passed through unchanged, because they are what a person
+ * searches for when a sandbox does not start.
+ */
+import type { V1ContainerStatus, V1Pod, V1PodCondition } from "@kubernetes/client-node";
+import { findCondition, setConditions, type ConditionInput } from "../conditions.js";
+import type { Sandbox, SandboxPhase, SandboxStatus } from "../gen/crd-types.js";
+import {
+  EgressReason,
+  ExpiredReason,
+  PausedReason,
+  ReadyReason,
+  SandboxConditionType,
+  ScheduledReason,
+} from "./reasons.js";
+import { ENVD_PORT } from "./settings.js";
+import { expiresAt as deadline, formatRfc3339, isExpired, parseRfc3339 } from "./timeout.js";
+
+/** What a reconcile saw and did, the input of {@link computeStatus}. */
+export interface Observed {
+  /** The reconcile's clock. */
+  now: Date;
+  /** The sandbox pod, when one exists (and belongs to this Sandbox). */
+  pod?: V1Pod;
+  /** The pod's name, reported even before the pod exists. */
+  podName?: string;
+  /** Why no pod could be made from the template (counts only while there is no pod). */
+  templateError?: { reason: string; message: string };
+  /** What envd said after the freeze/thaw call; undefined when not asked. */
+  frozen?: boolean;
+  /** `allowEgress` entries the NetworkPolicy cannot enforce; undefined when the policy was not computed. */
+  unenforcedEgress?: string[];
+}
+
+/** What {@link desiredPaused} decides. */
+export interface PauseDecision {
+  /** Freeze the sandbox's processes (true) or keep them running (false). */
+  paused: boolean;
+  /** Set when a pause was asked that cannot be done: the sandbox keeps running. */
+  refused?: { reason: string; message: string };
+}
+
+/** Kubelet waiting reasons that mean a container will not start without help. */
+const STUCK_REASONS = new Set([
+  "ErrImagePull",
+  "ImagePullBackOff",
+  "InvalidImageName",
+  "ErrImageNeverPull",
+  "CreateContainerConfigError",
+  "CreateContainerError",
+  "RunContainerError",
+  "CrashLoopBackOff",
+]);
+/** Of those, the ones no retry can fix (the template cannot change): the sandbox is Failed. */
+const PERMANENT_REASONS = new Set(["InvalidImageName", "ErrImageNeverPull"]);
+
+/**
+ * Whether the sandbox should be frozen now: `spec.state: Paused`, or the
+ * deadline passed with `onTimeout: Pause`. Only pauseMode Freeze can be done
+ * today; Filesystem and Memory need Snapshots, so such a pause is refused
+ * (reason PauseModeNotSupported) and the sandbox keeps running rather than
+ * pretending to be paused.
+ */
+export function desiredPaused(
+  sb: Sandbox,
+  now: Date,
+  expiresAt: string | undefined,
+): PauseDecision {
+  const byState = sb.spec.state === "Paused";
+  const byTimeout = sb.spec.onTimeout === "Pause" && isExpired(expiresAt, now);
+  if (!byState && !byTimeout) return { paused: false };
+  const mode = sb.spec.pauseMode ?? "Freeze";
+  if (mode === "Freeze") return { paused: true };
+  const why = byState ? "spec.state is Paused" : `the timeout passed at ${expiresAt ?? "?"}`;
+  return {
+    paused: false,
+    refused: {
+      reason: PausedReason.PauseModeNotSupported,
+      message: `${why}, but pauseMode ${mode} is not supported yet (it needs Snapshots, which come later); the sandbox keeps running. Use pauseMode Freeze to pause it now.`,
+    },
+  };
+}
+
+/**
+ * The whole new status of `sb` from `o`: phase, the conditions Ready,
+ * Scheduled, Paused and Expired (and EgressEnforced when
+ * `o.unenforcedEgress` is given) merged into the previous ones in place,
+ * pod facts, `startedAt` (the first time Ready, kept afterwards), `expiresAt`
+ * and `observedGeneration`. Fields without a value are left out, so the
+ * result compares equal to a stored status that says the same. Pure.
+ */
+export function computeStatus(sb: Sandbox, o: Observed): SandboxStatus {
+  const prev = sb.status ?? {};
+  const pod = observePod(o);
+
+  const startedAt =
+    prev.startedAt ?? (pod.readySince ? startTime(pod.readySince, o.now) : undefined);
+  const expiresAt = deadline(sb, startedAt);
+  const pause = desiredPaused(sb, o.now, expiresAt);
+  const wasFrozen = findCondition(prev.conditions, SandboxConditionType.Paused)?.status === "True";
+  // Only a Ready pod can be frozen: a new or restarted pod runs unfrozen.
+  const frozen = pod.phase === "Running" && (o.frozen ?? wasFrozen);
+
+  let phase: SandboxPhase = pod.phase;
+  if (pod.phase === "Running" && !pause.refused) {
+    if (pause.paused) phase = frozen ? "Paused" : "Pausing";
+    else if (frozen) phase = "Resuming";
+  }
+
+  const generation = sb.metadata.generation;
+  const conditions: ConditionInput[] = [
+    pod.ready,
+    pod.scheduled,
+    pausedCondition(pause, frozen, pod.phase === "Running"),
+    expiredCondition(sb, expiresAt, o.now, pause, frozen),
+  ];
+  if (o.unenforcedEgress) conditions.push(egressCondition(sb, o.unenforcedEgress));
+  const withGeneration = conditions.map((c) =>
+    generation === undefined ? c : { ...c, observedGeneration: generation },
+  );
+
+  const status: SandboxStatus = {
+    phase,
+    conditions: setConditions(prev.conditions ?? [], withGeneration, o.now),
+  };
+  const podName = o.pod?.metadata?.name ?? o.podName;
+  if (podName) status.podName = podName;
+  if (pod.ip) {
+    status.podIP = pod.ip;
+    status.envdEndpoint = envdEndpoint(pod.ip);
+  }
+  if (pod.node) status.nodeName = pod.node;
+  if (startedAt) status.startedAt = startedAt;
+  if (expiresAt) status.expiresAt = expiresAt;
+  if (prev.lastSnapshot) status.lastSnapshot = prev.lastSnapshot;
+  if (generation !== undefined) status.observedGeneration = generation;
+  return status;
+}
+
+/** envd's URL for a pod IP (an IPv6 address goes in brackets). */
+export function envdEndpoint(podIP: string): string {
+  return `http://${podIP.includes(":") ? `[${podIP}]` : podIP}:${ENVD_PORT}`;
+}
+
+interface PodView {
+  phase: "Pending" | "Starting" | "Running" | "Failed";
+  ready: ConditionInput;
+  scheduled: ConditionInput;
+  /** When the pod became Ready, when it is. */
+  readySince?: Date;
+  ip?: string;
+  node?: string;
+}
+
+/** What the pod (or its absence) says: the pod-derived phase, Ready and Scheduled. */
+function observePod(o: Observed): PodView {
+  const pod = o.pod;
+  const ready = (status: ConditionInput["status"], reason: string, message: string) => ({
+    type: SandboxConditionType.Ready,
+    status,
+    reason,
+    message,
+  });
+  const scheduledCond = (status: ConditionInput["status"], reason: string, message: string) => ({
+    type: SandboxConditionType.Scheduled,
+    status,
+    reason,
+    message,
+  });
+
+  if (!pod) {
+    const notCreated = scheduledCond(
+      "False",
+      ScheduledReason.PodNotCreated,
+      o.templateError
+        ? "no pod: the template cannot be used (see the Ready condition)"
+        : "the sandbox pod is not created yet",
+    );
+    if (o.templateError)
+      return {
+        phase: "Failed",
+        ready: ready("False", o.templateError.reason, o.templateError.message),
+        scheduled: notCreated,
+      };
+    return {
+      phase: "Pending",
+      ready: ready("False", ReadyReason.PodNotCreated, "the sandbox pod is not created yet"),
+      scheduled: notCreated,
+    };
+  }
+
+  const name = pod.metadata?.name ?? o.podName ?? "";
+  const node = pod.spec?.nodeName || undefined;
+  const ip = pod.status?.podIP || undefined;
+  const facts = { ...(ip ? { ip } : {}), ...(node ? { node } : {}) };
+  const podScheduled = podCondition(pod, "PodScheduled");
+  const scheduled =
+    node || podScheduled?.status === "True"
+      ? scheduledCond(
+          "True",
+          ScheduledReason.Scheduled,
+          `the pod ${name} runs on node ${node ?? "?"}`,
+        )
+      : podScheduled?.status === "False"
+        ? scheduledCond(
+            "False",
+            podScheduled.reason || "Unschedulable",
+            podScheduled.message || "the scheduler cannot place the pod",
+          )
+        : scheduledCond(
+            "False",
+            ScheduledReason.WaitingForScheduler,
+            `the pod ${name} waits for the scheduler`,
+          );
+
+  if (pod.metadata?.deletionTimestamp)
+    return {
+      phase: "Pending",
+      ready: ready("False", ReadyReason.PodTerminating, `the pod ${name} is being deleted`),
+      scheduled,
+      ...facts,
+    };
+  const podPhase = pod.status?.phase;
+  if (podPhase === "Failed" || podPhase === "Succeeded")
+    return {
+      phase: "Failed",
+      ready: ready(
+        "False",
+        pod.status?.reason || ReadyReason.PodFailed,
+        pod.status?.message || `the pod ${name} ended (phase ${podPhase}) and will not run again`,
+      ),
+      scheduled,
+      ...facts,
+    };
+  if (scheduled.status !== "True")
+    return {
+      phase: "Pending",
+      ready: ready(
+        "False",
+        ReadyReason.PodNotScheduled,
+        `the pod ${name} is not scheduled: ${scheduled.message}`,
+      ),
+      scheduled,
+      ...facts,
+    };
+
+  // The sandbox container first: it is what the user chose; then the sidecar.
+  const stuck =
+    stuckContainer(pod.status?.containerStatuses, "sandbox", "") ??
+    stuckContainer(pod.status?.initContainerStatuses, "envd", "envd sidecar: ");
+  if (stuck)
+    return {
+      phase: PERMANENT_REASONS.has(stuck.reason) ? "Failed" : "Starting",
+      ready: ready("False", stuck.reason, stuck.message),
+      scheduled,
+      ...facts,
+    };
+
+  const podReady = podCondition(pod, "Ready");
+  if (podReady?.status === "True")
+    return {
+      phase: "Running",
+      ready: ready("True", ReadyReason.EnvdReady, "envd answers and the sandbox container runs"),
+      scheduled,
+      readySince: toDate(podReady.lastTransitionTime) ?? o.now,
+      ...facts,
+    };
+  return {
+    phase: "Starting",
+    ready: ready(
+      "False",
+      ReadyReason.Starting,
+      podReady?.message
+        ? `the pod is starting: ${podReady.message}`
+        : `the pod ${name} is starting`,
+    ),
+    scheduled,
+    ...facts,
+  };
+}
+
+function stuckContainer(
+  statuses: V1ContainerStatus[] | undefined,
+  name: string,
+  prefix: string,
+): { reason: string; message: string } | undefined {
+  const waiting = statuses?.find((s) => s.name === name)?.state?.waiting;
+  if (!waiting?.reason || !STUCK_REASONS.has(waiting.reason)) return undefined;
+  return { reason: waiting.reason, message: `${prefix}${waiting.message || waiting.reason}` };
+}
+
+function pausedCondition(pause: PauseDecision, frozen: boolean, running: boolean): ConditionInput {
+  const c = (status: ConditionInput["status"], reason: string, message: string) => ({
+    type: SandboxConditionType.Paused,
+    status,
+    reason,
+    message,
+  });
+  if (pause.refused) return c("False", pause.refused.reason, pause.refused.message);
+  if (pause.paused)
+    return frozen
+      ? c("True", PausedReason.Frozen, "every sandbox process is frozen")
+      : c(
+          "False",
+          PausedReason.Pausing,
+          running
+            ? "freezing the sandbox's processes"
+            : "the sandbox is frozen once its pod is Ready",
+        );
+  return frozen
+    ? c("True", PausedReason.Resuming, "thawing the sandbox's processes")
+    : c("False", PausedReason.NotPaused, "the sandbox runs");
+}
+
+function expiredCondition(
+  sb: Sandbox,
+  expiresAt: string | undefined,
+  now: Date,
+  pause: PauseDecision,
+  frozen: boolean,
+): ConditionInput {
+  const c = (status: ConditionInput["status"], reason: string, message: string) => ({
+    type: SandboxConditionType.Expired,
+    status,
+    reason,
+    message,
+  });
+  if (!expiresAt)
+    return sb.spec.timeoutSeconds === undefined
+      ? c("False", ExpiredReason.NoTimeout, "the sandbox has no timeout")
+      : c(
+          "False",
+          ExpiredReason.NotExpired,
+          `the timeout of ${sb.spec.timeoutSeconds}s starts when the sandbox is first Ready`,
+        );
+  if (!isExpired(expiresAt, now))
+    return c("False", ExpiredReason.NotExpired, `the sandbox expires at ${expiresAt}`);
+  if (sb.spec.onTimeout !== "Pause")
+    return c(
+      "True",
+      ExpiredReason.DeletedOnTimeout,
+      `the timeout passed at ${expiresAt}; the sandbox is deleted (onTimeout: Delete)`,
+    );
+  if (pause.refused) return c("False", pause.refused.reason, pause.refused.message);
+  return frozen
+    ? c(
+        "True",
+        ExpiredReason.PausedOnTimeout,
+        `the timeout passed at ${expiresAt}; the sandbox is paused (onTimeout: Pause)`,
+      )
+    : c(
+        "False",
+        ExpiredReason.PausingOnTimeout,
+        `the timeout passed at ${expiresAt}; pausing the sandbox (onTimeout: Pause)`,
+      );
+}
+
+function egressCondition(sb: Sandbox, unenforced: string[]): ConditionInput {
+  const type = SandboxConditionType.EgressEnforced;
+  if (unenforced.length > 0)
+    return {
+      type,
+      status: "False",
+      reason: EgressReason.HostnamesNotEnforced,
+      message: `a NetworkPolicy cannot allow hostnames, so these allowEgress entries are not reachable: ${unenforced.join(", ")}`,
+    };
+  return {
+    type,
+    status: "True",
+    reason: EgressReason.Enforced,
+    message: sb.spec.network?.allowEgress
+      ? "every allowEgress entry is in the sandbox's NetworkPolicy"
+      : "the default NetworkPolicy holds: the public internet, no private or link-local ranges",
+  };
+}
+
+function podCondition(pod: V1Pod, type: string): V1PodCondition | undefined {
+  return pod.status?.conditions?.find((c) => c.type === type);
+}
+
+/** A time from client-node: a Date when deserialized, a string in raw JSON. */
+function toDate(v: Date | string | undefined): Date | undefined {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : v;
+  return typeof v === "string" ? parseRfc3339(v) : undefined;
+}
+
+/** When the sandbox started: when its pod became Ready, never later than now. */
+function startTime(readySince: Date, now: Date): string {
+  return formatRfc3339(readySince.getTime() > now.getTime() ? now : readySince);
+}
