@@ -1,6 +1,6 @@
 // Command soulbox-k8s is one multi-call binary holding the upstream
 // components of SoulBox's local cluster, built from the Go module proxy:
-// etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kubectl.
+// etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl.
 // The first argument (or the name it is invoked under) picks the component.
 package main
 
@@ -16,6 +16,7 @@ import (
 	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
 	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
@@ -25,7 +26,7 @@ func main() {
 	args := os.Args[1:]
 	if name == "soulbox-k8s" {
 		if len(args) == 0 {
-			fmt.Fprintln(os.Stderr, "usage: soulbox-k8s etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kubectl [args...]")
+			fmt.Fprintln(os.Stderr, "usage: soulbox-k8s etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl [args...]")
 			os.Exit(2)
 		}
 		name, args = args[0], args[1:]
@@ -43,6 +44,8 @@ func main() {
 		os.Exit(cli.Run(scheduler.NewSchedulerCommand()))
 	case "kubelet":
 		os.Exit(cli.Run(kubelet.NewKubeletCommand(context.Background())))
+	case "kube-proxy":
+		os.Exit(cli.Run(proxy.NewProxyCommand()))
 	case "kubectl":
 		if err := cli.RunNoErrOutput(kubectl.NewDefaultKubectlCommand()); err != nil {
 			kubectlutil.CheckErr(err)
