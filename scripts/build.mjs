@@ -1,4 +1,4 @@
-// Bundles the two envd entry points into single ESM files under dist/.
+// Bundles the envd entry points and the operator into single ESM files under dist/.
 // node-pty and fs-xattr are native and stay external; everything else is inlined so the
 // executor can later be copied into any sandbox image as one file.
 import { build } from "esbuild";
@@ -25,6 +25,12 @@ await build({
 await build({
   ...common,
   entryPoints: { executor: "envd/src/executor/main.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
+});
+await build({
+  ...common,
+  entryPoints: { operator: "operator/src/main.ts" },
   outdir: "dist",
   outExtension: { ".js": ".mjs" },
 });

@@ -19,14 +19,19 @@ export async function startSdkHarness(
   accessToken?: string,
 ): Promise<SdkHarness> {
   const envd = await startEnvd(accessToken ? [...args, "--access-token", accessToken] : args);
-  const sandbox = new (Sandbox as unknown as SandboxCtor)({
+  const sandbox = sdkSandboxAt(envd.url, accessToken);
+  return { envd, sandbox, stop: () => envd.stop() };
+}
+
+/** The official SDK's `Sandbox` talking straight to the envd at `url` (a pod IP, a local port). */
+export function sdkSandboxAt(url: string, accessToken?: string): Sandbox {
+  return new (Sandbox as unknown as SandboxCtor)({
     sandboxId: "local",
     envdVersion: ENVD_VERSION,
     envdAccessToken: accessToken,
     debug: true,
-    sandboxUrl: envd.url,
+    sandboxUrl: url,
   });
-  return { envd, sandbox, stop: () => envd.stop() };
 }
 
 /** Polls `check` until it returns a value or the deadline passes. */

@@ -1,0 +1,259 @@
+/**
+ * The Sandbox controller against the real API server and the real node of the
+ * test run: one namespace and one controller (scoped to it) per test.
+ */
+import * as k8s from "@kubernetes/client-node";
+import { kubeConfig, testNamespace, waitFor } from "../../../e2e/cluster/test-support/cluster.js";
+import { sdkSandboxAt } from "../../../e2e/envd-sdk/sandbox.js";
+import { IMAGES, conditionOf, installCrds, sandboxApi } from "../../test-support/operator.js";
+import type { Sandbox } from "../gen/crd-types.js";
+import { createLogger } from "../log.js";
+import { createOperatorMetrics } from "../metrics.js";
+import { startSandboxController, type SandboxController } from "./sandbox-controller.js";
+
+const kc = kubeConfig();
+const core = kc.makeApiClient(k8s.CoreV1Api);
+const net = kc.makeApiClient(k8s.NetworkingV1Api);
+let ns: { name: string; dispose(): Promise<void> };
+let controller: SandboxController;
+let sandboxes: ReturnType<typeof sandboxApi>;
+let logs: string[];
+
+beforeAll(() => installCrds());
+beforeEach(async () => {
+  ns = await testNamespace(kc, "sbx");
+  sandboxes = sandboxApi(kc, ns.name);
+  logs = [];
+  controller = startSandboxController({
+    kubeConfig: kc,
+    namespace: ns.name,
+    log: createLogger("debug", {}, (l) => logs.push(l)),
+    metrics: createOperatorMetrics(),
+    settings: { envdImage: IMAGES.envd, defaultRuntimeClassName: "runc" },
+  });
+  await controller.synced;
+});
+afterEach(async () => {
+  await controller.stop();
+  await ns.dispose();
+});
+
+const ready = (name: string, timeoutMs = 120_000) =>
+  waitFor(
+    `sandbox ${name} Ready`,
+    async () => {
+      const sb = await sandboxes.get(name);
+      return conditionOf(sb, "Ready")?.status === "True" ? sb : undefined;
+    },
+    timeoutMs,
+  );
+
+async function tokenOf(name: string): Promise<string> {
+  const secret = await core.readNamespacedSecret({ name: `${name}-envd`, namespace: ns.name });
+  return Buffer.from(secret.data?.token ?? "", "base64").toString("utf8");
+}
+
+test("a Sandbox becomes Ready with its owned children and runs echo through envd", async () => {
+  const created = await sandboxes.create("hello", {
+    template: { image: IMAGES.base },
+    metadata: { purpose: "test" },
+  });
+  const sb = await ready("hello");
+  expect(sb.status).toMatchObject({
+    phase: "Running",
+    podName: "hello",
+    nodeName: "soulbox-node",
+    observedGeneration: created.metadata.generation,
+  });
+  expect(sb.status?.envdEndpoint).toBe(`http://${sb.status?.podIP}:49983`);
+  expect(sb.status?.startedAt).toBeDefined();
+
+  const pod = await core.readNamespacedPod({ name: "hello", namespace: ns.name });
+  const secret = await core.readNamespacedSecret({ name: "hello-envd", namespace: ns.name });
+  const policy = await net.readNamespacedNetworkPolicy({ name: "hello", namespace: ns.name });
+  for (const child of [pod, secret, policy])
+    expect(child.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({
+        kind: "Sandbox",
+        name: "hello",
+        uid: created.metadata.uid,
+        controller: true,
+      }),
+    ]);
+  expect(pod.spec?.initContainers?.[0]).toMatchObject({ name: "envd", restartPolicy: "Always" });
+  expect(pod.metadata?.labels).toMatchObject({ purpose: "test" });
+  expect(JSON.stringify(sb)).not.toContain(await tokenOf("hello")); // the token lives in the Secret only
+
+  const sdk = sdkSandboxAt(sb.status?.envdEndpoint ?? "", await tokenOf("hello"));
+  const run = await sdk.commands.run("echo hello from $(whoami)");
+  expect(run.stdout).toBe("hello from user\n");
+});
+
+test("a pod deleted by hand is recreated once, and the sandbox is Ready again", async () => {
+  await sandboxes.create("phoenix", { template: { image: IMAGES.base } });
+  const first = await ready("phoenix");
+  const before = await core.readNamespacedPod({ name: "phoenix", namespace: ns.name });
+  await core.deleteNamespacedPod({ name: "phoenix", namespace: ns.name });
+  await waitFor(
+    "a new pod",
+    async () => {
+      const p = await core
+        .readNamespacedPod({ name: "phoenix", namespace: ns.name })
+        .catch(() => undefined);
+      return p && p.metadata?.uid !== before.metadata?.uid ? p : undefined;
+    },
+    60_000,
+  );
+  const again = await ready("phoenix");
+  const pods = await core.listNamespacedPod({ namespace: ns.name });
+  expect(pods.items.map((p) => p.metadata?.name)).toEqual(["phoenix"]);
+  expect(again.status?.startedAt).toBe(first.status?.startedAt);
+});
+
+test("state Paused freezes every process and Running thaws them (pauseMode Freeze)", async () => {
+  await sandboxes.create("ice", { template: { image: IMAGES.base } });
+  const sb = await ready("ice");
+  const endpoint = sb.status?.envdEndpoint ?? "";
+  const token = await tokenOf("ice");
+  const sdk = sdkSandboxAt(endpoint, token);
+  const ticker = await sdk.commands.run(
+    "while true; do date +%s%N >> /tmp/ticks; sleep 0.05; done",
+    {
+      background: true,
+    },
+  );
+  await sandboxes.patch("ice", { spec: { state: "Paused" } });
+  const paused = await waitFor("Paused", async () => {
+    const s = await sandboxes.get("ice");
+    return s.status?.phase === "Paused" ? s : undefined;
+  });
+  expect(conditionOf(paused, "Paused")).toMatchObject({ status: "True" });
+  const frozenState = await fetch(`${endpoint}/freeze`, { headers: { "x-access-token": token } });
+  expect(await frozenState.json()).toEqual({ frozen: true });
+  const size = async () => (await sdk.files.read("/tmp/ticks")).length;
+  const a = await size();
+  await new Promise((r) => setTimeout(r, 500));
+  expect(await size()).toBe(a); // nothing ran while frozen
+
+  await sandboxes.patch("ice", { spec: { state: "Running" } });
+  await waitFor("Running again", async () => {
+    const s = await sandboxes.get("ice");
+    return s.status?.phase === "Running" && conditionOf(s, "Paused")?.status === "False"
+      ? s
+      : undefined;
+  });
+  await waitFor("ticks again", async () => ((await size()) > a ? true : undefined));
+  await ticker.kill();
+});
+
+test("pause modes that need snapshots are refused with a condition, and the sandbox keeps running", async () => {
+  await sandboxes.create("fs", { template: { image: IMAGES.base }, pauseMode: "Filesystem" });
+  await ready("fs");
+  await sandboxes.patch("fs", { spec: { state: "Paused" } });
+  const refused = await waitFor("the refusal", async () => {
+    const s = await sandboxes.get("fs");
+    return conditionOf(s, "Paused")?.reason === "PauseModeNotSupported" ? s : undefined;
+  });
+  expect(conditionOf(refused, "Paused")?.status).toBe("False");
+  expect(conditionOf(refused, "Paused")?.message).toMatch(/Filesystem/);
+  expect(refused.status?.phase).toBe("Running");
+});
+
+test("at expiresAt onTimeout Delete deletes the Sandbox, and its children go with it", async () => {
+  await sandboxes.create("brief", { template: { image: IMAGES.base }, timeoutSeconds: 3 });
+  const sb = await ready("brief");
+  expect(sb.status?.expiresAt).toBeDefined();
+  expect(Date.parse(sb.status?.expiresAt ?? "") - Date.parse(sb.status?.startedAt ?? "")).toBe(
+    3000,
+  );
+  await waitFor(
+    "the Sandbox gone",
+    async () => ((await sandboxes.getOrUndefined("brief")) ? undefined : true),
+    30_000,
+  );
+});
+
+test("onTimeout Pause pauses at expiresAt; extending the timeout resumes", async () => {
+  await sandboxes.create("nap", {
+    template: { image: IMAGES.base },
+    timeoutSeconds: 2,
+    onTimeout: "Pause",
+  });
+  await ready("nap");
+  const expired = await waitFor(
+    "Paused by the timeout",
+    async () => {
+      const s = await sandboxes.get("nap");
+      return s.status?.phase === "Paused" ? s : undefined;
+    },
+    30_000,
+  );
+  expect(conditionOf(expired, "Expired")?.status).toBe("True");
+  const later = new Date(Date.now() + 3600_000).toISOString();
+  await sandboxes.patch("nap", { metadata: { annotations: { "soulbox.dev/expires-at": later } } });
+  const resumed = await waitFor("Running after the extension", async () => {
+    const s = await sandboxes.get("nap");
+    return s.status?.phase === "Running" ? s : undefined;
+  });
+  expect(Date.parse(resumed.status?.expiresAt ?? "")).toBe(Date.parse(later));
+  expect(conditionOf(resumed, "Expired")?.status).toBe("False");
+});
+
+test("an image that cannot be pulled is reported with the kubelet's reason", async () => {
+  await sandboxes.create("nope", { template: { image: "localhost/soulbox/does-not-exist:1" } });
+  const sb = await waitFor(
+    "the pull failure",
+    async () => {
+      const s = await sandboxes.get("nope");
+      const reason = conditionOf(s, "Ready")?.reason;
+      return reason === "ErrImagePull" || reason === "ImagePullBackOff" ? s : undefined;
+    },
+    60_000,
+  );
+  expect(conditionOf(sb, "Ready")?.status).toBe("False");
+  expect(conditionOf(sb, "Ready")?.message).toMatch(/does-not-exist/);
+  expect(conditionOf(sb, "Scheduled")?.status).toBe("True");
+});
+
+test("a missing templateRef ConfigMap is a condition, and creating it lets the sandbox start", async () => {
+  await sandboxes.create("reffed", { templateRef: "python" });
+  const failed = await waitFor("TemplateNotFound", async () => {
+    const s = await sandboxes.get("reffed");
+    return conditionOf(s, "Ready")?.reason === "TemplateNotFound" ? s : undefined;
+  });
+  expect(conditionOf(failed, "Ready")?.message).toMatch(/python/);
+  expect(await core.listNamespacedPod({ namespace: ns.name })).toMatchObject({ items: [] });
+  await core.createNamespacedConfigMap({
+    namespace: ns.name,
+    body: { metadata: { name: "python" }, data: { template: `image: ${IMAGES.base}\n` } },
+  });
+  // Nudge instead of waiting for the 30 s retry: any change to the Sandbox reconciles it.
+  await sandboxes.patch("reffed", { metadata: { annotations: { nudge: "1" } } });
+  await ready("reffed");
+});
+
+test("reconciling 20 times leaves one condition per type and no status churn", async () => {
+  await sandboxes.create("steady", { template: { image: IMAGES.base } });
+  const sb = await ready("steady");
+  for (let i = 0; i < 20; i++)
+    await sandboxes.patch("steady", { metadata: { annotations: { poke: String(i) } } });
+  await new Promise((r) => setTimeout(r, 1500));
+  const after = await sandboxes.get("steady");
+  const types = after.status?.conditions?.map((c) => c.type) ?? [];
+  expect(new Set(types).size).toBe(types.length);
+  expect(after.status?.conditions).toEqual(sb.status?.conditions);
+});
+
+test("Sandboxes of another namespace are not touched by a namespaced controller", async () => {
+  const other = await testNamespace(kc, "other");
+  try {
+    await sandboxApi(kc, other.name).create("elsewhere", { template: { image: IMAGES.base } });
+    await sandboxes.create("here", { template: { image: IMAGES.base } });
+    await ready("here");
+    const theirs: Sandbox = await sandboxApi(kc, other.name).get("elsewhere");
+    expect(theirs.status).toBeUndefined();
+    expect((await core.listNamespacedPod({ namespace: other.name })).items).toEqual([]);
+  } finally {
+    await other.dispose();
+  }
+});

@@ -1,0 +1,169 @@
+import * as k8s from "@kubernetes/client-node";
+import { SandboxResource, type Sandbox } from "../gen/crd-types.js";
+import { createEventRecorder } from "../kube/events.js";
+import { startCache, type Cache } from "../kube/informer.js";
+import { Label, MANAGER } from "../labels.js";
+import type { Logger } from "../log.js";
+import type { OperatorMetrics } from "../metrics.js";
+import type { SandboxPodSettings } from "../sandbox/settings.js";
+import { createWorkQueue } from "../work-queue.js";
+import { createEnvdClient, type EnvdClient } from "./envd-client.js";
+import { createSandboxReconciler, type SandboxCaches } from "./reconcile-sandbox.js";
+
+/** Options for {@link startSandboxController}. */
+export interface SandboxControllerOptions {
+  kubeConfig: k8s.KubeConfig;
+  settings: SandboxPodSettings;
+  log: Logger;
+  metrics: OperatorMetrics;
+  /** Only this namespace; all when absent. */
+  namespace?: string;
+  workers?: number;
+  envd?: EnvdClient;
+}
+
+/** A running controller. */
+export interface SandboxController {
+  /** Resolves once every cache holds its first list. */
+  readonly synced: Promise<void>;
+  readonly isSynced: boolean;
+  stop(): Promise<void>;
+}
+
+const KIND = "Sandbox";
+
+/**
+ * Wires the Sandbox reconciler: informers on Sandboxes and on the children the
+ * operator manages (selected by the managed-by label, mapped back to their
+ * owner), all feeding one de-duplicating work queue keyed by namespace/name.
+ */
+export function startSandboxController(opts: SandboxControllerOptions): SandboxController {
+  const { kubeConfig, log, metrics } = opts;
+  const ns = opts.namespace;
+  const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const net = kubeConfig.makeApiClient(k8s.NetworkingV1Api);
+  const selector = `${Label.managedBy}=${MANAGER}`;
+  const scoped = (group: string, plural: string) =>
+    ns ? `${group}/namespaces/${ns}/${plural}` : `${group}/${plural}`;
+
+  let stopping = false;
+  const queue = createWorkQueue({
+    workers: opts.workers,
+    // Nothing is decided from a half-filled cache: a missing child there may only be unlisted yet.
+    reconcile: (key) => synced.then(() => reconcile(key)),
+    onResult: (key, outcome) => {
+      const durationS = outcome.durationMs / 1000;
+      metrics.reconcileDuration.observe({ kind: KIND }, durationS);
+      if (outcome.error) {
+        metrics.reconciles.inc({ kind: KIND, result: "error" });
+        metrics.reconcileErrors.inc({ kind: KIND });
+        if (!stopping)
+          log.warn("reconcile failed; retrying", {
+            sandbox: key,
+            retryInMs: outcome.retryInMs,
+            error: outcome.error,
+          });
+      } else metrics.reconciles.inc({ kind: KIND, result: "success" });
+      metrics.queueDepth.set({ kind: KIND }, queue.depth);
+    },
+  });
+  const keyOf = (o: k8s.KubernetesObject) =>
+    `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
+  const enqueueOwner = (o: k8s.KubernetesObject) => {
+    const owner = o.metadata?.ownerReferences?.find((r) => r.controller && r.kind === KIND);
+    if (owner) queue.add(`${o.metadata?.namespace ?? ""}/${owner.name}`);
+  };
+
+  const sandboxes = startCache<Sandbox>({
+    kubeConfig,
+    log,
+    path: scoped(
+      `/apis/${SandboxResource.group}/${SandboxResource.version}`,
+      SandboxResource.plural,
+    ),
+    list: () =>
+      (ns
+        ? custom.listNamespacedCustomObject({ ...sandboxResource, namespace: ns })
+        : custom.listClusterCustomObject(sandboxResource)) as Promise<
+        k8s.KubernetesListObject<Sandbox>
+      >,
+    onChange: (o) => queue.add(keyOf(o)),
+  });
+  const child = <T extends k8s.KubernetesObject>(
+    group: string,
+    plural: string,
+    list: () => Promise<k8s.KubernetesListObject<T>>,
+  ): Cache<T> =>
+    startCache<T>({
+      kubeConfig,
+      log,
+      path: scoped(group, plural),
+      labelSelector: selector,
+      list,
+      onChange: enqueueOwner,
+    });
+  const caches: SandboxCaches = {
+    sandboxes,
+    pods: child("/api/v1", "pods", () =>
+      ns
+        ? core.listNamespacedPod({ namespace: ns, labelSelector: selector })
+        : core.listPodForAllNamespaces({ labelSelector: selector }),
+    ),
+    secrets: child("/api/v1", "secrets", () =>
+      ns
+        ? core.listNamespacedSecret({ namespace: ns, labelSelector: selector })
+        : core.listSecretForAllNamespaces({ labelSelector: selector }),
+    ),
+    networkPolicies: child("/apis/networking.k8s.io/v1", "networkpolicies", () =>
+      ns
+        ? net.listNamespacedNetworkPolicy({ namespace: ns, labelSelector: selector })
+        : net.listNetworkPolicyForAllNamespaces({ labelSelector: selector }),
+    ),
+  };
+  const reconcile = createSandboxReconciler({
+    kubeConfig,
+    caches,
+    settings: opts.settings,
+    envd: opts.envd ?? createEnvdClient(),
+    events: createEventRecorder(kubeConfig, MANAGER, log),
+    metrics,
+    log,
+  });
+
+  const all = Object.values(caches) as Cache<k8s.KubernetesObject>[];
+  let isSynced = false;
+  const synced = Promise.all(all.map((c) => c.synced)).then(() => {
+    isSynced = true;
+  });
+  const gauges = setInterval(() => {
+    const counts = new Map<string, number>();
+    for (const s of sandboxes.list()) {
+      const phase = s.status?.phase ?? "Pending";
+      counts.set(phase, (counts.get(phase) ?? 0) + 1);
+    }
+    metrics.sandboxesByPhase.reset();
+    for (const [phase, n] of counts) metrics.sandboxesByPhase.set({ phase }, n);
+    metrics.queueDepth.set({ kind: KIND }, queue.depth);
+  }, 2000);
+  gauges.unref();
+
+  return {
+    synced,
+    get isSynced() {
+      return isSynced;
+    },
+    async stop() {
+      stopping = true;
+      clearInterval(gauges);
+      await Promise.all(all.map((c) => c.stop()));
+      await queue.shutdown();
+    },
+  };
+}
+
+const sandboxResource = {
+  group: SandboxResource.group,
+  version: SandboxResource.version,
+  plural: SandboxResource.plural,
+};

@@ -1,0 +1,75 @@
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import * as k8s from "@kubernetes/client-node";
+import { SandboxResource, type Sandbox, type SandboxSpec } from "../src/gen/crd-types.js";
+
+const KUBECTL = fileURLToPath(new URL("../../e2e/cluster/.bin/kubectl", import.meta.url));
+const CRDS = fileURLToPath(new URL("../../crds/", import.meta.url));
+
+/** The images the local node has (e2e/cluster imports them). */
+export const IMAGES = {
+  envd: "localhost/soulbox/envd:latest",
+  base: "localhost/soulbox/sandbox-base:latest",
+} as const;
+
+/**
+ * Installs the CRDs from crds/ and waits until they are served. They stay: they
+ * are cluster-scoped and the same for every test file; the cluster goes away at
+ * the end of the run.
+ */
+export function installCrds(): void {
+  execFileSync(KUBECTL, ["apply", "-f", CRDS], { env: process.env, stdio: "pipe" });
+  execFileSync(
+    KUBECTL,
+    [
+      "wait",
+      "--for=condition=Established",
+      "--timeout=60s",
+      `crd/${SandboxResource.plural}.${SandboxResource.group}`,
+    ],
+    { env: process.env, stdio: "pipe" },
+  );
+}
+
+/** Typed Sandbox calls for tests. */
+export function sandboxApi(kc: k8s.KubeConfig, namespace: string) {
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const base = {
+    group: SandboxResource.group,
+    version: SandboxResource.version,
+    plural: SandboxResource.plural,
+    namespace,
+  };
+  return {
+    create: (name: string, spec: SandboxSpec, annotations?: Record<string, string>) =>
+      custom.createNamespacedCustomObject({
+        ...base,
+        body: {
+          apiVersion: SandboxResource.apiVersion,
+          kind: SandboxResource.kind,
+          metadata: { name, annotations },
+          spec,
+        },
+      }) as Promise<Sandbox>,
+    get: (name: string) => custom.getNamespacedCustomObject({ ...base, name }) as Promise<Sandbox>,
+    getOrUndefined: (name: string) =>
+      (custom.getNamespacedCustomObject({ ...base, name }) as Promise<Sandbox>).catch(
+        (err: unknown) => {
+          if ((err as { code?: number }).code === 404) return undefined;
+          throw err;
+        },
+      ),
+    patch: (name: string, patch: object) =>
+      custom.patchNamespacedCustomObject(
+        { ...base, name, body: patch },
+        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+      ) as Promise<Sandbox>,
+    delete: (name: string) => custom.deleteNamespacedCustomObject({ ...base, name }),
+    list: async () =>
+      ((await custom.listNamespacedCustomObject(base)) as { items: Sandbox[] }).items,
+  };
+}
+
+/** A condition of a sandbox's status, by type. */
+export const conditionOf = (sb: Sandbox | undefined, type: string) =>
+  sb?.status?.conditions?.find((c) => c.type === type);
