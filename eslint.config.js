@@ -2,7 +2,16 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "**/gen/", "coverage/"] },
+  {
+    ignores: [
+      "node_modules/",
+      "dist/",
+      "**/gen/",
+      "coverage/",
+      "e2e/cluster/.bin/",
+      "e2e/cluster/.state/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -16,8 +16,8 @@ import {
   tokenFromSecret,
   tokenSecretName,
 } from "../sandbox/desired-secret.js";
-import { ENVD_PORT, type SandboxPodSettings } from "../sandbox/settings.js";
-import { computeStatus, desiredPaused } from "../sandbox/status.js";
+import type { SandboxPodSettings } from "../sandbox/settings.js";
+import { computeStatus, desiredPaused, envdEndpoint } from "../sandbox/status.js";
 import { TemplateError, resolveTemplate } from "../sandbox/template.js";
 import { expiresAt, isExpired, requeueAfterMs } from "../sandbox/timeout.js";
 import type { EnvdClient } from "./envd-client.js";
@@ -174,7 +174,7 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
 
     const pause = desiredPaused(sb, t, expiry);
     let frozen: boolean | undefined;
-    const endpoint = pod?.status?.podIP ? `http://${pod.status.podIP}:${ENVD_PORT}` : undefined;
+    const endpoint = pod?.status?.podIP ? envdEndpoint(pod.status.podIP) : undefined;
     const wasPaused = findCondition(sb.status?.conditions, ConditionType.Paused)?.status === "True";
     if (endpoint && pod && isPodReady(pod) && !pause.refused) {
       // Freeze is idempotent: asking again repairs a pod that restarted unfrozen.
