@@ -2,16 +2,24 @@
  * `helm install` of the chart into the local cluster, one release and namespace per test: the API
  * server takes every object, the operator's ServiceAccount can do exactly what RBAC should let it
  * do (asked of the API server's own authorizer), and the operator becomes Available with both
- * replicas ready, one of them holding the Lease, serving metrics behind the Service; uninstalling
+ * replicas ready, one of them holding the Lease, serving metrics behind the Service, and turns
+ * examples/sandbox.yaml into a Ready sandbox without a single RBAC refusal; uninstalling
  * removes the release, cluster-scoped objects included, and keeps the CRDs.
  *
  * Needs the node (jest's global setup brings it up), the operator image
  * `localhost/soulbox/operator:latest` imported into its containerd, and kube-proxy so that the
  * operator reaches the API server through the `kubernetes` Service.
  */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
+import { parse } from "yaml";
 import { kubeConfig, testNamespace, waitFor } from "../../e2e/cluster/test-support/cluster.js";
+import type { Sandbox } from "../../operator/src/gen/crd-types.js";
+import { conditionOf, sandboxApi } from "../../operator/test-support/operator.js";
 import { CHART, helm, helmOk } from "./helm.js";
+
+const EXAMPLE = fileURLToPath(new URL("../../examples/sandbox.yaml", import.meta.url));
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -23,6 +31,7 @@ const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
 const crds = kc.makeApiClient(k8s.ApiextensionsV1Api);
 
 const AVAILABLE_WITHIN_MS = 120_000;
+const SANDBOX_READY_WITHIN_MS = 120_000;
 /** Container waiting reasons that mean the image is not there and will not be. */
 const IMAGE_ERRORS = new Set([
   "ErrImagePull",
@@ -218,17 +227,17 @@ test("the API server takes the release and RBAC lets the operator do exactly its
   );
 });
 
-test("helm install: the operator becomes Available, one replica leads, metrics are served", async () => {
+test("helm install: the operator becomes Available, one replica leads, metrics are served, a Sandbox becomes Ready", async () => {
   // Watching this namespace only keeps the operator away from other tests' Sandboxes.
   const notes = install([`watchNamespace=${ns.name}`]);
   expect(notes).toMatch(new RegExp(`rollout status deployment/${release}-soulbox-operator`));
   expect(notes).toMatch(/RuntimeClass "kata" must exist/);
 
   const sa = { name: `${release}-soulbox`, namespace: ns.name };
-  const sandboxes = { group: "soulbox.dev", resource: "sandboxes" };
-  expect(await allowed(sa, "list", { ...sandboxes, namespace: ns.name })).toBe(true);
-  expect(await allowed(sa, "list", { ...sandboxes, namespace: "default" })).toBe(false);
-  expect(await allowed(sa, "list", sandboxes)).toBe(false);
+  const sandboxResource = { group: "soulbox.dev", resource: "sandboxes" };
+  expect(await allowed(sa, "list", { ...sandboxResource, namespace: ns.name })).toBe(true);
+  expect(await allowed(sa, "list", { ...sandboxResource, namespace: "default" })).toBe(false);
+  expect(await allowed(sa, "list", sandboxResource)).toBe(false);
 
   const name = `${release}-soulbox-operator`;
   const outcome = await waitFor(
@@ -284,6 +293,37 @@ test("helm install: the operator becomes Available, one replica leads, metrics a
     });
     expect(res.status).toBe(200);
     expect(await res.text()).toMatch(/# TYPE soulbox_workqueue_depth gauge/);
+  }
+
+  // The example Sandbox becomes Ready under the chart's RBAC and defaults (RuntimeClass kata,
+  // which the local cluster maps to runc), and goes away when deleted.
+  const example = parse(readFileSync(EXAMPLE, "utf8")) as Sandbox;
+  const sandboxes = sandboxApi(kc, ns.name);
+  await sandboxes.create("example", example.spec);
+  await waitFor(
+    "the example Sandbox Ready",
+    async () =>
+      conditionOf(await sandboxes.get("example"), "Ready")?.status === "True" ? true : undefined,
+    SANDBOX_READY_WITHIN_MS,
+  ).catch(async (err: unknown) => {
+    const sb = await sandboxes.getOrUndefined("example");
+    throw new Error(
+      `${String(err)}\nstatus: ${JSON.stringify(sb?.status)}\n${await diagnose(ns.name)}`,
+    );
+  });
+  expect((await sandboxes.get("example")).status?.podName).toBe("example");
+  await sandboxes.delete("example");
+  await waitFor("the example Sandbox gone", async () =>
+    (await sandboxes.getOrUndefined("example")) === undefined ? true : undefined,
+  );
+  // Nothing the operator tried was refused by RBAC.
+  for (const pod of pods) {
+    const log = await core.readNamespacedPodLog({
+      name: pod.metadata?.name ?? "",
+      namespace: ns.name,
+      container: "operator",
+    });
+    expect(log).not.toMatch(/forbidden/i);
   }
 
   helmOk(["uninstall", release, "--namespace", ns.name, "--wait", "--timeout", "60s"]);

@@ -70,6 +70,6 @@ so that a bad combination stops the install with a message that says what to cha
 {{- fail (printf "replicaCount is %d but leaderElection.enabled is false: replicas without leader election would all reconcile the same Sandboxes. Enable leader election or set replicaCount to 1." (int .Values.replicaCount)) }}
 {{- end }}
 {{- if eq (int .Values.metrics.port) (int .Values.health.port) }}
-{{- fail (printf "metrics.port and health.port are both %d: the operator serves them on separate ports. Choose two different ports." (int .Values.metrics.port)) }}
+{{- fail (printf "metrics.port and health.port are both %d: the chart declares them as two container ports, which must differ. Choose two different ports." (int .Values.metrics.port)) }}
 {{- end }}
 {{- end }}
