@@ -87,6 +87,16 @@ test("a Sandbox becomes Ready with its owned children and runs echo through envd
   const sdk = sdkSandboxAt(sb.status?.envdEndpoint ?? "", await tokenOf("hello"));
   const run = await sdk.commands.run("echo hello from $(whoami)");
   expect(run.stdout).toBe("hello from user\n");
+
+  const events = await waitFor("the transition events", async () => {
+    const list = await core.listNamespacedEvent({
+      namespace: ns.name,
+      fieldSelector: "involvedObject.kind=Sandbox,involvedObject.name=hello",
+    });
+    const reasons = list.items.map((e) => e.reason);
+    return reasons.includes("PodCreated") && reasons.includes("Running") ? list.items : undefined;
+  });
+  expect(events.every((e) => e.source?.component === "soulbox-operator")).toBe(true);
 });
 
 test("a pod deleted by hand is recreated once, and the sandbox is Ready again", async () => {
