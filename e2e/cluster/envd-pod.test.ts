@@ -15,7 +15,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import * as k8s from "@kubernetes/client-node";
 import { Process } from "../../envd/src/gen/process/process_pb.js";
 import { sdkSandboxAt } from "../envd-sdk/sandbox.js";
-import { clusterCommand, kubeConfig, testNamespace, waitFor } from "./test-support/cluster.js";
+import { ensureNode, kubeConfig, testNamespace, waitFor } from "./test-support/cluster.js";
 import { ENVD_PORT, contractPod } from "./test-support/sandbox-pod.js";
 
 const BASE_IMAGE = "localhost/soulbox/sandbox-base:latest";
@@ -97,9 +97,7 @@ async function run(client: Client<typeof Process>, cmd: string, args: string[]) 
   return { stdout, exitCode };
 }
 
-beforeAll(() => {
-  clusterCommand(["up", "--with-node"]);
-}, 20 * 60_000);
+beforeAll(() => ensureNode(), 20 * 60_000);
 
 beforeEach(async () => {
   ns = await testNamespace(kc, "envd-pod");

@@ -12,7 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
-import { clusterCommand, kubeConfig, testNamespace, waitFor } from "./test-support/cluster.js";
+import {
+  clusterCommand,
+  ensureNode,
+  kubeConfig,
+  testNamespace,
+  waitFor,
+} from "./test-support/cluster.js";
 
 const BIN = fileURLToPath(new URL("./.bin/", import.meta.url));
 const BASE_IMAGE = "localhost/soulbox/sandbox-base:latest";
@@ -102,11 +108,7 @@ async function runPod(name: string, script: string, spec: Partial<k8s.V1PodSpec>
   return { phase, log };
 }
 
-beforeAll(() => {
-  const started = Date.now();
-  clusterCommand(["up", "--with-node"]);
-  console.log(`[network] up --with-node took ${((Date.now() - started) / 1000).toFixed(1)} s`);
-}, 20 * 60_000);
+beforeAll(() => ensureNode(), 20 * 60_000);
 
 beforeEach(async () => {
   ns = await testNamespace(kc, "net");

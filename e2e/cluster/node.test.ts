@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
-import { clusterCommand, kubeConfig, testNamespace, waitFor } from "./test-support/cluster.js";
+import { ensureNode, kubeConfig, testNamespace, waitFor } from "./test-support/cluster.js";
 
 const BIN = fileURLToPath(new URL("./.bin/", import.meta.url));
 const NODE = "soulbox-node";
@@ -57,11 +57,7 @@ function containerdContainersOf(podUid: string): string[] {
   return out.split("\n").filter((l) => l.trim() !== "");
 }
 
-beforeAll(() => {
-  const started = Date.now();
-  clusterCommand(["up", "--with-node"]);
-  console.log(`[node] up --with-node took ${((Date.now() - started) / 1000).toFixed(1)} s`);
-}, 20 * 60_000);
+beforeAll(() => ensureNode(), 20 * 60_000);
 
 beforeEach(async () => {
   ns = await testNamespace(kc, "node");

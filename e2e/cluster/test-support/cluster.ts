@@ -63,3 +63,27 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/**
+ * Makes sure the node is there. Jest's global setup brings it up (unless
+ * SOULBOX_NODE=off, when this brings it up itself); waiting through the API
+ * rather than running `up` again matters, because other test files restart
+ * the API server and a second `up` racing a restart would fail.
+ */
+export async function ensureNode(timeoutMs = 120_000): Promise<void> {
+  if (process.env.SOULBOX_NODE === "off") {
+    clusterCommand(["up", "--with-node"]);
+    return;
+  }
+  const core = kubeConfig().makeApiClient(k8s.CoreV1Api);
+  await waitFor(
+    "node soulbox-node Ready",
+    async () => {
+      const node = await core.readNode({ name: "soulbox-node" });
+      return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")
+        ? true
+        : undefined;
+    },
+    timeoutMs,
+  );
+}
