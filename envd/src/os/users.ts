@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { EnvdError } from "../shared/errors.js";
 
 /** A Unix account as /etc/passwd describes it. */
@@ -57,6 +57,7 @@ export function createUserDatabase(
   return {
     async lookup(name) {
       const user = (await readUsers()).find((u) => u.name === name);
+      if (!user && name === "root") return rootWithoutPasswd();
       if (!user)
         throw new EnvdError("unauthenticated", `user '${name}' does not exist in the sandbox`);
       return user;
@@ -68,4 +69,17 @@ export function createUserDatabase(
       return (await readGroups()).get(gid) ?? String(gid);
     },
   };
+}
+
+/**
+ * Root as the kernel knows it, for images with no /etc/passwd (scratch,
+ * busybox-only): uid 0 always exists, and a missing /root must not make
+ * every command fail on its working directory.
+ */
+async function rootWithoutPasswd(): Promise<UnixUser> {
+  const home = await stat("/root").then(
+    (s) => (s.isDirectory() ? "/root" : "/"),
+    () => "/",
+  );
+  return { name: "root", uid: 0, gid: 0, home, shell: "/bin/sh" };
 }
