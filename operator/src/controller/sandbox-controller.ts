@@ -1,5 +1,6 @@
 import * as k8s from "@kubernetes/client-node";
 import { SandboxResource, type Sandbox } from "../gen/crd-types.js";
+import { statusOf } from "../kube/apply.js";
 import { createEventRecorder } from "../kube/events.js";
 import { startCache, type Cache } from "../kube/informer.js";
 import { Label, MANAGER } from "../labels.js";
@@ -58,7 +59,10 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
       if (outcome.error) {
         metrics.reconciles.inc({ kind: KIND, result: "error" });
         metrics.reconcileErrors.inc({ kind: KIND });
-        if (!stopping)
+        // A conflict only means the cache was a step behind: the retry reads the new version.
+        if (statusOf(outcome.error) === 409)
+          log.debug("conflict; retrying", { sandbox: key, retryInMs: outcome.retryInMs });
+        else if (!stopping)
           log.warn("reconcile failed; retrying", {
             sandbox: key,
             retryInMs: outcome.retryInMs,
