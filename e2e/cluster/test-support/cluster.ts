@@ -33,6 +33,13 @@ export async function testNamespace(
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const name = `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
   await core.createNamespace({ body: { metadata: { name } } });
+  // Pods are refused until the controller-manager made the namespace's default ServiceAccount,
+  // which can take a while when another test file just restarted the API server.
+  await waitFor(
+    `the default ServiceAccount of ${name}`,
+    () => core.readNamespacedServiceAccount({ name: "default", namespace: name }),
+    120_000,
+  );
   return {
     name,
     async dispose() {
