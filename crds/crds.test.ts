@@ -113,7 +113,7 @@ async function expectRefused(p: Promise<unknown>, ...fragments: string[]): Promi
   for (const f of fragments) expect(message).toContain(f);
 }
 
-const image = { template: { image: "docker.io/library/python:3.12" } } satisfies SandboxSpec;
+const image = { template: { image: "registry.example/library/python:3.12" } } satisfies SandboxSpec;
 const now = "2026-01-01T00:00:00Z";
 const ready = {
   type: "Ready",
@@ -127,7 +127,7 @@ describe("Sandbox", () => {
   test("a minimal Sandbox is accepted and defaulted: Running, Freeze, Delete", async () => {
     const created = await sandboxes.create(image, "minimal");
     expect(created.spec).toEqual({
-      template: { image: "docker.io/library/python:3.12" },
+      template: { image: "registry.example/library/python:3.12" },
       state: "Running",
       pauseMode: "Freeze",
       onTimeout: "Delete",
@@ -138,7 +138,7 @@ describe("Sandbox", () => {
   test("a Sandbox using every field is stored as written", async () => {
     const spec: SandboxSpec = {
       template: {
-        image: "docker.io/library/python:3.12",
+        image: "registry.example/library/python:3.12",
         command: ["python", "-m", "http.server"],
         args: ["8080"],
         env: [{ name: "MODE", value: "agent" }, { name: "EMPTY" }],
@@ -402,7 +402,7 @@ describe("Sandbox", () => {
       "a new image",
       image,
       (s) => {
-        s.template = { image: "docker.io/library/node:24" };
+        s.template = { image: "registry.example/library/node:24" };
       },
       "spec.template: Forbidden: spec.template, spec.templateRef and spec.restoreFrom cannot change after creation",
     ],

@@ -210,7 +210,7 @@ export interface SandboxSpec {
  * image's command, so nothing is required inside the image.
  */
 export interface SandboxTemplate {
-  /** The container image of the sandbox (e.g. `docker.io/library/python:3.12`). */
+  /** The container image of the sandbox (e.g. `registry.example/library/python:3.12`). */
   image: string;
   /**
    * The start command (the image's entrypoint is used when empty). The executor runs it as the

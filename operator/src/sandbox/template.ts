@@ -111,7 +111,7 @@ export function validateTemplate(value: unknown, where: string): SandboxTemplate
 
   const image = value.image;
   if (image === undefined || image === null || image === "")
-    fail("image is required (e.g. docker.io/library/python:3.12)");
+    fail("image is required (e.g. registry.example/library/python:3.12)");
   if (typeof image !== "string") return fail(`image must be a string, not ${describe(image)}`);
   if (image.length > 1024) fail("image is longer than 1024 characters");
   if (/\s/.test(image)) fail(`image "${image}" must not contain spaces`);
