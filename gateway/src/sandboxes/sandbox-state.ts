@@ -13,7 +13,7 @@ export const ANNOTATION_AUTO_RESUME = "soulbox.dev/auto-resume";
 /** The port envd serves on in every sandbox pod. */
 export const ENVD_PORT = 49983;
 /** The envd version SoulBox's envd reports (the SDK gates features on it). */
-export const ENVD_VERSION = "0.6.4";
+export { ENVD_VERSION } from "../../../envd/src/version.js";
 
 /** `paused` while the sandbox is paused or on its way there; `running` otherwise. */
 export function e2bState(s: Sandbox): E2bState {
