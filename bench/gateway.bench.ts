@@ -1,0 +1,178 @@
+/**
+ * Gateway benchmark: brings up its own local cluster (e2e/cluster, with the node), runs
+ * dist/operator.mjs and dist/gateway.mjs as processes on this machine (the gateway reaches pods
+ * by their IPs, as it does in the cluster), and drives both with the official `e2b` SDK:
+ * 1. `Sandbox.create()` → the first command's output, one sandbox after the other, p50/p99;
+ * 2. proxy overhead per RPC: the same small RPC (Filesystem.Stat through `files.getInfo`) and a
+ *    short command through the gateway (header routing, HTTP/1.1) and straight to the pod's envd.
+ * Prints Markdown tables; stops the processes and the cluster by pid.
+ * Run with `npm run bench:gateway` (SOULBOX_BENCH_SANDBOXES, SOULBOX_BENCH_RPCS to change counts).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { availableParallelism, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import * as k8s from "@kubernetes/client-node";
+import { Sandbox } from "e2b";
+import { installCrds, IMAGES, sandboxApi } from "../operator/test-support/operator.js";
+import { sdkSandboxAt } from "../e2e/envd-sdk/sandbox.js";
+
+const SANDBOXES = Number(process.env.SOULBOX_BENCH_SANDBOXES ?? 20);
+const RPCS = Number(process.env.SOULBOX_BENCH_RPCS ?? 300);
+const CLUSTER = "e2e/cluster/cluster";
+const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+}
+const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(2));
+
+function start(args: string[]): ChildProcess {
+  return spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
+}
+async function stop(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null) return;
+  const exited = once(p, "exit");
+  p.kill("SIGTERM");
+  await exited;
+}
+
+async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
+  for (let i = 0; i < Math.min(20, n); i++) await fn(); // warm connections and JIT
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+async function main() {
+  const dir = join(tmpdir(), `soulbox-bench-gateway-${process.pid}`);
+  const env = { ...process.env, SOULBOX_CLUSTER_DIR: dir };
+  progress("bringing up a local cluster with a node");
+  const up = spawnSync(CLUSTER, ["up", "--with-node"], {
+    env,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  if (up.status !== 0) throw new Error("e2e/cluster/cluster up --with-node failed");
+  process.env.KUBECONFIG = join(dir, "kubeconfig");
+  let operator: ChildProcess | undefined;
+  let gateway: ChildProcess | undefined;
+  try {
+    installCrds();
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(process.env.KUBECONFIG);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const ns = `bench-${Date.now().toString(36)}`;
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: {
+        metadata: { name: "soulbox-template-base", labels: { "soulbox.dev/template": "base" } },
+        data: { template: `image: ${IMAGES.base}\n` },
+      },
+    });
+    const keys = spawnSync(
+      process.execPath,
+      ["dist/gateway.mjs", "keys", "create", "--team", ns, "--namespace", ns, "--name", "bench"],
+      { encoding: "utf8" },
+    );
+    const apiKey = /e2b_[0-9a-f]{40}/.exec(keys.stdout)?.[0];
+    if (!apiKey) throw new Error(`gateway keys create failed: ${keys.stderr}`);
+    operator = start([
+      "dist/operator.mjs",
+      ...["--watch-namespace", ns, "--health-port", "0", "--metrics-port", "0"],
+      ...["--default-runtime-class", "runc", "--log-level", "warn"],
+    ]);
+    const port = 18000 + (process.pid % 1000);
+    gateway = start([
+      "dist/gateway.mjs",
+      ...["--http-port", String(port), "--health-port", "0", "--namespace", ns],
+      ...["--rate-limit", "100000", "--rate-burst", "100000", "--log-level", "warn"],
+      ...["--audit-log", join(dir, "gateway-audit.log")],
+    ]);
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i++) {
+      if (
+        await fetch(`${url}/sandboxes`).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
+      await sleep(100);
+    }
+    Object.assign(process.env, { E2B_API_URL: url, E2B_SANDBOX_URL: url, E2B_API_KEY: apiKey });
+
+    progress(`${SANDBOXES} × Sandbox.create() → first command output`);
+    const toFirst: number[] = [];
+    const toCreated: number[] = [];
+    for (let i = 0; i < SANDBOXES; i++) {
+      const t = performance.now();
+      const sbx = await Sandbox.create("base", { timeoutMs: 300_000 });
+      toCreated.push(performance.now() - t);
+      let first = 0;
+      await sbx.commands.run("echo first", {
+        onStdout: () => void (first ||= performance.now()),
+      });
+      toFirst.push(first - t);
+      if (i < SANDBOXES - 1) await sbx.kill();
+      else {
+        progress(`${RPCS} RPCs through the gateway and straight to envd`);
+        const status = (await sandboxApi(kc, ns).get(sbx.sandboxId)).status;
+        const token = (
+          await core.readNamespacedSecret({ name: `${sbx.sandboxId}-envd`, namespace: ns })
+        ).data?.token;
+        const direct = sdkSandboxAt(
+          status?.envdEndpoint ?? "",
+          Buffer.from(token ?? "", "base64").toString(),
+        );
+        const rows: [string, number[], number[]][] = [];
+        const stat = () => sbx.files.getInfo("/home/user");
+        const statDirect = () => direct.files.getInfo("/home/user");
+        rows.push([
+          "files.getInfo (unary RPC)",
+          await timed(RPCS, stat),
+          await timed(RPCS, statDirect),
+        ]);
+        const n = Math.max(20, Math.floor(RPCS / 5));
+        rows.push([
+          "commands.run('true') (server stream)",
+          await timed(n, () => sbx.commands.run("true")),
+          await timed(n, () => direct.commands.run("true")),
+        ]);
+        await sbx.kill();
+
+        console.log(
+          `\n### Gateway (${availableParallelism()} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, one local node)\n`,
+        );
+        console.log("| measure | p50 | p99 |\n|---|---|---|");
+        console.log(
+          `| Sandbox.create() returns (${SANDBOXES} sandboxes, one by one) | ${ms(quantile(toCreated, 0.5))} ms | ${ms(quantile(toCreated, 0.99))} ms |`,
+        );
+        console.log(
+          `| Sandbox.create() → first output of \`echo\` | ${ms(quantile(toFirst, 0.5))} ms | ${ms(quantile(toFirst, 0.99))} ms |`,
+        );
+        console.log(
+          "\n| RPC (HTTP/1.1, Connect JSON) | via gateway p50 / p99 | direct to envd p50 / p99 | overhead p50 |\n|---|---|---|---|",
+        );
+        for (const [name, via, straight] of rows)
+          console.log(
+            `| ${name}, ${via.length}× | ${ms(quantile(via, 0.5))} / ${ms(quantile(via, 0.99))} ms | ${ms(quantile(straight, 0.5))} / ${ms(quantile(straight, 0.99))} ms | ${ms(quantile(via, 0.5) - quantile(straight, 0.5))} ms |`,
+          );
+      }
+    }
+  } finally {
+    await stop(gateway);
+    await stop(operator);
+    progress("taking the cluster down");
+    spawnSync(CLUSTER, ["down"], { env, stdio: "inherit" });
+  }
+}
+
+await main();

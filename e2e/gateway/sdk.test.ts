@@ -1,0 +1,199 @@
+/**
+ * The official `e2b` SDK, unchanged, against a chart-installed SoulBox gateway in the local cluster
+ * with a real node: the acceptance test for "change two environment variables and E2B code runs on
+ * SoulBox". Configuration comes from `e2e/cluster/env`, as a user would eval it. Jest's global setup
+ * makes test workers trust the local CA (NODE_EXTRA_CA_CERTS), which the SDK's TLS needs.
+ */
+import { AuthenticationError, NotFoundError, Sandbox, SandboxNotFoundError } from "e2b";
+import { ensureNode, kubeConfig } from "../cluster/test-support/cluster.js";
+import { installGatewayRelease, type GatewayRelease } from "./release.js";
+
+const SDK_VARS = ["E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY", "E2B_DOMAIN"] as const;
+const saved = Object.fromEntries(SDK_VARS.map((k) => [k, process.env[k]]));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let gw: GatewayRelease;
+
+beforeAll(async () => {
+  await ensureNode();
+  gw = await installGatewayRelease(kubeConfig());
+  for (const k of SDK_VARS) {
+    const v = gw.env[k];
+    if (!v) throw new Error(`e2e/cluster/env printed no ${k}`);
+    process.env[k] = v;
+  }
+  if (process.env.NODE_EXTRA_CA_CERTS !== gw.env.NODE_EXTRA_CA_CERTS)
+    throw new Error(
+      `test workers trust ${process.env.NODE_EXTRA_CA_CERTS}, the gateway's CA is ${gw.env.NODE_EXTRA_CA_CERTS}`,
+    );
+}, 300_000);
+
+afterAll(async () => {
+  for (const k of SDK_VARS) {
+    if (saved[k] === undefined) delete process.env[k];
+    else process.env[k] = saved[k];
+  }
+  await gw?.uninstall();
+}, 180_000);
+
+test("e2e/cluster/env prints the three stable lines for this gateway", () => {
+  expect(gw.env.E2B_API_URL).toBe(`https://api.${gw.domain}`);
+  expect(gw.env.E2B_SANDBOX_URL).toBe(`https://sandbox.${gw.domain}`);
+  expect(gw.env.E2B_API_KEY).toMatch(/^e2b_[0-9a-f]{40}$/);
+});
+
+test("create, run with streaming output, write and read files, list by metadata, set a timeout, kill", async () => {
+  const tag = `t${Date.now().toString(36)}`;
+  const sbx = await Sandbox.create("base", { metadata: { suite: tag }, timeoutMs: 120_000 });
+  try {
+    expect(sbx.sandboxId).toMatch(/^[a-z0-9]+$/);
+    const chunks: string[] = [];
+    const run = await sbx.commands.run("for i in 1 2 3; do echo line$i; sleep 0.2; done", {
+      onStdout: (d) => void chunks.push(d),
+    });
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toBe("line1\nline2\nline3\n");
+    expect(chunks.join("")).toBe("line1\nline2\nline3\n");
+    expect((await sbx.commands.run("whoami")).stdout.trim()).toBe("user");
+
+    await sbx.files.write("/home/user/hello.txt", "hello through the gateway");
+    expect(await sbx.files.read("/home/user/hello.txt")).toBe("hello through the gateway");
+    const big = "x".repeat(3 << 20);
+    await sbx.files.write("/home/user/big.txt", big);
+    expect((await sbx.files.read("/home/user/big.txt")).length).toBe(big.length);
+
+    const listed = await Sandbox.list({ query: { metadata: { suite: tag } } }).nextItems();
+    expect(listed.map((s) => s.sandboxId)).toEqual([sbx.sandboxId]);
+    expect(listed[0]?.metadata).toEqual({ suite: tag });
+    expect(await Sandbox.list({ query: { metadata: { suite: "none" } } }).nextItems()).toEqual([]);
+
+    const before = Date.now();
+    await sbx.setTimeout(60_000);
+    const info = await sbx.getInfo();
+    expect(info.state).toBe("running");
+    expect(info.endAt.getTime() - before).toBeGreaterThan(55_000);
+    expect(info.endAt.getTime() - before).toBeLessThan(65_000);
+    expect(await sbx.isRunning()).toBe(true);
+  } finally {
+    await sbx.kill();
+  }
+  expect(await Sandbox.kill(sbx.sandboxId)).toBe(false);
+  expect(await sbx.isRunning()).toBe(false);
+  await expect(Sandbox.getInfo(sbx.sandboxId)).rejects.toBeInstanceOf(SandboxNotFoundError);
+}, 180_000);
+
+test("host routing over TLS: {port}-{id}.{domain} for envd, signed file URLs and a user's port", async () => {
+  delete process.env.E2B_SANDBOX_URL; // the SDK then uses the domain the API returned
+  try {
+    const sbx = await Sandbox.create("base", { timeoutMs: 120_000 });
+    try {
+      expect(sbx.getHost(8000)).toBe(`8000-${sbx.sandboxId}.${gw.domain}`);
+      expect((await sbx.commands.run("echo routed by host")).stdout).toBe("routed by host\n");
+
+      const up = await sbx.uploadUrl("/home/user/site/index.html", {
+        useSignatureExpiration: 60_000,
+      });
+      const form = new FormData();
+      form.append("file", new Blob(["<h1>served from the sandbox</h1>"]), "index.html");
+      const put = await fetch(up, { method: "POST", body: form });
+      expect(put.status).toBe(200);
+      const down = await fetch(await sbx.downloadUrl("/home/user/site/index.html"));
+      expect(down.status).toBe(200);
+      expect(await down.text()).toBe("<h1>served from the sandbox</h1>");
+
+      await sbx.commands.run("python3 -m http.server 8000 --directory /home/user/site", {
+        background: true,
+      });
+      let page = "";
+      for (let i = 0; i < 50 && !page.includes("served"); i++) {
+        const res = await fetch(`https://${sbx.getHost(8000)}/`).catch(() => undefined);
+        page = res?.ok ? await res.text() : "";
+        if (!page) await sleep(200);
+      }
+      expect(page).toBe("<h1>served from the sandbox</h1>");
+    } finally {
+      await sbx.kill();
+    }
+  } finally {
+    process.env.E2B_SANDBOX_URL = gw.env.E2B_SANDBOX_URL;
+  }
+}, 180_000);
+
+test("a sandbox given a 5 s timeout stops answering within 6 s", async () => {
+  const sbx = await Sandbox.create("base", { timeoutMs: 5_000 });
+  const created = Date.now();
+  expect(await sbx.isRunning()).toBe(true);
+  await sleep(Math.max(0, created + 6_000 - Date.now()));
+  expect(await sbx.isRunning()).toBe(false);
+  await Sandbox.kill(sbx.sandboxId);
+}, 120_000);
+
+test("pause, then Sandbox.connect resumes it and commands run again", async () => {
+  const sbx = await Sandbox.create("base", { timeoutMs: 120_000 });
+  try {
+    await sbx.commands.run("echo kept > /tmp/state");
+    expect(await sbx.pause()).toBe(true);
+    expect(await Sandbox.pause(sbx.sandboxId)).toBe(false); // already paused: 409
+    expect((await Sandbox.getInfo(sbx.sandboxId)).state).toBe("paused");
+    expect(await sbx.isRunning()).toBe(false);
+    const again = await Sandbox.connect(sbx.sandboxId);
+    expect((await again.commands.run("cat /tmp/state")).stdout).toBe("kept\n");
+    expect((await Sandbox.getInfo(sbx.sandboxId)).state).toBe("running");
+  } finally {
+    await sbx.kill();
+  }
+}, 180_000);
+
+test("bad input: unknown ids, another team's sandbox, expired and unknown keys, malformed and oversized bodies", async () => {
+  const apiUrl = gw.env.E2B_API_URL ?? "";
+  const key = gw.env.E2B_API_KEY ?? "";
+  await expect(Sandbox.connect("nosuchsandbox0000000")).rejects.toBeInstanceOf(NotFoundError);
+  expect(await Sandbox.kill("nosuchsandbox0000000")).toBe(false);
+  const health = await fetch(`${gw.env.E2B_SANDBOX_URL}/health`, {
+    headers: { "E2b-Sandbox-Id": "nosuchsandbox0000000", "E2b-Sandbox-Port": "49983" },
+  });
+  expect(health.status).toBe(502);
+
+  const sbx = await Sandbox.create("base", { metadata: { owner: "team-a" }, timeoutMs: 120_000 });
+  try {
+    const otherKey = gw.createKey(gw.otherTeam);
+    await expect(Sandbox.getInfo(sbx.sandboxId, { apiKey: otherKey })).rejects.toBeInstanceOf(
+      SandboxNotFoundError,
+    );
+    expect(await Sandbox.kill(sbx.sandboxId, { apiKey: otherKey })).toBe(false);
+    await expect(
+      Sandbox.setTimeout(sbx.sandboxId, 1_000, { apiKey: otherKey }),
+    ).rejects.toBeInstanceOf(SandboxNotFoundError);
+    expect(await Sandbox.list({ apiKey: otherKey }).nextItems()).toEqual([]);
+    expect(await sbx.isRunning()).toBe(true); // untouched by the other team
+
+    const shortKey = gw.createKey(gw.namespace, ["--expires-in", "1"]);
+    await sleep(1_500);
+    await expect(Sandbox.list({ apiKey: shortKey }).nextItems()).rejects.toBeInstanceOf(
+      AuthenticationError,
+    );
+    await expect(
+      Sandbox.list({ apiKey: "e2b_0000000000000000000000000000000000000000" }).nextItems(),
+    ).rejects.toBeInstanceOf(AuthenticationError);
+
+    const post = (body: string) =>
+      fetch(`${apiUrl}/v2/sandboxes`, {
+        method: "POST",
+        headers: { "X-API-Key": key, "Content-Type": "application/json" },
+        body,
+      });
+    const malformed = await post("{not json");
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ code: 400, message: expect.any(String) });
+    const oversized = await post(
+      JSON.stringify({ templateID: "base", metadata: { pad: "y".repeat(2 << 20) } }),
+    );
+    expect(oversized.status).toBe(413);
+    expect(await oversized.json()).toMatchObject({ code: 413 });
+    // Nothing of the refused calls was created: the team still has exactly the one sandbox.
+    const mine = await Sandbox.list().nextItems();
+    expect(mine.map((s) => s.sandboxId)).toEqual([sbx.sandboxId]);
+  } finally {
+    await sbx.kill();
+  }
+}, 180_000);
