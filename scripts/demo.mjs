@@ -1,55 +1,43 @@
-// The main job, for now: start envd locally (sidecar + executor) on :49983,
-// point the official e2b SDK at it in debug mode, run a command, print its
-// output as it streams, and stop envd again.
-import { spawn } from "node:child_process";
-import { once } from "node:events";
+// The main job (`./run.sh demo [command]`): bring up a local SoulBox (e2e/cluster/up: the control
+// plane, a node, the images and the chart with the operator and the gateway; minutes on the first
+// run, seconds afterwards), then run scripts/demo-sdk.mjs — the official e2b SDK, configured only
+// by the environment e2e/cluster/env prints — to create a sandbox, run a command with its output
+// streaming, write and read a file, and kill the sandbox. The cluster stays up for you to explore;
+// `e2e/cluster/down` takes it down. `./run.sh demo --envd-only [command]` skips the cluster and
+// talks to a local envd instead (scripts/demo-envd.mjs).
+import { spawn, spawnSync } from "node:child_process";
 
-const command =
-  process.argv.slice(2).join(" ") ||
-  'echo "hello from $(whoami) in $(pwd)"; uname -sr; python3 --version 2>&1 || true';
-const envd = spawn(
-  process.execPath,
-  ["dist/envd.mjs", "--port", "49983", "--host", "127.0.0.1", "--audit-log", "/dev/null"],
-  {
-    stdio: ["ignore", "inherit", "pipe"],
-  },
-);
-let log = "";
-envd.stderr.on("data", (d) => (log += d));
-
-async function waitHealthy() {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (envd.exitCode !== null) throw new Error(`envd exited:\n${log}`);
-    if (
-      await fetch("http://127.0.0.1:49983/health").then(
-        (r) => r.status === 204,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`envd did not become healthy:\n${log}`);
-}
-
-let code = 0;
-try {
-  await waitHealthy();
-  process.env.E2B_DEBUG = "true";
-  const { Sandbox } = await import("e2b");
-  const sandbox = await Sandbox.create();
-  console.log(`$ ${command}`);
-  const result = await sandbox.commands.run(command, {
-    onStdout: (d) => process.stdout.write(d),
-    onStderr: (d) => process.stderr.write(d),
+const args = process.argv.slice(2);
+if (args[0] === "--envd-only") {
+  const r = spawnSync(process.execPath, ["scripts/demo-envd.mjs", ...args.slice(1)], {
+    stdio: "inherit",
   });
-  console.log(`exit code: ${result.exitCode}`);
-} catch (err) {
-  console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
-  code = 1;
-} finally {
-  envd.kill("SIGTERM");
-  await once(envd, "exit");
+  process.exit(r.status ?? 1);
 }
-process.exit(code);
+
+console.error("demo: bringing up the local SoulBox (e2e/cluster/up)");
+const up = spawnSync("e2e/cluster/up", [], { stdio: ["ignore", "ignore", "inherit"] });
+if (up.status !== 0) {
+  console.error("demo: e2e/cluster/up failed (its messages are above)");
+  process.exit(1);
+}
+const env = spawnSync("e2e/cluster/env", [], { encoding: "utf8" });
+if (env.status !== 0) {
+  console.error(`demo: e2e/cluster/env failed: ${env.stderr}`);
+  process.exit(1);
+}
+const vars = {};
+for (const line of env.stdout.split("\n")) {
+  const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+  if (m) vars[m[1]] = m[2].replace(/^'(.*)'$/, "$1");
+}
+console.error(`demo: E2B_API_URL=${vars.E2B_API_URL} E2B_SANDBOX_URL=${vars.E2B_SANDBOX_URL}`);
+// A child process: NODE_EXTRA_CA_CERTS is only read when Node starts.
+const child = spawn(process.execPath, ["scripts/demo-sdk.mjs", ...args], {
+  stdio: "inherit",
+  env: { ...process.env, ...vars },
+});
+child.on("exit", (code) => {
+  console.error("demo: the local SoulBox is still up; `e2e/cluster/down` takes it down");
+  process.exit(code ?? 1);
+});
