@@ -1,0 +1,75 @@
+/**
+ * What every handler of the REST API works with: the Kubernetes calls, the sandbox cache, the
+ * settings and the log. Also the lookups every handler shares: the caller's sandbox by id (another
+ * team's is unknown) and a sandbox's envd token.
+ */
+import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
+import type { Logger } from "../../../operator/src/log.js";
+import type { SandboxIndex } from "../sandboxes/sandbox-index.js";
+import { ApiError, sandboxNotFound } from "./errors.js";
+import type { KubeCalls } from "./kube.js";
+
+/**
+ * The settings the API reads; `GatewayConfig` (gateway/src/config.ts) has all of them, so the
+ * gateway passes it as is.
+ */
+export interface ApiConfig {
+  domain: string;
+  namespace: string;
+  apiKeysSecret: string;
+  defaultTimeoutSeconds: number;
+  maxTimeoutSeconds: number;
+  createTimeoutSeconds: number;
+  rateLimit: number;
+  rateBurst: number;
+  maxBodyBytes: number;
+  auditLog?: string;
+}
+
+/** The shared dependencies of the handlers. */
+export interface ApiContext {
+  kube: KubeCalls;
+  index: SandboxIndex;
+  config: ApiConfig;
+  log: Logger;
+  /** The envd access token of a sandbox (cached per sandbox uid). */
+  token(s: Sandbox): Promise<string>;
+}
+
+/** The Secret the operator writes a sandbox's envd token to, and its key. */
+export const tokenSecretName = (id: string) => `${id}-envd`;
+export const TOKEN_KEY = "token";
+
+/**
+ * The sandbox `id` of team `team`, from the cache. Unknown ids, other teams' sandboxes and
+ * sandboxes being deleted are all the same 404.
+ */
+export function findSandbox(ctx: ApiContext, team: string, id: string): Sandbox {
+  const s = ctx.index.get(id);
+  if (!s || s.metadata.namespace !== team || s.metadata.deletionTimestamp)
+    throw sandboxNotFound(id);
+  return s;
+}
+
+/** A token reader with a small cache keyed by sandbox uid (a token never changes for a uid). */
+export function createTokenReader(kube: KubeCalls): (s: Sandbox) => Promise<string> {
+  const cache = new Map<string, string>();
+  return async (s) => {
+    const uid = s.metadata.uid ?? "";
+    const hit = cache.get(uid);
+    if (hit !== undefined) return hit;
+    const ns = s.metadata.namespace ?? "";
+    const id = s.metadata.name ?? "";
+    const secret = await kube.readSecret(ns, tokenSecretName(id));
+    const b64 = secret?.data?.[TOKEN_KEY];
+    if (!b64)
+      throw new ApiError(
+        503,
+        `sandbox '${id}' has no envd access token yet: try again in a moment`,
+      );
+    const token = Buffer.from(b64, "base64").toString("utf8");
+    if (cache.size > 10_000) cache.clear(); // bounded; a miss costs one read
+    if (uid) cache.set(uid, token);
+    return token;
+  };
+}

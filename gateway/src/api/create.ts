@@ -1,0 +1,216 @@
+/**
+ * `POST /sandboxes` and `POST /v2/sandboxes`: a Sandbox in the caller's team namespace from a
+ * template ConfigMap, its environment variables in a Secret of its own, then a wait on the cache
+ * until envd answers (or the sandbox fails, or the create timeout passes and it is deleted).
+ */
+import type { V1OwnerReference } from "@kubernetes/client-node";
+import {
+  SandboxResource,
+  type Sandbox,
+  type SandboxSpec,
+} from "../../../operator/src/gen/crd-types.js";
+import { Annotation, Label } from "../../../operator/src/labels.js";
+import { TemplateError, resolveTemplate } from "../../../operator/src/sandbox/template.js";
+import { WaitTimeoutError } from "../sandboxes/sandbox-index.js";
+import { ANNOTATION_AUTO_RESUME, isReady } from "../sandboxes/sandbox-state.js";
+import type { ApiContext } from "./context.js";
+import {
+  ANNOTATION_SIZE,
+  TEMPLATE_CONFIGMAP_PREFIX,
+  sizeOfTemplate,
+  toE2bSandbox,
+  type E2bSandbox,
+} from "./e2b-json.js";
+import { ApiError, badRequest } from "./errors.js";
+import { newSandboxId } from "./ids.js";
+import { messageOf, statusOf } from "./kube.js";
+import { formatDeadline, ttlFromNow } from "./ttl.js";
+import { parseCreateRequest, type CreateRequest } from "./validate.js";
+
+/** The Secret holding a sandbox's environment variables. */
+export const envSecretName = (id: string) => `${id}-env`;
+
+/** Kubelet reasons that mean the template's image cannot be pulled: waiting longer does not help. */
+const IMAGE_PULL_REASONS = new Set([
+  "ErrImagePull",
+  "ImagePullBackOff",
+  "InvalidImageName",
+  "ErrImageNeverPull",
+  "RegistryUnavailable",
+]);
+/** Operator reasons that mean the template cannot be used. */
+const TEMPLATE_REASONS = new Set(["TemplateNotFound", "TemplateInvalid"]);
+
+/** Why a starting sandbox will not become ready, or undefined while it still may. */
+export function startFailure(s: Sandbox): ApiError | undefined {
+  const ready = s.status?.conditions?.find((c) => c.type === "Ready");
+  const id = s.metadata.name ?? "";
+  if (s.status?.phase === "Failed")
+    return new ApiError(
+      500,
+      `sandbox '${id}' failed to start: ${ready?.message ?? "no reason given"}`,
+    );
+  if (ready?.status === "False" && IMAGE_PULL_REASONS.has(ready.reason))
+    return new ApiError(
+      500,
+      `sandbox '${id}' cannot start: the template's image cannot be pulled (${ready.reason}): ${ready.message}`,
+    );
+  if (ready?.status === "False" && TEMPLATE_REASONS.has(ready.reason))
+    return new ApiError(500, `sandbox '${id}' cannot start: ${ready.message}`);
+  return undefined;
+}
+
+/** The Sandbox object for a request. Pure. */
+export function desiredSandbox(
+  id: string,
+  team: string,
+  req: CreateRequest,
+  size: ReturnType<typeof sizeOfTemplate>,
+  now: Date,
+): Sandbox {
+  const spec: SandboxSpec = {
+    templateRef: `${TEMPLATE_CONFIGMAP_PREFIX}${req.templateID}`,
+    onTimeout: req.autoPause ? "Pause" : "Delete",
+  };
+  if (Object.keys(req.metadata).length > 0) spec.metadata = req.metadata;
+  if (Object.keys(req.envVars).length > 0)
+    spec.envFrom = [{ secretRef: { name: envSecretName(id) } }];
+  if (req.allowEgress) spec.network = { allowEgress: req.allowEgress };
+  const annotations: Record<string, string> = {
+    [Annotation.expiresAt]: formatDeadline(ttlFromNow(now, req.timeoutSeconds)),
+    [ANNOTATION_SIZE]: JSON.stringify(size),
+  };
+  if (req.autoResume) annotations[ANNOTATION_AUTO_RESUME] = "true";
+  return {
+    apiVersion: SandboxResource.apiVersion,
+    kind: SandboxResource.kind,
+    metadata: { name: id, namespace: team, labels: { [Label.team]: team }, annotations },
+    spec,
+  };
+}
+
+/** Creates a sandbox for team `team` from a request body and answers E2B's `Sandbox`. */
+export async function createSandbox(
+  ctx: ApiContext,
+  team: string,
+  body: unknown,
+): Promise<E2bSandbox> {
+  const req = parseCreateRequest(body, ctx.config);
+  const cmName = `${TEMPLATE_CONFIGMAP_PREFIX}${req.templateID}`;
+  const cm = await ctx.kube.readConfigMap(team, cmName);
+  if (!cm) throw new ApiError(404, `template '${req.templateID}' not found`);
+  let size;
+  try {
+    const probe: Sandbox = {
+      apiVersion: SandboxResource.apiVersion,
+      kind: SandboxResource.kind,
+      metadata: { namespace: team },
+      spec: { templateRef: cmName },
+    };
+    size = sizeOfTemplate(resolveTemplate(probe, cm));
+  } catch (err) {
+    if (err instanceof TemplateError)
+      throw new ApiError(500, `template '${req.templateID}' cannot be used: ${err.message}`, {
+        cause: err,
+      });
+    throw err;
+  }
+
+  const { sandbox, id } = await createWithFreshId(ctx, team, req, size);
+  const log = ctx.log.with({ sandboxID: id, team });
+  log.info("sandbox created; waiting for it to be ready", { template: req.templateID });
+  let seen = false;
+  let ready: Sandbox | undefined;
+  try {
+    ready = await ctx.index.waitFor(
+      id,
+      (s) => {
+        if (!s) return seen; // not in the cache yet, or gone after it was there
+        if (s.metadata.uid !== sandbox.metadata.uid) return false;
+        seen = true;
+        return isReady(s) || startFailure(s) !== undefined || !!s.metadata.deletionTimestamp;
+      },
+      ctx.config.createTimeoutSeconds * 1000,
+    );
+  } catch (err) {
+    if (!(err instanceof WaitTimeoutError)) throw err;
+    await ctx.kube
+      .deleteSandbox(team, id)
+      .catch((e: unknown) =>
+        log.warn("deleting a sandbox that did not start failed", { error: e }),
+      );
+    const reason = err.last?.status?.conditions?.find((c) => c.type === "Ready");
+    throw new ApiError(
+      504,
+      `sandbox '${id}' was not ready within ${ctx.config.createTimeoutSeconds} s and was deleted${reason ? ` (last: ${reason.reason}: ${reason.message})` : ""}`,
+      { cause: err },
+    );
+  }
+  if (!ready || ready.metadata.deletionTimestamp)
+    throw new ApiError(500, `sandbox '${id}' was deleted while it was starting`);
+  const failure = startFailure(ready);
+  if (failure) {
+    await ctx.kube
+      .deleteSandbox(team, id)
+      .catch((e: unknown) => log.warn("deleting a failed sandbox failed", { error: e }));
+    throw failure;
+  }
+  log.info("sandbox ready");
+  return toE2bSandbox(ready, await ctx.token(ready), ctx.config.domain);
+}
+
+/**
+ * Writes the env Secret (when there are variables) and the Sandbox under a fresh id; a taken id
+ * (practically never) gets another. The Secret is deleted when the Sandbox cannot be created, and
+ * owned by the Sandbox once it exists, so it goes with it.
+ */
+async function createWithFreshId(
+  ctx: ApiContext,
+  team: string,
+  req: CreateRequest,
+  size: ReturnType<typeof sizeOfTemplate>,
+): Promise<{ sandbox: Sandbox; id: string }> {
+  for (let attempt = 0; ; attempt++) {
+    const id = newSandboxId();
+    const hasEnv = Object.keys(req.envVars).length > 0;
+    if (hasEnv) {
+      try {
+        await ctx.kube.createSecret(team, {
+          metadata: {
+            name: envSecretName(id),
+            labels: { [Label.team]: team, [Label.sandbox]: id },
+          },
+          type: "Opaque",
+          stringData: req.envVars,
+        });
+      } catch (err) {
+        if (statusOf(err) === 409 && attempt < 3) continue;
+        throw err;
+      }
+    }
+    let sandbox: Sandbox;
+    try {
+      sandbox = await ctx.kube.createSandbox(team, desiredSandbox(id, team, req, size, new Date()));
+    } catch (err) {
+      if (hasEnv) await ctx.kube.deleteSecret(team, envSecretName(id)).catch(() => undefined);
+      const status = statusOf(err);
+      if (status === 409 && attempt < 3) continue;
+      if (status === 422 || status === 400)
+        throw badRequest(messageOf(err) ?? "the sandbox was refused by Kubernetes", { cause: err });
+      throw err;
+    }
+    if (hasEnv) {
+      const owner: V1OwnerReference = {
+        apiVersion: SandboxResource.apiVersion,
+        kind: SandboxResource.kind,
+        name: id,
+        uid: sandbox.metadata.uid ?? "",
+        controller: false,
+      };
+      await ctx.kube.patchSecret(team, envSecretName(id), {
+        metadata: { ownerReferences: [owner] },
+      });
+    }
+    return { sandbox, id };
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Sandbox state changes as merge patches on the Sandbox (the operator carries them out) and
+ * waits on the SandboxIndex until the operator reports them: pause, resume, deadline changes,
+ * delete. The proxy uses {@link resumeSandbox} to wake auto-resuming sandboxes.
+ */
+import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
+import { Annotation } from "../../../operator/src/labels.js";
+import { WaitTimeoutError, type SandboxIndex } from "../sandboxes/sandbox-index.js";
+import { e2bState, expiresAt, isReady } from "../sandboxes/sandbox-state.js";
+import { ApiError, conflict, sandboxNotFound } from "./errors.js";
+import type { KubeCalls } from "./kube.js";
+import { extendedTtl, formatDeadline, ttlFromNow } from "./ttl.js";
+
+/** What the lifecycle calls need. */
+export interface LifecycleDeps {
+  kube: KubeCalls;
+  index: SandboxIndex;
+}
+
+/** How long pause and resume wait for the operator. */
+export const STATE_CHANGE_TIMEOUT_MS = 60_000;
+/** How long a write waits to show up in the cache before answering anyway. */
+const SEEN_TIMEOUT_MS = 5_000;
+
+const nameOf = (s: Sandbox) => s.metadata.name ?? "";
+const nsOf = (s: Sandbox) => s.metadata.namespace ?? "";
+
+/**
+ * Waits until the cache holds `written` or something newer, so that a read right after a write
+ * sees it (a client that sets a timeout and then reads the info must see the new end). Gives up
+ * quietly after a few seconds: the write happened either way.
+ */
+async function waitSeen(index: SandboxIndex, written: Sandbox): Promise<void> {
+  const rv = Number(written.metadata.resourceVersion);
+  await index
+    .waitFor(
+      nameOf(written),
+      (s) =>
+        !s ||
+        s.metadata.uid !== written.metadata.uid ||
+        s.metadata.resourceVersion === written.metadata.resourceVersion ||
+        (Number.isFinite(rv) && Number(s.metadata.resourceVersion) > rv),
+      SEEN_TIMEOUT_MS,
+    )
+    .catch(() => undefined);
+}
+
+/** Maps a failed patch: a sandbox deleted meanwhile is a 404. */
+function patchFailed(s: Sandbox, err: unknown): never {
+  if ((err as { code?: unknown }).code === 404) throw sandboxNotFound(nameOf(s));
+  throw err;
+}
+
+/** Sets the sandbox's deadline to `at` (up or down). */
+export async function setDeadline(deps: LifecycleDeps, s: Sandbox, at: Date): Promise<Sandbox> {
+  const written = await deps.kube
+    .patchSandbox(nsOf(s), nameOf(s), {
+      metadata: { annotations: { [Annotation.expiresAt]: formatDeadline(at) } },
+    })
+    .catch((err: unknown) => patchFailed(s, err));
+  await waitSeen(deps.index, written);
+  return written;
+}
+
+/** Moves the deadline to `seconds` from now unless it is already later; no write when it is. */
+export async function extendDeadline(
+  deps: LifecycleDeps,
+  s: Sandbox,
+  seconds: number,
+  now = new Date(),
+): Promise<Sandbox> {
+  const current = expiresAt(s);
+  const wanted = extendedTtl(current, now, seconds);
+  if (current && wanted.getTime() === current.getTime()) return s;
+  return setDeadline(deps, s, wanted);
+}
+
+/** Pauses a running sandbox (pauseMode Freeze: instant) and waits for phase Paused. 409 when paused. */
+export async function pauseSandbox(
+  deps: LifecycleDeps,
+  s: Sandbox,
+  timeoutMs = STATE_CHANGE_TIMEOUT_MS,
+): Promise<Sandbox> {
+  if (e2bState(s) === "paused") throw conflict(`sandbox '${nameOf(s)}' is already paused`);
+  await deps.kube
+    .patchSandbox(nsOf(s), nameOf(s), { spec: { state: "Paused" } })
+    .catch((err: unknown) => patchFailed(s, err));
+  const done = await waitState(deps, s, timeoutMs, "paused", (x) => {
+    if (x.status?.phase === "Paused") return true;
+    const refused = x.status?.conditions?.find(
+      (c) => c.type === "Paused" && c.reason === "PauseModeNotSupported",
+    );
+    if (refused) throw conflict(`sandbox '${nameOf(s)}' cannot be paused: ${refused.message}`);
+    return false;
+  });
+  return done;
+}
+
+/**
+ * Resumes a paused sandbox: `spec.state: Running` and a deadline at least `timeoutSeconds` from
+ * now (a sandbox paused by its timeout would pause again at once otherwise), then waits until
+ * envd answers. `mode` "set" puts the deadline exactly there (E2B resume), "extend" only moves
+ * it later (connect, auto-resume). 409 when the sandbox is running.
+ */
+export async function resumeSandbox(
+  deps: LifecycleDeps,
+  s: Sandbox,
+  timeoutSeconds: number,
+  mode: "set" | "extend" = "extend",
+  timeoutMs = STATE_CHANGE_TIMEOUT_MS,
+): Promise<Sandbox> {
+  if (e2bState(s) === "running") throw conflict(`sandbox '${nameOf(s)}' is already running`);
+  const now = new Date();
+  const at =
+    mode === "set"
+      ? ttlFromNow(now, timeoutSeconds)
+      : extendedTtl(expiresAt(s), now, timeoutSeconds);
+  await deps.kube
+    .patchSandbox(nsOf(s), nameOf(s), {
+      metadata: { annotations: { [Annotation.expiresAt]: formatDeadline(at) } },
+      spec: { state: "Running" },
+    })
+    .catch((err: unknown) => patchFailed(s, err));
+  return waitState(deps, s, timeoutMs, "running", (x) => isReady(x) && e2bState(x) === "running");
+}
+
+/** Deletes a sandbox and waits until the cache no longer shows it (so reads after see a 404). */
+export async function deleteSandbox(deps: LifecycleDeps, s: Sandbox): Promise<void> {
+  const existed = await deps.kube.deleteSandbox(nsOf(s), nameOf(s));
+  if (!existed) throw sandboxNotFound(nameOf(s));
+  await deps.index
+    .waitFor(
+      nameOf(s),
+      (x) => !x || x.metadata.uid !== s.metadata.uid || !!x.metadata.deletionTimestamp,
+      SEEN_TIMEOUT_MS,
+    )
+    .catch(() => undefined);
+}
+
+async function waitState(
+  deps: LifecycleDeps,
+  s: Sandbox,
+  timeoutMs: number,
+  what: string,
+  done: (x: Sandbox) => boolean,
+): Promise<Sandbox> {
+  let refusal: unknown;
+  try {
+    const x = await deps.index.waitFor(
+      nameOf(s),
+      (x) => {
+        if (!x || x.metadata.uid !== s.metadata.uid || x.metadata.deletionTimestamp) return true;
+        try {
+          return done(x);
+        } catch (err) {
+          refusal = err;
+          return true;
+        }
+      },
+      timeoutMs,
+    );
+    if (refusal) throw refusal;
+    if (!x || x.metadata.uid !== s.metadata.uid || x.metadata.deletionTimestamp)
+      throw sandboxNotFound(nameOf(s));
+    return x;
+  } catch (err) {
+    if (err instanceof WaitTimeoutError)
+      throw new ApiError(
+        504,
+        `sandbox '${nameOf(s)}' did not become ${what} within ${Math.round(timeoutMs / 1000)} s`,
+        { cause: err },
+      );
+    throw err;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The REST API's entry point for the gateway: watches the API keys, builds the express app and
+ * offers `resume` to the proxy (auto-resume of paused sandboxes on their first request).
+ */
+import type * as k8s from "@kubernetes/client-node";
+import type express from "express";
+import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
+import type { Logger } from "../../../operator/src/log.js";
+import { createAuditLog } from "../audit.js";
+import { startKeyStore } from "../auth/key-store.js";
+import { createRateLimiter } from "../auth/rate-limit.js";
+import type { SandboxIndex } from "../sandboxes/sandbox-index.js";
+import { e2bState } from "../sandboxes/sandbox-state.js";
+import { createApiApp } from "./app.js";
+import { createTokenReader, type ApiConfig, type ApiContext } from "./context.js";
+import { createKubeCalls } from "./kube.js";
+import { resumeSandbox } from "./lifecycle.js";
+
+/** What {@link startApi} needs. `config` is the gateway's `GatewayConfig` (or any superset of {@link ApiConfig}). */
+export interface ApiOptions {
+  kubeConfig: k8s.KubeConfig;
+  index: SandboxIndex;
+  config: ApiConfig;
+  log: Logger;
+}
+
+/** The running API. */
+export interface Api {
+  /** The express app; mount it on the plain HTTP port (and the API host over TLS). */
+  handler: express.Express;
+  /**
+   * Resumes a paused sandbox (deadline at least the default timeout from now) and resolves once
+   * envd answers; a running one is returned as it is. Concurrent calls for one sandbox share one
+   * resume. Rejects with an ApiError (404 gone, 504 not resumed in time).
+   */
+  resume(s: Sandbox): Promise<Sandbox>;
+  /** True once the API keys (and the sandbox cache) have been read. */
+  ready(): boolean;
+  /** Stops the key watch and closes the audit log. */
+  stop(): Promise<void>;
+}
+
+/** Starts the API; resolves once the API keys were read the first time. */
+export async function startApi(opts: ApiOptions): Promise<Api> {
+  const log = opts.log.with({ component: "api" });
+  const kube = createKubeCalls(opts.kubeConfig);
+  const keys = startKeyStore({
+    kubeConfig: opts.kubeConfig,
+    namespace: opts.config.namespace,
+    secretName: opts.config.apiKeysSecret,
+    log,
+  });
+  const audit = createAuditLog(opts.config.auditLog);
+  const ctx: ApiContext = {
+    kube,
+    index: opts.index,
+    config: opts.config,
+    log,
+    token: createTokenReader(kube),
+  };
+  const handler = createApiApp({
+    ctx,
+    keys,
+    limiter: createRateLimiter(opts.config.rateLimit, opts.config.rateBurst),
+    audit,
+  });
+  await keys.synced;
+
+  const resuming = new Map<string, Promise<Sandbox>>();
+  return {
+    handler,
+    resume(s) {
+      if (e2bState(s) === "running") return Promise.resolve(s);
+      const key = s.metadata.uid ?? `${s.metadata.namespace}/${s.metadata.name}`;
+      const inFlight = resuming.get(key);
+      if (inFlight) return inFlight;
+      const p = resumeSandbox(ctx, s, opts.config.defaultTimeoutSeconds, "extend").finally(() =>
+        resuming.delete(key),
+      );
+      resuming.set(key, p);
+      return p;
+    },
+    ready: () => keys.isSynced && opts.index.isSynced,
+    async stop() {
+      await keys.stop();
+      await audit.close();
+    },
+  };
+}

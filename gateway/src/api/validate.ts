@@ -1,0 +1,183 @@
+/**
+ * Validation of E2B create requests, pure: the body of `POST /sandboxes` (`NewSandbox`) becomes a
+ * {@link CreateRequest} or a 400 naming the field to fix. Metadata must be usable as Kubernetes
+ * labels (the operator puts it on the pod), which is stricter than E2B; the messages say so.
+ */
+import { badRequest } from "./errors.js";
+import { checkTimeoutSeconds } from "./ttl.js";
+
+/** A validated create request. */
+export interface CreateRequest {
+  templateID: string;
+  timeoutSeconds: number;
+  metadata: Record<string, string>;
+  /** Environment variables for the sandbox; they go to a Secret, never into the Sandbox. */
+  envVars: Record<string, string>;
+  /** Pause instead of delete at the deadline (E2B `autoPause`). */
+  autoPause: boolean;
+  /** The first request to the paused sandbox resumes it (E2B `autoResume.enabled`). */
+  autoResume: boolean;
+  /** The only egress destinations besides DNS; undefined: the default policy (internet, no private ranges). */
+  allowEgress?: string[];
+}
+
+/** The timeout limits that apply to a request. */
+export interface TimeoutLimits {
+  defaultTimeoutSeconds: number;
+  maxTimeoutSeconds: number;
+}
+
+const TEMPLATE_ID = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+const RESERVED = ["soulbox.dev", "kubernetes.io", "k8s.io"];
+
+/** Checks a template id: it names the ConfigMap `soulbox-template-<id>`, so a DNS label of ≤ 46 characters. */
+export function checkTemplateId(value: unknown): string {
+  if (typeof value !== "string" || value === "")
+    throw badRequest('templateID is required (e.g. "base")');
+  if (value.length > 46 || !TEMPLATE_ID.test(value))
+    throw badRequest(
+      `templateID '${value}' is not a template name: use at most 46 lowercase letters, digits and '-', starting and ending with a letter or digit`,
+    );
+  return value;
+}
+
+/**
+ * Why `key` cannot be a metadata key (a Kubernetes label key outside the reserved prefixes), or
+ * undefined when it can.
+ */
+export function metadataKeyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf("/");
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  const shape =
+    "metadata keys must be Kubernetes label keys: an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
+  if (!LABEL_NAME.test(name)) return `metadata key '${key}' is not valid: ${shape}`;
+  if (prefix !== undefined) {
+    if (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))
+      return `metadata key '${key}' is not valid: ${shape}`;
+    if (RESERVED.some((r) => prefix === r || prefix.endsWith(`.${r}`)))
+      return `metadata key '${key}' is reserved: keys under ${RESERVED.map((r) => `${r}/`).join(", ")} belong to SoulBox and Kubernetes`;
+  }
+  return undefined;
+}
+
+/** Checks sandbox metadata (an object of label keys to label values). */
+export function checkMetadata(value: unknown): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (!isRecord(value)) throw badRequest("metadata must be an object of string keys and values");
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const problem = metadataKeyProblem(k);
+    if (problem) throw badRequest(problem);
+    if (typeof v !== "string") throw badRequest(`metadata '${k}' must be a string value`);
+    if (v.length > 63 || !LABEL_VALUE.test(v))
+      throw badRequest(
+        `metadata '${k}' value '${v}' is not valid: values must be Kubernetes label values (at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)`,
+      );
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Checks environment variables (names as Kubernetes accepts them, string values). */
+export function checkEnvVars(value: unknown): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (!isRecord(value)) throw badRequest("envVars must be an object of names to string values");
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k.length > 256 || !ENV_NAME.test(k))
+      throw badRequest(
+        `envVars name '${k}' is not valid: use letters, digits, '_', '-' and '.', not starting with a digit`,
+      );
+    // The value is never echoed: it may be a secret.
+    if (typeof v !== "string") throw badRequest(`envVars '${k}' must have a string value`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Maps E2B's network options onto SoulBox egress: everything is reachable unless internet access
+ * is off or `denyOut` holds 0.0.0.0/0; then only `allowOut`. Other `denyOut` lists cannot be
+ * expressed by a NetworkPolicy allow-list and are refused.
+ */
+export function checkEgress(allowInternetAccess: unknown, network: unknown): string[] | undefined {
+  if (allowInternetAccess !== undefined && typeof allowInternetAccess !== "boolean")
+    throw badRequest("allow_internet_access must be true or false");
+  if (network !== undefined && network !== null && !isRecord(network))
+    throw badRequest("network must be an object");
+  const net = isRecord(network) ? network : {};
+  const allowOut = stringList(net.allowOut, "network.allowOut");
+  const denyOut = stringList(net.denyOut, "network.denyOut");
+  const denyAll = allowInternetAccess === false || (denyOut ?? []).some((d) => d === "0.0.0.0/0");
+  const otherDenies = (denyOut ?? []).filter((d) => d !== "0.0.0.0/0" && d !== "::/0");
+  if (otherDenies.length > 0 && !denyAll)
+    throw badRequest(
+      `network.denyOut ${JSON.stringify(otherDenies)} is not supported by SoulBox: deny everything (denyOut ["0.0.0.0/0"] or allow_internet_access false) and list what is allowed in network.allowOut`,
+    );
+  if (!denyAll) return undefined;
+  return allowOut ?? [];
+}
+
+/**
+ * Validates a `NewSandbox` body. `limits` gives the default and the maximum timeout; a missing
+ * timeout takes the default.
+ */
+export function parseCreateRequest(body: unknown, limits: TimeoutLimits): CreateRequest {
+  if (!isRecord(body)) throw badRequest("the request body must be a JSON object (NewSandbox)");
+  const templateID = checkTemplateId(body.templateID);
+  const timeoutSeconds =
+    body.timeout === undefined || body.timeout === null
+      ? limits.defaultTimeoutSeconds
+      : checkTimeoutSeconds(body.timeout, "timeout", limits.maxTimeoutSeconds);
+  const metadata = checkMetadata(body.metadata);
+  const envVars = checkEnvVars(body.envVars);
+  const autoPause = optionalBoolean(body.autoPause, "autoPause") ?? false;
+  let autoResume = false;
+  if (body.autoResume !== undefined && body.autoResume !== null) {
+    if (!isRecord(body.autoResume)) throw badRequest("autoResume must be an object {enabled}");
+    autoResume = optionalBoolean(body.autoResume.enabled, "autoResume.enabled") ?? false;
+  }
+  if (autoResume && !autoPause)
+    throw badRequest("autoResume needs autoPause: only a sandbox paused at its timeout can resume");
+  if (optionalBoolean(body.autoPauseMemory, "autoPauseMemory") === false)
+    throw badRequest(
+      "autoPauseMemory false (a filesystem-only pause) is not supported by SoulBox yet: pauses keep memory",
+    );
+  if (Array.isArray(body.volumeMounts) && body.volumeMounts.length > 0)
+    throw badRequest("volumeMounts are not supported by SoulBox yet");
+  optionalBoolean(body.secure, "secure"); // always secure: envd needs its access token
+  const allowEgress = checkEgress(body.allow_internet_access, body.network);
+  const out: CreateRequest = {
+    templateID,
+    timeoutSeconds,
+    metadata,
+    envVars,
+    autoPause,
+    autoResume,
+  };
+  if (allowEgress) out.allowEgress = allowEgress;
+  return out;
+}
+
+function optionalBoolean(v: unknown, field: string): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "boolean") throw badRequest(`${field} must be true or false`);
+  return v;
+}
+
+function stringList(v: unknown, field: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string"))
+    throw badRequest(`${field} must be a list of strings`);
+  return v as string[];
+}
+
+/** A plain JSON object. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
