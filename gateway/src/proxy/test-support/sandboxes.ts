@@ -1,0 +1,68 @@
+/**
+ * Test doubles for the proxy's one boundary that needs a cluster: the informer cache. Everything
+ * else in the proxy tests is real (envd processes, sockets, TLS).
+ */
+import type { Sandbox } from "../../../../operator/src/gen/crd-types.js";
+import { Annotation, Label } from "../../../../operator/src/labels.js";
+import { ANNOTATION_AUTO_RESUME } from "../../sandboxes/sandbox-state.js";
+import type { SandboxLookup } from "../target.js";
+
+/** A Map-backed cache: `get` as the SandboxIndex answers it, plus `set`/`delete` for the test. */
+export interface TestIndex extends SandboxLookup {
+  set(s: Sandbox): void;
+  delete(id: string): void;
+}
+
+/** Creates an empty test index. */
+export function createTestIndex(): TestIndex {
+  const byId = new Map<string, Sandbox>();
+  return {
+    get: (id) => byId.get(id),
+    set: (s) => void byId.set(s.metadata.name ?? "", s),
+    delete: (id) => void byId.delete(id),
+  };
+}
+
+/** How a test sandbox differs from a Ready one at 127.0.0.1. */
+export interface SandboxShape {
+  podIP?: string;
+  phase?: NonNullable<Sandbox["status"]>["phase"];
+  state?: "Running" | "Paused";
+  ready?: boolean;
+  expiresAt?: Date;
+  autoResume?: boolean;
+  deleting?: boolean;
+}
+
+/** A gateway-created Sandbox as the cache would hold it: Running and Ready unless `shape` says. */
+export function sandboxObject(id: string, shape: SandboxShape = {}): Sandbox {
+  const annotations: Record<string, string> = {};
+  if (shape.expiresAt) annotations[Annotation.expiresAt] = shape.expiresAt.toISOString();
+  if (shape.autoResume) annotations[ANNOTATION_AUTO_RESUME] = "true";
+  const ready = shape.ready ?? (shape.phase ?? "Running") === "Running";
+  return {
+    apiVersion: "soulbox.dev/v1alpha1",
+    kind: "Sandbox",
+    metadata: {
+      name: id,
+      namespace: "team-test",
+      labels: { [Label.team]: "team-test" },
+      annotations,
+      ...(shape.deleting ? { deletionTimestamp: new Date() } : {}),
+    },
+    spec: { templateRef: "base", state: shape.state ?? "Running" },
+    status: {
+      phase: shape.phase ?? "Running",
+      podIP: shape.podIP ?? "127.0.0.1",
+      conditions: [
+        {
+          type: "Ready",
+          status: ready ? "True" : "False",
+          lastTransitionTime: new Date(0).toISOString(),
+          reason: ready ? "EnvdReady" : "NotReady",
+          message: "",
+        },
+      ],
+    },
+  };
+}
