@@ -18,6 +18,15 @@ import { CHART, KUBE_VERSION, helm, ofKind, render, single } from "./helm.js";
 const CRDS = fileURLToPath(new URL("../../crds/", import.meta.url));
 const NAMESPACE = "soulbox-system";
 
+/** Whether a rendered object is the gateway's (gateway-chart.test.ts tests those). */
+const isGateway = (o: K8sObject): boolean =>
+  o.metadata.labels?.["app.kubernetes.io/component"] === "gateway";
+
+/** The operator's part of a rendering: everything but the gateway's objects. */
+function renderOperator(sets: string[] = [], extra: string[] = []): K8sObject[] {
+  return render(sets, extra).filter((o) => !isGateway(o));
+}
+
 /** The value after `flag` in an argument list, `true` for a flag alone, undefined when absent. */
 function flag(args: string[], name: string): string | true | undefined {
   const i = args.indexOf(name);
@@ -26,7 +35,10 @@ function flag(args: string[], name: string): string | true | undefined {
   return next === undefined || next.startsWith("--") ? true : next;
 }
 
-function operator(objects = render()): { deploy: k8s.V1Deployment; container: k8s.V1Container } {
+function operator(objects = renderOperator()): {
+  deploy: k8s.V1Deployment;
+  container: k8s.V1Container;
+} {
   const deploy = single<k8s.V1Deployment>(objects, "Deployment");
   const containers = deploy.spec?.template.spec?.containers ?? [];
   expect(containers).toHaveLength(1);
@@ -108,7 +120,7 @@ describe("helm lint", () => {
 });
 
 describe("helm template with the default values", () => {
-  const objects = render();
+  const objects = renderOperator();
 
   test("renders the operator's objects and nothing optional", () => {
     const kinds = objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
@@ -309,14 +321,14 @@ describe("values flow into the rendered objects", () => {
       { "--leader-elect": undefined, "--lease-name": undefined },
     ],
   ])("%s", (_name, sets, want) => {
-    const { container } = operator(render(sets));
+    const { container } = operator(renderOperator(sets));
     const args = container.args ?? [];
     for (const [name, value] of Object.entries(want))
       expect([name, flag(args, name)]).toEqual([name, value]);
   });
 
   test("image, replicas, resources, scheduling and ports reach the Deployment and Service", () => {
-    const objects = render([
+    const objects = renderOperator([
       "image.repository=images.internal/soulbox/operator",
       "image.tag=0.2.0",
       "image.pullPolicy=Always",
@@ -346,13 +358,13 @@ describe("values flow into the rendered objects", () => {
     const appVersion = (
       parse(readFileSync(join(CHART, "Chart.yaml"), "utf8")) as { appVersion: string }
     ).appVersion;
-    expect(operator(render(["image.tag="])).container.image).toBe(
+    expect(operator(renderOperator(["image.tag="])).container.image).toBe(
       `localhost/soulbox/operator:${appVersion}`,
     );
   });
 
   test("a watched namespace binds the ClusterRole there only, never cluster-wide", () => {
-    const objects = render(["watchNamespace=team-a"]);
+    const objects = renderOperator(["watchNamespace=team-a"]);
     expect(ofKind(objects, "ClusterRoleBinding")).toEqual([]);
     const bindings = ofKind<k8s.V1RoleBinding>(objects, "RoleBinding");
     const operatorBinding = bindings.find((b) => b.roleRef.kind === "ClusterRole");
@@ -363,13 +375,13 @@ describe("values flow into the rendered objects", () => {
   });
 
   test("without leader election there is no Lease Role", () => {
-    const objects = render(["replicaCount=1", "leaderElection.enabled=false"]);
+    const objects = renderOperator(["replicaCount=1", "leaderElection.enabled=false"]);
     expect(ofKind(objects, "Role")).toEqual([]);
     expect(ofKind<k8s.V1RoleBinding>(objects, "RoleBinding")).toEqual([]);
   });
 
   test("an existing ServiceAccount is used, not created", () => {
-    const objects = render(["serviceAccount.create=false", "serviceAccount.name=ops-sa"]);
+    const objects = renderOperator(["serviceAccount.create=false", "serviceAccount.name=ops-sa"]);
     expect(ofKind(objects, "ServiceAccount")).toEqual([]);
     expect(operator(objects).deploy.spec?.template.spec?.serviceAccountName).toBe("ops-sa");
     expect(
@@ -378,8 +390,8 @@ describe("values flow into the rendered objects", () => {
   });
 
   test("the ServiceMonitor is rendered only when asked for, and scrapes the metrics Service", () => {
-    expect(ofKind(render(), "ServiceMonitor")).toEqual([]);
-    const objects = render([
+    expect(ofKind(renderOperator(), "ServiceMonitor")).toEqual([]);
+    const objects = renderOperator([
       "serviceMonitor.enabled=true",
       "serviceMonitor.interval=15s",
       "serviceMonitor.labels.release=prom",
@@ -396,8 +408,8 @@ describe("values flow into the rendered objects", () => {
   });
 
   test("RuntimeClasses are rendered only when asked for, with the handler given", () => {
-    expect(ofKind(render(), "RuntimeClass")).toEqual([]);
-    const objects = render([
+    expect(ofKind(renderOperator(), "RuntimeClass")).toEqual([]);
+    const objects = renderOperator([
       "runtimeClasses.kata.create=true",
       "runtimeClasses.kata.handler=kata-qemu",
       "runtimeClasses.kata.overhead.memory=160Mi",
@@ -414,8 +426,11 @@ describe("values flow into the rendered objects", () => {
   });
 
   test("the dashboard can be left out or placed in Grafana's namespace", () => {
-    expect(ofKind(render(["dashboard.enabled=false"]), "ConfigMap")).toEqual([]);
-    const cm = single<k8s.V1ConfigMap>(render(["dashboard.namespace=monitoring"]), "ConfigMap");
+    expect(ofKind(renderOperator(["dashboard.enabled=false"]), "ConfigMap")).toEqual([]);
+    const cm = single<k8s.V1ConfigMap>(
+      renderOperator(["dashboard.namespace=monitoring"]),
+      "ConfigMap",
+    );
     expect(cm.metadata?.namespace).toBe("monitoring");
   });
 });
@@ -431,7 +446,10 @@ interface K8sServiceMonitor {
 }
 
 test("the chart's CRDs are the ones in crds/", () => {
-  const shipped = ofKind<K8sObject>(render([], ["--include-crds"]), "CustomResourceDefinition");
+  const shipped = ofKind<K8sObject>(
+    renderOperator([], ["--include-crds"]),
+    "CustomResourceDefinition",
+  );
   const source = readdirSync(CRDS)
     .filter((f) => f.endsWith(".yaml"))
     .sort()

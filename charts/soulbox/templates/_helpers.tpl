@@ -26,11 +26,61 @@ says soulbox. Cut to 63 characters because some names become label values.
 Labels on every object.
 */}}
 {{- define "soulbox.labels" -}}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "soulbox.commonLabels" . }}
 {{ include "soulbox.selectorLabels" . }}
+{{- end }}
+
+{{/*
+Labels of every object, whichever component it belongs to.
+*/}}
+{{- define "soulbox.commonLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: soulbox
+{{- end }}
+
+{{/*
+Labels on the gateway's objects (component gateway instead of operator).
+*/}}
+{{- define "soulbox.gatewayLabels" -}}
+{{ include "soulbox.commonLabels" . }}
+{{ include "soulbox.gatewaySelectorLabels" . }}
+{{- end }}
+
+{{/*
+The gateway pods' labels that its Deployment and Services select on (immutable, as the operator's).
+*/}}
+{{- define "soulbox.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: {{ include "soulbox.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end }}
+
+{{/*
+The gateway's name: its Deployment, Service (the one the SDK's traffic goes to) and ServiceAccount.
+*/}}
+{{- define "soulbox.gatewayName" -}}
+{{- printf "%s-gateway" (include "soulbox.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The gateway image: gateway.image, or the operator's (the operator image carries the gateway).
+*/}}
+{{- define "soulbox.gatewayImage" -}}
+{{- default (include "soulbox.image" .) .Values.gateway.image }}
+{{- end }}
+
+{{/*
+The Secret holding the gateway's certificate for *.<domain>: gateway.tls.secretName, else the
+name cert-manager writes to when it issues one, else empty (HTTPS off).
+*/}}
+{{- define "soulbox.gatewayTlsSecret" -}}
+{{- if .Values.gateway.tls.secretName }}
+{{- .Values.gateway.tls.secretName }}
+{{- else if .Values.gateway.tls.certManager.enabled }}
+{{- printf "%s-tls" (include "soulbox.gatewayName" .) }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -71,5 +121,22 @@ so that a bad combination stops the install with a message that says what to cha
 {{- end }}
 {{- if eq (int .Values.metrics.port) (int .Values.health.port) }}
 {{- fail (printf "metrics.port and health.port are both %d: the chart declares them as two container ports, which must differ. Choose two different ports." (int .Values.metrics.port)) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Rules over several gateway values, rendered by the gateway Deployment.
+*/}}
+{{- define "soulbox.validateGateway" -}}
+{{- $g := .Values.gateway }}
+{{- if gt (int $g.defaultTimeoutSeconds) (int $g.maxTimeoutSeconds) }}
+{{- fail (printf "gateway.defaultTimeoutSeconds (%d) is over gateway.maxTimeoutSeconds (%d): every sandbox created without a timeout would be refused. Lower the default or raise the maximum." (int $g.defaultTimeoutSeconds) (int $g.maxTimeoutSeconds)) }}
+{{- end }}
+{{- $ports := list (int $g.ports.http) (int $g.ports.https) (int $g.ports.health) }}
+{{- if ne (len (uniq $ports)) 3 }}
+{{- fail (printf "gateway.ports.http, .https and .health must be three different ports, not %v." $ports) }}
+{{- end }}
+{{- if and $g.tls.certManager.enabled (not $g.tls.certManager.issuerRef.name) }}
+{{- fail "gateway.tls.certManager.enabled is true but gateway.tls.certManager.issuerRef.name is empty: name the cert-manager Issuer or ClusterIssuer that signs the gateway's certificate." }}
 {{- end }}
 {{- end }}
