@@ -1,4 +1,5 @@
-// Stops the control plane that the global setup started (by pid) and removes its state.
+// Stops the cluster that the global setup started (by pid) and removes its state; `down` also
+// stops its dnsmasq and gives /etc/resolv.conf back as it was, when a test added names.
 import { spawnSync } from "node:child_process";
 
 export default function globalTeardown() {

@@ -475,6 +475,16 @@ describe("bad gateway values are refused with a message that names them", () => 
     ["a bad team namespace", "gateway:\n  teams: [Team_A]\n", /at '\/gateway\/teams\/0'/],
     ["a team twice", "gateway:\n  teams: [a, a]\n", /at '\/gateway\/teams'/],
     ["a zero rate", "gateway:\n  rateLimit: 0\n", /at '\/gateway\/rateLimit'/],
+    [
+      "a fractional rate",
+      "gateway:\n  rateLimit: 2.5\n",
+      /at .\/gateway\/rateLimit.: got number, want integer/,
+    ],
+    [
+      "a create wait over an hour",
+      "gateway:\n  createTimeoutSeconds: 7200\n",
+      /at .\/gateway\/createTimeoutSeconds.: maximum/,
+    ],
     ["a timeout as a word", "gateway:\n  maxTimeoutSeconds: day\n", /maxTimeoutSeconds/],
     ["a port out of range", "gateway:\n  ports:\n    https: 0\n", /at '\/gateway\/ports\/https'/],
     [
