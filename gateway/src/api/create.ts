@@ -27,6 +27,9 @@ import { messageOf, statusOf } from "./kube.js";
 import { formatDeadline, ttlFromNow } from "./ttl.js";
 import { parseCreateRequest, type CreateRequest } from "./validate.js";
 
+/** The largest `spec.timeoutSeconds` the CRD takes (30 days). */
+const MAX_CRD_TIMEOUT_SECONDS = 2_592_000;
+
 /** The Secret holding a sandbox's environment variables. */
 export const envSecretName = (id: string) => `${id}-env`;
 
@@ -71,6 +74,9 @@ export function desiredSandbox(
   const spec: SandboxSpec = {
     templateRef: `${TEMPLATE_CONFIGMAP_PREFIX}${req.templateID}`,
     onTimeout: req.autoPause ? "Pause" : "Delete",
+    // The annotation below is the deadline the operator obeys; timeoutSeconds is set as well
+    // because the CRD wants one with onTimeout Pause, and it documents the asked-for timeout.
+    timeoutSeconds: Math.min(Math.max(req.timeoutSeconds, 1), MAX_CRD_TIMEOUT_SECONDS),
   };
   if (Object.keys(req.metadata).length > 0) spec.metadata = req.metadata;
   if (Object.keys(req.envVars).length > 0)

@@ -1,0 +1,101 @@
+import { ApiError } from "./errors.js";
+import { checkEgress, metadataKeyProblem, parseCreateRequest } from "./validate.js";
+
+const limits = { defaultTimeoutSeconds: 300, maxTimeoutSeconds: 3600 };
+
+const refusal = (f: () => unknown): { status: number; message: string } | undefined => {
+  try {
+    f();
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    return { status: err.status, message: err.message };
+  }
+};
+
+test.each([
+  [{ templateID: "base" }, { templateID: "base", timeoutSeconds: 300, autoPause: false }],
+  [{ templateID: "base", timeout: 0 }, { timeoutSeconds: 0 }],
+  [{ templateID: "base", timeout: 3600 }, { timeoutSeconds: 3600 }],
+  [
+    { templateID: "base", metadata: { user: "abc", "app.example.com/x": "y" } },
+    { metadata: { user: "abc", "app.example.com/x": "y" } },
+  ],
+  [{ templateID: "base", envVars: { FOO: "secret" } }, { envVars: { FOO: "secret" } }],
+  [
+    { templateID: "base", autoPause: true, autoResume: { enabled: true } },
+    { autoPause: true, autoResume: true },
+  ],
+  [{ templateID: "base", allow_internet_access: false }, { allowEgress: [] }],
+  [
+    { templateID: "base", network: { allowOut: ["1.1.1.1"], denyOut: ["0.0.0.0/0"] } },
+    { allowEgress: ["1.1.1.1"] },
+  ],
+  [{ templateID: "base", secure: true, mcp: null }, { templateID: "base" }],
+])("accepts %j", (body, expected) => {
+  expect(parseCreateRequest(body, limits)).toMatchObject(expected);
+});
+
+test.each([
+  [null, /JSON object/],
+  [[], /JSON object/],
+  [{}, /templateID is required/],
+  [{ templateID: "Base!" }, /not a template name/],
+  [{ templateID: "base", timeout: 3601 }, /over the maximum of 3600 s/],
+  [{ templateID: "base", timeout: -1 }, /must not be negative/],
+  [{ templateID: "base", timeout: 1.5 }, /whole number/],
+  [{ templateID: "base", timeout: "60" }, /whole number/],
+  [{ templateID: "base", metadata: { "bad key": "x" } }, /metadata key 'bad key' is not valid/],
+  [
+    { templateID: "base", metadata: { "soulbox.dev/team": "x" } },
+    /'soulbox.dev\/team' is reserved/,
+  ],
+  [{ templateID: "base", metadata: { "a.kubernetes.io/x": "x" } }, /reserved/],
+  [{ templateID: "base", metadata: { ok: "not ok" } }, /metadata 'ok' value 'not ok' is not valid/],
+  [{ templateID: "base", metadata: { ok: 1 } }, /string value/],
+  [{ templateID: "base", metadata: "x" }, /metadata must be an object/],
+  [{ templateID: "base", envVars: { "1X": "v" } }, /envVars name '1X'/],
+  [{ templateID: "base", envVars: { X: 1 } }, /envVars 'X' must have a string value/],
+  [{ templateID: "base", autoResume: { enabled: true } }, /autoResume needs autoPause/],
+  [{ templateID: "base", autoPause: "yes" }, /autoPause must be true or false/],
+  [{ templateID: "base", autoPause: true, autoPauseMemory: false }, /filesystem-only/],
+  [{ templateID: "base", volumeMounts: [{ name: "v", path: "/v" }] }, /volumeMounts/],
+  [{ templateID: "base", network: { denyOut: ["10.0.0.0/8"] } }, /denyOut .* not supported/],
+])("refuses %j with 400", (body, message) => {
+  const r = refusal(() => parseCreateRequest(body, limits));
+  expect(r?.status).toBe(400);
+  expect(r?.message).toMatch(message);
+});
+
+test("an env value never appears in a refusal", () => {
+  const r = refusal(() =>
+    parseCreateRequest({ templateID: "base", envVars: { "bad name": "hunter2" } }, limits),
+  );
+  expect(r?.message).not.toContain("hunter2");
+});
+
+test.each([
+  ["user", undefined],
+  ["example.com/user", undefined],
+  ["a".repeat(63), undefined],
+  ["a".repeat(64), /not valid/],
+  ["-x", /not valid/],
+  ["Example.com/x", /not valid/],
+  ["k8s.io/x", /reserved/],
+  ["sub.soulbox.dev/x", /reserved/],
+  ["notsoulbox.dev/x", undefined],
+])("metadata key %s", (key, problem) => {
+  const p = metadataKeyProblem(key);
+  if (problem === undefined) expect(p).toBeUndefined();
+  else expect(p).toMatch(problem);
+});
+
+test.each([
+  [undefined, undefined, undefined],
+  [true, { allowOut: ["x.example"] }, undefined],
+  [false, undefined, []],
+  [false, { allowOut: ["203.0.113.0/24"] }, ["203.0.113.0/24"]],
+  [undefined, { denyOut: ["0.0.0.0/0"] }, []],
+])("egress allow_internet_access=%j network=%j", (allow, network, expected) => {
+  expect(checkEgress(allow, network)).toEqual(expected);
+});
