@@ -10,11 +10,19 @@
  * `localhost/soulbox/operator:latest` imported into its containerd, and kube-proxy so that the
  * operator reaches the API server through the `kubernetes` Service.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { parse } from "yaml";
-import { kubeConfig, testNamespace, waitFor } from "../../e2e/cluster/test-support/cluster.js";
+import {
+  clusterCommand,
+  kubeConfig,
+  testNamespace,
+  waitFor,
+} from "../../e2e/cluster/test-support/cluster.js";
 import type { Sandbox } from "../../operator/src/gen/crd-types.js";
 import { conditionOf, sandboxApi } from "../../operator/test-support/operator.js";
 import { CHART, helm, helmOk } from "./helm.js";
@@ -64,7 +72,11 @@ afterEach(async () => {
   await ns.dispose();
 });
 
-/** `helm install` of the chart as this test's release; returns helm's output (with NOTES). */
+/**
+ * `helm install` of the chart as this test's release; returns helm's output (with NOTES). The
+ * gateway's team is the test namespace: its RoleBinding and template ConfigMap would collide
+ * with another release's in `default`.
+ */
 function install(sets: string[]): string {
   const out = helmOk([
     "install",
@@ -72,6 +84,8 @@ function install(sets: string[]): string {
     CHART,
     "--namespace",
     ns.name,
+    "--set",
+    `gateway.teams={${ns.name}}`,
     ...sets.flatMap((s) => ["--set", s]),
   ]);
   installed = true;
@@ -142,7 +156,21 @@ async function diagnose(namespace: string): Promise<string> {
 test("the API server takes the release and RBAC lets the operator do exactly its job", async () => {
   // The image is one that does not exist, never pulled: this test is about RBAC, and a running
   // cluster-wide operator would reconcile other tests' Sandboxes.
-  install(["image.repository=localhost/soulbox/not-an-image", "image.pullPolicy=Never"]);
+  // The gateway's team is a namespace of its own, apart from the release's (its keys Secret).
+  const teamNs = await testNamespace(kc, "team");
+  try {
+    await checkRbac(teamNs.name);
+  } finally {
+    await teamNs.dispose();
+  }
+});
+
+async function checkRbac(team: string): Promise<void> {
+  install([
+    "image.repository=localhost/soulbox/not-an-image",
+    "image.pullPolicy=Never",
+    `gateway.teams={${team}}`,
+  ]);
   const sa = { name: `${release}-soulbox`, namespace: ns.name };
   await core.readNamespacedServiceAccount({ name: sa.name, namespace: ns.name });
 
@@ -225,11 +253,67 @@ test("the API server takes the release and RBAC lets the operator do exactly its
   expect(got).toEqual(
     cases.map(([verb, target, want]) => `${verb} ${JSON.stringify(target)}: ${want}`),
   );
-});
+
+  // The gateway: Sandboxes readable everywhere (its routing cache), managed in its team
+  // namespace only; its keys Secret by name; nothing of the operator's.
+  const gw = { name: `${release}-soulbox-gateway`, namespace: ns.name };
+  const keys = "soulbox-gateway-api-keys";
+  const gatewayCases: [
+    string,
+    { group?: string; resource: string; namespace?: string; name?: string },
+    boolean,
+  ][] = [
+    ["watch", { group: "soulbox.dev", resource: "sandboxes" }, true],
+    ["list", { group: "soulbox.dev", resource: "sandboxes", namespace: "default" }, true],
+    ["create", { group: "soulbox.dev", resource: "sandboxes", namespace: team }, true],
+    ["patch", { group: "soulbox.dev", resource: "sandboxes", namespace: team }, true],
+    ["delete", { group: "soulbox.dev", resource: "sandboxes", namespace: team }, true],
+    ["create", { group: "soulbox.dev", resource: "sandboxes", namespace: "default" }, false],
+    ["delete", { group: "soulbox.dev", resource: "sandboxes", namespace: "default" }, false],
+    ["update", { group: "soulbox.dev", resource: "sandboxes/status", namespace: team }, false],
+    ["get", { resource: "secrets", namespace: team, name: "abc-envd" }, true],
+    ["create", { resource: "secrets", namespace: team }, true],
+    ["delete", { resource: "secrets", namespace: team, name: "abc-env" }, true],
+    ["list", { resource: "secrets", namespace: team }, false],
+    ["get", { resource: "secrets", namespace: "default", name: "abc-envd" }, false],
+    ["get", { resource: "configmaps", namespace: team, name: "soulbox-template-base" }, true],
+    ["update", { resource: "configmaps", namespace: team }, false],
+    ["get", { resource: "pods", namespace: team }, true],
+    ["get", { resource: "pods/log", namespace: team }, true],
+    ["create", { resource: "pods", namespace: team }, false],
+    ["create", { resource: "pods/exec", namespace: team }, false],
+    ["get", { resource: "pods/log", namespace: "default" }, false],
+    ["get", { resource: "secrets", namespace: ns.name, name: keys }, true],
+    ["watch", { resource: "secrets", namespace: ns.name, name: keys }, true],
+    ["update", { resource: "secrets", namespace: ns.name, name: keys }, true],
+    ["create", { resource: "secrets", namespace: ns.name }, true],
+    ["get", { resource: "secrets", namespace: ns.name, name: "other" }, false],
+    ["list", { resource: "secrets", namespace: ns.name }, false],
+    ["delete", { resource: "secrets", namespace: ns.name, name: keys }, false],
+    ["create", { group: "coordination.k8s.io", resource: "leases", namespace: ns.name }, false],
+    ["get", { resource: "nodes" }, false],
+  ];
+  const gatewayGot = await Promise.all(
+    gatewayCases.map(
+      async ([verb, target]) =>
+        `${verb} ${JSON.stringify(target)}: ${await allowed(gw, verb, target)}`,
+    ),
+  );
+  expect(gatewayGot).toEqual(
+    gatewayCases.map(([verb, target, want]) => `${verb} ${JSON.stringify(target)}: ${want}`),
+  );
+  // The team's template is there for the operator to read.
+  const template = await core.readNamespacedConfigMap({
+    name: "soulbox-template-base",
+    namespace: team,
+  });
+  expect(template.metadata?.labels?.["soulbox.dev/template"]).toBe("base");
+}
 
 test("helm install: the operator becomes Available, one replica leads, metrics are served, a Sandbox becomes Ready", async () => {
-  // Watching this namespace only keeps the operator away from other tests' Sandboxes.
-  const notes = install([`watchNamespace=${ns.name}`]);
+  // Watching this namespace only keeps the operator away from other tests' Sandboxes; the
+  // gateway has a test of its own.
+  const notes = install([`watchNamespace=${ns.name}`, "gateway.enabled=false"]);
   expect(notes).toMatch(new RegExp(`rollout status deployment/${release}-soulbox-operator`));
   expect(notes).toMatch(/RuntimeClass "kata" must exist/);
 
@@ -348,4 +432,102 @@ test("helm install: the operator becomes Available, one replica leads, metrics a
   );
   // Helm never deletes CRDs: users' Sandboxes survive an uninstall.
   await crds.readCustomResourceDefinition({ name: "sandboxes.soulbox.dev" });
+}, 240_000);
+
+test("helm install with a TLS Secret: the gateway becomes Available and answers HTTPS for *.<domain> behind its Service", async () => {
+  // A certificate from the cluster's gateway CA (what `up` does for soulbox.test).
+  const domain = "gw.soulbox.test";
+  const dir = mkdtempSync(join(tmpdir(), "soulbox-gateway-tls-"));
+  try {
+    clusterCommand(["cert", domain, dir]);
+    await core.createNamespacedSecret({
+      namespace: ns.name,
+      body: {
+        metadata: { name: "gw-tls" },
+        type: "kubernetes.io/tls",
+        data: {
+          "tls.crt": readFileSync(join(dir, "tls.crt")).toString("base64"),
+          "tls.key": readFileSync(join(dir, "tls.key")).toString("base64"),
+        },
+      },
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const ca = readFileSync(
+    join(process.env.SOULBOX_CLUSTER_DIR ?? "e2e/cluster/.state", "pki", "gateway-ca.crt"),
+  );
+  const notes = install([
+    `watchNamespace=${ns.name}`,
+    `gateway.domain=${domain}`,
+    "gateway.tls.secretName=gw-tls",
+  ]);
+  expect(notes).toMatch(/https 443 \(certificate in Secret gw-tls\)/);
+
+  const name = `${release}-soulbox-gateway`;
+  const outcome = await waitFor(
+    "the gateway Deployment Available with 2 ready replicas",
+    async () => {
+      const d = await apps.readNamespacedDeployment({ name, namespace: ns.name });
+      const available =
+        d.status?.conditions?.find((c) => c.type === "Available")?.status === "True";
+      if (available && d.status?.readyReplicas === 2) return "available";
+      const pods = (await core.listNamespacedPod({ namespace: ns.name })).items;
+      const stuck = pods
+        .flatMap((p) => p.status?.containerStatuses ?? [])
+        .find((c) => IMAGE_ERRORS.has(c.state?.waiting?.reason ?? ""));
+      return stuck ? `image ${stuck.image}: ${stuck.state?.waiting?.reason}` : undefined;
+    },
+    AVAILABLE_WITHIN_MS,
+  ).catch((err: unknown) => String(err));
+  if (outcome !== "available") throw new Error(`${outcome}\n${await diagnose(ns.name)}`);
+
+  // Probes and metrics on the health port of each replica.
+  const pods = (
+    await core.listNamespacedPod({
+      namespace: ns.name,
+      labelSelector: `app.kubernetes.io/instance=${release},app.kubernetes.io/component=gateway`,
+    })
+  ).items.filter((p) => p.status?.phase === "Running");
+  expect(pods).toHaveLength(2);
+  for (const pod of pods)
+    for (const path of ["/healthz", "/readyz", "/metrics"]) {
+      const res = await fetch(`http://${pod.status?.podIP}:8081${path}`, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      expect([path, res.status]).toEqual([path, 200]);
+    }
+
+  // HTTPS through the Service's ClusterIP, verified against the CA for a name under the
+  // domain: the REST API answers (401 without a key: auth comes before anything else).
+  const svc = await core.readNamespacedService({ name, namespace: ns.name });
+  expect(svc.spec?.ports?.map((p) => `${p.name}:${p.port}`)).toEqual(["http:80", "https:443"]);
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request(
+      {
+        host: svc.spec?.clusterIP,
+        port: 443,
+        servername: `api.${domain}`,
+        path: "/sandboxes",
+        ca,
+        timeout: 10_000,
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("no answer within 10 s")));
+    req.on("error", reject);
+    req.end();
+  });
+  expect(status).toBe(401);
+  for (const pod of pods) {
+    const log = await core.readNamespacedPodLog({
+      name: pod.metadata?.name ?? "",
+      namespace: ns.name,
+      container: "gateway",
+    });
+    expect(log).not.toMatch(/forbidden/i);
+  }
 }, 240_000);
