@@ -5,26 +5,25 @@
  */
 import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
 import type { Logger } from "../../../operator/src/log.js";
+import type { GatewayConfig } from "../config.js";
 import type { SandboxIndex } from "../sandboxes/sandbox-index.js";
 import { ApiError, sandboxNotFound } from "./errors.js";
 import type { KubeCalls } from "./kube.js";
 
-/**
- * The settings the API reads; `GatewayConfig` (gateway/src/config.ts) has all of them, so the
- * gateway passes it as is.
- */
-export interface ApiConfig {
-  domain: string;
-  namespace: string;
-  apiKeysSecret: string;
-  defaultTimeoutSeconds: number;
-  maxTimeoutSeconds: number;
-  createTimeoutSeconds: number;
-  rateLimit: number;
-  rateBurst: number;
-  maxBodyBytes: number;
-  auditLog?: string;
-}
+/** The settings the API reads, as the gateway's flags give them. */
+export type ApiConfig = Pick<
+  GatewayConfig,
+  | "domain"
+  | "namespace"
+  | "apiKeysSecret"
+  | "defaultTimeoutSeconds"
+  | "maxTimeoutSeconds"
+  | "createTimeoutSeconds"
+  | "rateLimit"
+  | "rateBurst"
+  | "maxBodyBytes"
+  | "auditLog"
+>;
 
 /** The shared dependencies of the handlers. */
 export interface ApiContext {

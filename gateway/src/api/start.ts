@@ -16,7 +16,7 @@ import { createTokenReader, type ApiConfig, type ApiContext } from "./context.js
 import { createKubeCalls } from "./kube.js";
 import { resumeSandbox } from "./lifecycle.js";
 
-/** What {@link startApi} needs. `config` is the gateway's `GatewayConfig` (or any superset of {@link ApiConfig}). */
+/** What {@link startApi} needs; `config` may be the whole `GatewayConfig`. */
 export interface ApiOptions {
   kubeConfig: k8s.KubeConfig;
   index: SandboxIndex;
