@@ -1,4 +1,4 @@
-// Bundles the envd entry points and the operator into single ESM files under dist/.
+// Bundles the envd entry points, the operator and the gateway into single ESM files under dist/.
 // node-pty and fs-xattr are native and stay external; everything else is inlined so the
 // executor can later be copied into any sandbox image as one file.
 import { build } from "esbuild";
@@ -31,6 +31,12 @@ await build({
 await build({
   ...common,
   entryPoints: { operator: "operator/src/main.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
+});
+await build({
+  ...common,
+  entryPoints: { gateway: "gateway/src/main.ts" },
   outdir: "dist",
   outExtension: { ".js": ".mjs" },
 });
