@@ -1,0 +1,81 @@
+import type { Condition, Sandbox } from "../../../operator/src/gen/crd-types.js";
+import { desiredSandbox, startFailure } from "./create.js";
+
+const now = new Date("2026-01-01T00:00:00Z");
+const size = { cpuCount: 1, memoryMB: 0, diskSizeMB: 0 };
+const request = {
+  templateID: "base",
+  timeoutSeconds: 60,
+  metadata: {},
+  envVars: {},
+  autoPause: false,
+  autoResume: false,
+};
+
+test.each([
+  [{}, { onTimeout: "Delete", timeoutSeconds: 60 }, {}],
+  [
+    { autoPause: true, autoResume: true, metadata: { a: "b" } },
+    { onTimeout: "Pause", metadata: { a: "b" } },
+    { "soulbox.dev/auto-resume": "true" },
+  ],
+  [{ envVars: { K: "v" } }, { envFrom: [{ secretRef: { name: "id1-env" } }] }, {}],
+  [{ allowEgress: [] }, { network: { allowEgress: [] } }, {}],
+  [
+    { timeoutSeconds: 0 },
+    { timeoutSeconds: 1 },
+    { "soulbox.dev/expires-at": "2026-01-01T00:00:00.000Z" },
+  ],
+])("desired Sandbox for %j", (over, spec, annotations) => {
+  const sb = desiredSandbox("id1", "team-a", { ...request, ...over }, size, now);
+  expect(sb.metadata).toMatchObject({
+    name: "id1",
+    namespace: "team-a",
+    labels: { "soulbox.dev/team": "team-a" },
+    annotations: { "soulbox.dev/expires-at": "2026-01-01T00:01:00.000Z", ...annotations },
+  });
+  expect(sb.spec).toMatchObject({ templateRef: "soulbox-template-base", ...spec });
+  expect(JSON.stringify(sb)).not.toContain('"v"'); // env values never in the Sandbox
+});
+
+const ready = (status: Condition["status"], reason: string, message = "m"): Condition => ({
+  type: "Ready",
+  status,
+  reason,
+  message,
+  lastTransitionTime: "2026-01-01T00:00:00Z",
+});
+const withStatus = (status: Sandbox["status"]): Sandbox => ({
+  apiVersion: "soulbox.dev/v1alpha1",
+  kind: "Sandbox",
+  metadata: { name: "id1" },
+  spec: {},
+  status,
+});
+
+test.each([
+  [{ phase: "Starting" as const, conditions: [ready("False", "Starting")] }, undefined],
+  [{ phase: "Running" as const, conditions: [ready("True", "EnvdReady")] }, undefined],
+  [
+    { phase: "Failed" as const, conditions: [ready("False", "PodFailed", "evicted")] },
+    /failed to start: evicted/,
+  ],
+  [
+    {
+      phase: "Starting" as const,
+      conditions: [ready("False", "ImagePullBackOff", "no such image")],
+    },
+    /image cannot be pulled \(ImagePullBackOff\): no such image/,
+  ],
+  [
+    { phase: "Pending" as const, conditions: [ready("False", "TemplateInvalid", "bad template")] },
+    /cannot start: bad template/,
+  ],
+])("startFailure(%j)", (status, message) => {
+  const f = startFailure(withStatus(status));
+  if (message === undefined) expect(f).toBeUndefined();
+  else {
+    expect(f?.status).toBe(500);
+    expect(f?.message).toMatch(message);
+  }
+});
