@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SoulBox's two entry points, usable on a fresh clone:
-#   ./run.sh demo [command]   start envd locally and run a command through the official e2b SDK
+#   ./run.sh demo [command]   bring up a local SoulBox (e2e/cluster/up) and run a command in a
+#                             sandbox through the official e2b SDK (--envd-only: a local envd, no cluster)
 #   ./run.sh test             run the whole test suite (what CI runs)
 # Both install what is missing first: npm packages (including Node.js 24 from
 # the npm registry, which every npm script then runs on) and the test host's
@@ -28,7 +29,7 @@ case "${1:-}" in
     npm test
     ;;
   *)
-    echo "usage: ./run.sh demo [command] | ./run.sh test" >&2
+    echo "usage: ./run.sh demo [--envd-only] [command] | ./run.sh test" >&2
     exit 2
     ;;
 esac
