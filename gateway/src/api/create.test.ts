@@ -1,7 +1,6 @@
 import type { Condition, Sandbox } from "../../../operator/src/gen/crd-types.js";
 import { desiredSandbox, startFailure } from "./create.js";
 
-const now = new Date("2026-01-01T00:00:00Z");
 const size = { cpuCount: 1, memoryMB: 0, diskSizeMB: 0 };
 const request = {
   templateID: "base",
@@ -21,19 +20,18 @@ test.each([
   ],
   [{ envVars: { K: "v" } }, { envFrom: [{ secretRef: { name: "id1-env" } }] }, {}],
   [{ allowEgress: [] }, { network: { allowEgress: [] } }, {}],
-  [
-    { timeoutSeconds: 0 },
-    { timeoutSeconds: 1 },
-    { "soulbox.dev/expires-at": "2026-01-01T00:00:00.000Z" },
-  ],
+  [{ timeoutSeconds: 0 }, { timeoutSeconds: 1 }, {}],
+  [{ timeoutSeconds: 86400 }, { timeoutSeconds: 86400 }, {}],
 ])("desired Sandbox for %j", (over, spec, annotations) => {
-  const sb = desiredSandbox("id1", "team-a", { ...request, ...over }, size, now);
+  const sb = desiredSandbox("id1", "team-a", { ...request, ...over }, size);
   expect(sb.metadata).toMatchObject({
     name: "id1",
     namespace: "team-a",
     labels: { "soulbox.dev/team": "team-a" },
-    annotations: { "soulbox.dev/expires-at": "2026-01-01T00:01:00.000Z", ...annotations },
+    annotations,
   });
+  // The timeout runs from Ready (spec.timeoutSeconds), so no deadline is written at creation.
+  expect(sb.metadata.annotations?.["soulbox.dev/expires-at"]).toBeUndefined();
   expect(sb.spec).toMatchObject({ templateRef: "soulbox-template-base", ...spec });
   expect(JSON.stringify(sb)).not.toContain('"v"'); // env values never in the Sandbox
 });

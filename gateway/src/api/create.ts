@@ -9,7 +9,7 @@ import {
   type Sandbox,
   type SandboxSpec,
 } from "../../../operator/src/gen/crd-types.js";
-import { Annotation, Label } from "../../../operator/src/labels.js";
+import { Label } from "../../../operator/src/labels.js";
 import { TemplateError, resolveTemplate } from "../../../operator/src/sandbox/template.js";
 import { WaitTimeoutError } from "../sandboxes/sandbox-index.js";
 import { ANNOTATION_AUTO_RESUME, isReady } from "../sandboxes/sandbox-state.js";
@@ -24,7 +24,6 @@ import {
 import { ApiError, badRequest } from "./errors.js";
 import { newSandboxId } from "./ids.js";
 import { messageOf, statusOf } from "./kube.js";
-import { formatDeadline, ttlFromNow } from "./ttl.js";
 import { parseCreateRequest, type CreateRequest } from "./validate.js";
 
 /** The largest `spec.timeoutSeconds` the CRD takes (30 days). */
@@ -69,23 +68,20 @@ export function desiredSandbox(
   team: string,
   req: CreateRequest,
   size: ReturnType<typeof sizeOfTemplate>,
-  now: Date,
 ): Sandbox {
   const spec: SandboxSpec = {
     templateRef: `${TEMPLATE_CONFIGMAP_PREFIX}${req.templateID}`,
     onTimeout: req.autoPause ? "Pause" : "Delete",
-    // The annotation below is the deadline the operator obeys; timeoutSeconds is set as well
-    // because the CRD wants one with onTimeout Pause, and it documents the asked-for timeout.
+    // Counted by the operator from the moment the sandbox is first Ready, not from this request:
+    // a slow start (an image pull, a busy node) must not eat the time the caller asked for. Later
+    // `/timeout` and `/connect` calls move the deadline with the expires-at annotation instead.
     timeoutSeconds: Math.min(Math.max(req.timeoutSeconds, 1), MAX_CRD_TIMEOUT_SECONDS),
   };
   if (Object.keys(req.metadata).length > 0) spec.metadata = req.metadata;
   if (Object.keys(req.envVars).length > 0)
     spec.envFrom = [{ secretRef: { name: envSecretName(id) } }];
   if (req.allowEgress) spec.network = { allowEgress: req.allowEgress };
-  const annotations: Record<string, string> = {
-    [Annotation.expiresAt]: formatDeadline(ttlFromNow(now, req.timeoutSeconds)),
-    [ANNOTATION_SIZE]: JSON.stringify(size),
-  };
+  const annotations: Record<string, string> = { [ANNOTATION_SIZE]: JSON.stringify(size) };
   if (req.autoResume) annotations[ANNOTATION_AUTO_RESUME] = "true";
   return {
     apiVersion: SandboxResource.apiVersion,
@@ -196,7 +192,7 @@ async function createWithFreshId(
     }
     let sandbox: Sandbox;
     try {
-      sandbox = await ctx.kube.createSandbox(team, desiredSandbox(id, team, req, size, new Date()));
+      sandbox = await ctx.kube.createSandbox(team, desiredSandbox(id, team, req, size));
     } catch (err) {
       if (hasEnv) await ctx.kube.deleteSecret(team, envSecretName(id)).catch(() => undefined);
       const status = statusOf(err);
