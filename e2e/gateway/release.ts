@@ -13,6 +13,7 @@ import * as k8s from "@kubernetes/client-node";
 import { CHART, helm, helmOk } from "../../charts/soulbox/helm.js";
 import { clusterCommand, testNamespace } from "../cluster/test-support/cluster.js";
 
+const KUBECTL = fileURLToPath(new URL("../cluster/.bin/kubectl", import.meta.url));
 const ENV_CLI = fileURLToPath(new URL("../cluster/env", import.meta.url));
 const GATEWAY = fileURLToPath(new URL("../../dist/gateway.mjs", import.meta.url));
 
@@ -52,6 +53,16 @@ export async function installGatewayRelease(kc: k8s.KubeConfig): Promise<Gateway
   let installed = false;
   let dns = false;
   const cleanup = async () => {
+    if (process.env.SOULBOX_GATEWAY_LOGS)
+      console.log(
+        spawnSync(
+          KUBECTL,
+          ["-n", ns.name, "logs", "-l", "app.kubernetes.io/component=gateway", "--tail", "200"],
+          {
+            encoding: "utf8",
+          },
+        ).stdout,
+      );
     if (dns) clusterCommand(["dns", "remove", domain]);
     if (installed)
       helm(["uninstall", release, "--namespace", ns.name, "--wait", "--timeout", "90s"]);
@@ -103,10 +114,14 @@ export async function installGatewayRelease(kc: k8s.KubeConfig): Promise<Gateway
     if (!ip) throw new Error("the gateway Service has no ClusterIP");
     clusterCommand(["dns", "add", domain, ip]);
     dns = true;
-    const env = spawnSync(ENV_CLI, ["--namespace", ns.name, "--release", release], {
-      env: process.env,
-      encoding: "utf8",
-    });
+    const env = spawnSync(
+      ENV_CLI,
+      ["--namespace", ns.name, "--release", release, "--team", ns.name],
+      {
+        env: process.env,
+        encoding: "utf8",
+      },
+    );
     if (env.status !== 0) throw new Error(`e2e/cluster/env failed: ${env.stderr}`);
     return {
       release,

@@ -5,11 +5,14 @@
  * makes test workers trust the local CA (NODE_EXTRA_CA_CERTS), which the SDK's TLS needs.
  */
 import { AuthenticationError, NotFoundError, Sandbox, SandboxNotFoundError } from "e2b";
+import { readFileSync } from "node:fs";
+import tls from "node:tls";
 import { ensureNode, kubeConfig } from "../cluster/test-support/cluster.js";
 import { installGatewayRelease, type GatewayRelease } from "./release.js";
 
 const SDK_VARS = ["E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY", "E2B_DOMAIN"] as const;
 const saved = Object.fromEntries(SDK_VARS.map((k) => [k, process.env[k]]));
+const defaultCas = tls.getCACertificates("default");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let gw: GatewayRelease;
@@ -22,13 +25,14 @@ beforeAll(async () => {
     if (!v) throw new Error(`e2e/cluster/env printed no ${k}`);
     process.env[k] = v;
   }
-  if (process.env.NODE_EXTRA_CA_CERTS !== gw.env.NODE_EXTRA_CA_CERTS)
-    throw new Error(
-      `test workers trust ${process.env.NODE_EXTRA_CA_CERTS}, the gateway's CA is ${gw.env.NODE_EXTRA_CA_CERTS}`,
-    );
+  // What NODE_EXTRA_CA_CERTS does for a user's program, done for this process: a worker may have
+  // started before the global setup set it (jest runs a lone test file in its own process).
+  const ca = readFileSync(gw.env.NODE_EXTRA_CA_CERTS ?? "", "utf8");
+  tls.setDefaultCACertificates([...defaultCas, ca]);
 }, 300_000);
 
 afterAll(async () => {
+  tls.setDefaultCACertificates(defaultCas);
   for (const k of SDK_VARS) {
     if (saved[k] === undefined) delete process.env[k];
     else process.env[k] = saved[k];

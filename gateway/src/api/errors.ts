@@ -4,6 +4,8 @@
  * every refusal is an {@link ApiError} carrying the status, and nothing else reaches the client.
  */
 
+import { statusOf } from "./kube.js";
+
 /** A refusal with the HTTP status it answers with; `message` is for the user and names what to fix. */
 export class ApiError extends Error {
   override name = "ApiError";
@@ -44,5 +46,13 @@ export const notSupported = (what: string, later: string) =>
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  // The API server refused the gateway itself: its ServiceAccount may not act in the key's team
+  // namespace. An operator's mistake to fix, said plainly rather than as an anonymous 500.
+  if (statusOf(err) === 403)
+    return new ApiError(
+      403,
+      "the gateway may not act in this key's team namespace: add the namespace to the chart's gateway.teams",
+      { cause: err },
+    );
   return new ApiError(500, "internal error in the SoulBox gateway", { cause: err });
 }
