@@ -96,15 +96,9 @@ export function createDispatcher(opts: {
 
     let host: string;
     try {
-      const t = await opts.resolve(route.sandboxId);
-      if (t.resumed) metrics.resumes.inc({ result: "ok" });
-      host = t.host;
+      host = (await opts.resolve(route.sandboxId)).host;
     } catch (err) {
       if (!(err instanceof TargetUnavailableError)) throw err;
-      if (err.cause !== undefined) {
-        metrics.resumes.inc({ result: "error" });
-        log.warn("auto-resume failed", { sandboxId: route.sandboxId, err });
-      }
       finish("unavailable");
       return sendError(res, 502, err.message);
     }

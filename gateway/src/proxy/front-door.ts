@@ -76,6 +76,10 @@ export async function startFrontDoor(opts: FrontDoorOptions): Promise<FrontDoor>
       index: opts.index,
       now: opts.now ?? (() => new Date()),
       resume: opts.resume,
+      onResumed: (sandboxId, result, err) => {
+        metrics.resumes.inc({ result });
+        if (err !== undefined) log.warn("auto-resume failed", { sandboxId, err: errorText(err) });
+      },
     }),
     apiHandler: opts.apiHandler,
     metrics,
@@ -188,6 +192,10 @@ function sniff(socket: Socket, decide: (isH2: boolean) => void): void {
   socket.on("readable", onReadable);
   socket.once("end", onEnd);
   socket.on("error", () => socket.destroy());
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function listen(server: Server, port: number, host: string | undefined): Promise<Server> {

@@ -55,6 +55,8 @@ export function createTargetResolver(opts: {
   index: SandboxLookup;
   now: () => Date;
   resume?: (s: Sandbox) => Promise<Sandbox>;
+  /** Told once per resume call how it went (requests that share a resume do not repeat it). */
+  onResumed?: (id: string, result: "ok" | "error", err?: unknown) => void;
 }): ResolveTarget {
   const resuming = new Map<string, Promise<Sandbox>>();
   return async (id) => {
@@ -65,7 +67,16 @@ export function createTargetResolver(opts: {
     if (!opts.resume) throw new TargetUnavailableError(`sandbox ${id} is paused`);
     let pending = resuming.get(id);
     if (!pending) {
-      pending = opts.resume(cached).finally(() => resuming.delete(id));
+      pending = opts
+        .resume(cached)
+        .then(
+          (s) => (opts.onResumed?.(id, "ok"), s),
+          (err: unknown) => {
+            opts.onResumed?.(id, "error", err);
+            throw err;
+          },
+        )
+        .finally(() => resuming.delete(id));
       resuming.set(id, pending);
     }
     let after: Sandbox;
