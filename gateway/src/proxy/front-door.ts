@@ -89,6 +89,9 @@ export async function startFrontDoor(opts: FrontDoorOptions): Promise<FrontDoor>
   // Streams may legitimately run for hours (command output, watches): no request timeout.
   const h1 = createHttp1Server({ requestTimeout: 0, keepAliveTimeout: 65_000 }, dispatcher.http1);
   h1.on("upgrade", dispatcher.upgrade);
+  // h1 never listens itself (connections are handed to it), but Node's HTTP server only starts
+  // tracking connections (headersTimeout enforcement, closeIdleConnections) on "listening".
+  h1.emit("listening");
   const h2 = createHttp2Server({ settings: { maxConcurrentStreams: 1000 } }, dispatcher.http2);
   h2.setTimeout(0);
   const h2Sessions = new Set<ServerHttp2Session>();
@@ -163,6 +166,7 @@ export async function startFrontDoor(opts: FrontDoorOptions): Promise<FrontDoor>
           await new Promise((r) => setTimeout(r, 25));
         }
         for (const s of sockets) s.destroy();
+        h1.close(); // stops its connection-tracking timer (it reports "not running": it never listened)
         await dispatcher.close(Math.max(0, deadline - Date.now()));
         await Promise.all(closed);
       })();
