@@ -8,6 +8,7 @@ import {
 import { Sandbox } from "e2b";
 import { Process } from "../../../envd/src/gen/process/process_pb.js";
 import { ENVD_VERSION } from "../sandboxes/sandbox-state.js";
+import { makeWildcardCerts } from "./test-support/certs.js";
 import {
   DOMAIN,
   multipartFile,
@@ -225,5 +226,24 @@ describe("the REST API behind the same ports", () => {
       "x-forwarded-proto": "http",
       "x-forwarded-host": `api.${DOMAIN}`,
     });
+  });
+});
+
+describe("certificate renewal", () => {
+  test("setTls serves a new certificate to new connections", async () => {
+    const renewed = makeWildcardCerts(DOMAIN);
+    const name = `49983-${h.id}.${DOMAIN}`;
+    const trusting = (ca: string) =>
+      tlsRequest({ ...h, certs: { ...h.certs, ca } }, name, "/health");
+    expect((await trusting(h.certs.ca)).status).toBe(204);
+    h.door.setTls({ cert: renewed.cert, key: renewed.key });
+    try {
+      await expect(trusting(h.certs.ca)).rejects.toThrow(/certificate/);
+      expect((await trusting(renewed.ca)).status).toBe(204);
+    } finally {
+      h.door.setTls({ cert: h.certs.cert, key: h.certs.key });
+    }
+    expect(() => h.door.setTls({ cert: "not a certificate", key: "nor a key" })).toThrow();
+    expect((await trusting(h.certs.ca)).status).toBe(204);
   });
 });

@@ -56,6 +56,12 @@ export interface FrontDoor {
   http: AddressInfo;
   https?: AddressInfo;
   metrics: ProxyMetrics;
+  /**
+   * Serves a new certificate and key to new TLS connections (a renewed wildcard certificate, e.g.
+   * from cert-manager, without a restart); open connections keep theirs. Throws on a bad pair or
+   * when there is no TLS listener.
+   */
+  setTls(tls: { cert: string | Buffer; key: string | Buffer }): void;
   /** Stops listening, ends keep-alive connections and HTTP/2 sessions; resolves once all are gone. */
   close(): Promise<void>;
 }
@@ -117,8 +123,9 @@ export async function startFrontDoor(opts: FrontDoorOptions): Promise<FrontDoor>
   track(plain);
 
   let secure: Server | undefined;
+  let tlsServer: ReturnType<typeof createTlsServer> | undefined;
   if (opts.httpsPort !== undefined && opts.tls) {
-    const tlsServer = createTlsServer({
+    tlsServer = createTlsServer({
       cert: opts.tls.cert,
       key: opts.tls.key,
       ALPNProtocols: ["h2", "http/1.1"],
@@ -154,6 +161,10 @@ export async function startFrontDoor(opts: FrontDoorOptions): Promise<FrontDoor>
     http: plain.address() as AddressInfo,
     https: secure ? (secure.address() as AddressInfo) : undefined,
     metrics,
+    setTls(tls) {
+      if (!tlsServer) throw new Error("front door: there is no TLS listener");
+      tlsServer.setSecureContext({ cert: tls.cert, key: tls.key });
+    },
     close() {
       closing ??= (async () => {
         const closed = listening.map((s) => new Promise<void>((r) => s.close(() => r())));
