@@ -94,6 +94,9 @@ export function createDispatcher(opts: {
       return forwardHttp1(ex, { createConnection: () => bridgeConnection(apiBridge) });
     }
 
+    // A resume can take seconds; the client may leave meanwhile (and its close event with it).
+    let gone = false;
+    res.once("close", () => (gone = true));
     let host: string;
     try {
       host = (await opts.resolve(route.sandboxId)).host;
@@ -102,7 +105,7 @@ export function createDispatcher(opts: {
       finish("unavailable");
       return sendError(res, 502, err.message);
     }
-    if (res.destroyed || res.closed) return finish("client_aborted"); // gone while we resumed
+    if (gone) return finish("client_aborted");
     const ex: Exchange = {
       ...base,
       upstreamName: `sandbox ${route.sandboxId}`,

@@ -150,6 +150,35 @@ describe("auto-resume", () => {
     expect(resumed).toEqual([id]); // running now: no second resume
   });
 
+  test("a client that leaves while its sandbox resumes is not forwarded", async () => {
+    let requests = 0;
+    const u = await startHttpUpstream((_req, res) => (requests++, res.end("late")));
+    upstreams.push(u);
+    const id = newSandboxId();
+    h.index.set(
+      sandboxObject(id, { podIP: u.podIP, phase: "Paused", state: "Paused", autoResume: true }),
+    );
+    let resumed = false;
+    h.onResume = async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      const running = sandboxObject(id, { podIP: u.podIP, autoResume: true });
+      h.index.set(running);
+      resumed = true;
+      return running;
+    };
+    const req = request(`${h.httpUrl}/`, {
+      headers: { "e2b-sandbox-id": id, "e2b-sandbox-port": String(u.port) },
+      agent: false,
+    });
+    req.on("error", () => undefined);
+    req.end();
+    await new Promise((r) => setTimeout(r, 100));
+    req.destroy();
+    await waitFor("the resume to finish", () => resumed);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(requests).toBe(0);
+  });
+
   test("a resume that fails is a 502 that says why", async () => {
     const id = addSandbox({ phase: "Paused", state: "Paused", autoResume: true });
     h.onResume = () => Promise.reject(new Error("no capacity on any node"));
@@ -355,7 +384,8 @@ describe("metrics", () => {
       /soulbox_gateway_proxy_requests_total\{protocol="http2",outcome="client_aborted"\} [1-9]/,
     );
     expect(text).toMatch(/soulbox_gateway_proxy_bytes_total\{direction="out"\} [1-9]/);
-    expect(text).toMatch(/soulbox_gateway_proxy_resumes_total\{result="ok"\} 1/);
+    // Two resumes above: one shared by three concurrent requests, one whose client left.
+    expect(text).toMatch(/soulbox_gateway_proxy_resumes_total\{result="ok"\} 2/);
     expect(text).toMatch(/soulbox_gateway_proxy_resumes_total\{result="error"\} 1/);
     expect(h.logs.some((l) => l.includes("upstream request failed"))).toBe(true);
   });
