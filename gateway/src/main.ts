@@ -9,7 +9,7 @@
  *    everything else to the REST API;
  * 5. probes and metrics; SIGTERM: stop listening, finish in-flight requests, exit.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import type { Server } from "node:http";
 import * as k8s from "@kubernetes/client-node";
 import { collectDefaultMetrics, Registry } from "prom-client";
@@ -82,6 +82,21 @@ log.info("gateway listening", {
   https: front.https?.port,
   domain: cfg.domain,
 });
+// A mounted Secret (cert-manager renews it) changes under the gateway: new connections get the new
+// certificate without a restart. Polled, because the kubelet swaps the files through a symlink.
+const tlsFiles = cfg.tlsCertFile && cfg.tlsKeyFile ? [cfg.tlsCertFile, cfg.tlsKeyFile] : [];
+const reloadTls = () => {
+  try {
+    front.setTls({ cert: readFileSync(tlsFiles[0] ?? ""), key: readFileSync(tlsFiles[1] ?? "") });
+    log.info("TLS certificate reloaded", { file: tlsFiles[0] });
+  } catch (err) {
+    log.warn("the TLS certificate changed but could not be loaded; keeping the old one", {
+      error: err,
+    });
+  }
+};
+if (tlsFiles[0]) watchFile(tlsFiles[0], { interval: 30_000, persistent: false }, reloadTls);
+
 const probes: Server | undefined =
   cfg.healthPort > 0
     ? await serveOperatorHttp(cfg.healthPort, {
@@ -95,6 +110,7 @@ const stop = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   log.info("stopping", { signal });
+  if (tlsFiles[0]) unwatchFile(tlsFiles[0]);
   await front.close();
   await api.stop();
   await index.stop();
