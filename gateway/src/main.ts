@@ -95,7 +95,7 @@ const reloadTls = () => {
     });
   }
 };
-if (tlsFiles[0]) watchFile(tlsFiles[0], { interval: 30_000, persistent: false }, reloadTls);
+if (tlsFiles[0]) watchFile(tlsFiles[0], { interval: 10_000, persistent: false }, reloadTls);
 
 const probes: Server | undefined =
   cfg.healthPort > 0

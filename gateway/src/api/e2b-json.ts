@@ -2,6 +2,7 @@
  * Sandbox objects as E2B's REST API shows them (the schemas `Sandbox`, `ListedSandbox`,
  * `SandboxDetail`, `SandboxMetric`), pure. Field names are the OpenAPI ones the SDK reads.
  */
+import type { SandboxMetrics } from "../../../envd/src/os/cgroup-metrics.js";
 import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
 import { parseQuantity, type Quantity } from "../../../operator/src/sandbox/quantity.js";
 import type { SandboxTemplate } from "../../../operator/src/gen/crd-types.js";
@@ -77,16 +78,8 @@ export interface E2bMetric {
   diskTotal: number;
 }
 
-/** envd's `GET /metrics` answer (envd/src/os/cgroup-metrics.ts). */
-export interface EnvdMetrics {
-  ts: number;
-  cpu_count: number;
-  cpu_used_pct: number;
-  mem_total: number;
-  mem_used: number;
-  disk_used: number;
-  disk_total: number;
-}
+/** envd's `GET /metrics` answer: the shape envd's OS layer reports. */
+export type EnvdMetrics = SandboxMetrics;
 
 /** The E2B template id of a sandbox, from its `templateRef`. */
 export function templateIdOf(s: Sandbox): string {

@@ -4,6 +4,7 @@
  * a second on a healthy API server), without a read per request.
  */
 import * as k8s from "@kubernetes/client-node";
+import { startCache, type Cache } from "../../../operator/src/kube/informer.js";
 import type { Logger } from "../../../operator/src/log.js";
 import { checkKey, parseKeyEntries, type KeyCheck, type NamedKey } from "./api-keys.js";
 
@@ -33,67 +34,33 @@ export interface KeyStoreOptions {
 export function startKeyStore(opts: KeyStoreOptions): KeyStore {
   const core = opts.kubeConfig.makeApiClient(k8s.CoreV1Api);
   const fieldSelector = `metadata.name=${opts.secretName}`;
-  const path = `/api/v1/namespaces/${opts.namespace}/secrets`;
-  const informer = new k8s.ListWatch<k8s.V1Secret>(
-    path,
-    new k8s.Watch(opts.kubeConfig),
-    () => core.listNamespacedSecret({ namespace: opts.namespace, fieldSelector }),
-    false,
-    undefined,
-    fieldSelector,
-  );
   let current: NamedKey[] = [];
-  let isSynced = false;
-  let stopped = false;
-  let retry: NodeJS.Timeout | undefined;
-  const delay = opts.restartDelayMs ?? 1000;
-
   const load = (secret: k8s.V1Secret | undefined) => {
     const { keys, invalid } = parseKeyEntries(secret?.data);
     for (const bad of invalid)
       opts.log.warn("ignoring an invalid API key entry", { key: bad.name, reason: bad.reason });
     current = keys;
   };
-  const refresh = () =>
-    load(informer.list(opts.namespace).find((s) => s.metadata?.name === opts.secretName));
-  informer.on("add", refresh);
-  informer.on("update", refresh);
-  informer.on("delete", refresh);
-  informer.on("error", (err: unknown) => {
-    if (stopped) return;
-    opts.log.info("keys Secret watch ended; relisting", { error: err });
-    clearTimeout(retry);
-    retry = setTimeout(() => {
-      if (!stopped) void start();
-    }, delay);
+  // One named object: its RBAC grants list/watch by resourceNames, which needs the field selector.
+  const cache: Cache<k8s.V1Secret> = startCache<k8s.V1Secret>({
+    kubeConfig: opts.kubeConfig,
+    log: opts.log,
+    path: `/api/v1/namespaces/${opts.namespace}/secrets`,
+    fieldSelector,
+    list: () => core.listNamespacedSecret({ namespace: opts.namespace, fieldSelector }),
+    onChange: (secret, verb) => load(verb === "delete" ? undefined : secret),
+    restartDelayMs: opts.restartDelayMs,
   });
-
-  const start = (): Promise<void> =>
-    informer.start().then(
-      () => {
-        refresh();
-        isSynced = true;
-      },
-      (err: unknown) => {
-        opts.log.warn("reading the keys Secret failed; retrying", { error: err });
-        return new Promise<void>((resolve) => {
-          retry = setTimeout(() => resolve(stopped ? undefined : start()), delay);
-        });
-      },
-    );
-  const synced = start();
+  // A missing Secret yields no event: the first list decides then.
+  const synced = cache.synced.then(() => load(cache.get(opts.secretName, opts.namespace)));
 
   return {
     check: (presented, now = new Date()) => checkKey(current, presented, now),
     keys: () => current,
     synced,
     get isSynced() {
-      return isSynced;
+      return cache.isSynced;
     },
-    async stop() {
-      stopped = true;
-      clearTimeout(retry);
-      await informer.stop();
-    },
+    stop: () => cache.stop(),
   };
 }

@@ -18,6 +18,8 @@ export interface CacheOptions<T extends k8s.KubernetesObject> {
   path: string;
   list: () => Promise<k8s.KubernetesListObject<T>>;
   labelSelector?: string;
+  /** Only objects matching this field selector, e.g. `metadata.name=x` (one named object). */
+  fieldSelector?: string;
   /** Called for every add, update and delete (also for the objects of a relist). */
   onChange: (obj: T, verb: "add" | "update" | "delete") => void;
   log: Logger;
@@ -32,7 +34,15 @@ export interface CacheOptions<T extends k8s.KubernetesObject> {
  * level-triggered reconcilers want.
  */
 export function startCache<T extends k8s.KubernetesObject>(opts: CacheOptions<T>): Cache<T> {
-  const informer = k8s.makeInformer(opts.kubeConfig, opts.path, opts.list, opts.labelSelector);
+  // ListWatch is what makeInformer builds; made here because makeInformer takes no field selector.
+  const informer = new k8s.ListWatch<T>(
+    opts.path,
+    new k8s.Watch(opts.kubeConfig),
+    opts.list,
+    false,
+    opts.labelSelector,
+    opts.fieldSelector,
+  );
   let stopped = false;
   let isSynced = false;
   let retry: NodeJS.Timeout | undefined;
