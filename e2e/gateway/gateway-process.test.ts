@@ -97,6 +97,9 @@ describe("running", () => {
     expect(unauthorized.status).toBe(401);
     const metrics = await (await fetch(`http://127.0.0.1:${health}/metrics`)).text();
     expect(metrics).toContain("soulbox_gateway_proxy_requests_total");
+    expect(metrics).toMatch(
+      /soulbox_gateway_api_requests_total\{method="GET",route="\(no route\)",status="401"\} 1/,
+    );
 
     expect(await servedNames(https)).toContain("DNS:*.one.soulbox.test");
     cpSync(join(dir, "two"), join(dir, "live"), { recursive: true });

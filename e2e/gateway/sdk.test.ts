@@ -48,9 +48,15 @@ test("e2e/cluster/env prints the three stable lines for this gateway", () => {
 
 test("create, run with streaming output, write and read files, list by metadata, set a timeout, kill", async () => {
   const tag = `t${Date.now().toString(36)}`;
-  const sbx = await Sandbox.create("base", { metadata: { suite: tag }, timeoutMs: 120_000 });
+  const sbx = await Sandbox.create("base", {
+    metadata: { suite: tag },
+    envs: { GREETING: "hello from envVars" },
+    timeoutMs: 120_000,
+  });
   try {
     expect(sbx.sandboxId).toMatch(/^[a-z0-9]+$/);
+    // Create-time envVars are sandbox-wide: every command sees them.
+    expect((await sbx.commands.run("echo $GREETING")).stdout).toBe("hello from envVars\n");
     const chunks: string[] = [];
     const run = await sbx.commands.run("for i in 1 2 3; do echo line$i; sleep 0.2; done", {
       onStdout: (d) => void chunks.push(d),
@@ -143,6 +149,24 @@ test("pause, then Sandbox.connect resumes it and commands run again", async () =
     const again = await Sandbox.connect(sbx.sandboxId);
     expect((await again.commands.run("cat /tmp/state")).stdout).toBe("kept\n");
     expect((await Sandbox.getInfo(sbx.sandboxId)).state).toBe("running");
+  } finally {
+    await sbx.kill();
+  }
+}, 180_000);
+
+test("a paused sandbox created with autoResume is resumed by the first request that reaches it", async () => {
+  const sbx = await Sandbox.create("base", {
+    timeoutMs: 120_000,
+    lifecycle: { onTimeout: "pause", autoResume: true },
+  });
+  try {
+    await sbx.commands.run("echo before > /tmp/x");
+    expect(await sbx.pause()).toBe(true);
+    expect((await Sandbox.getInfo(sbx.sandboxId)).state).toBe("paused");
+    expect((await sbx.commands.run("cat /tmp/x")).stdout).toBe("before\n");
+    const info = await Sandbox.getInfo(sbx.sandboxId);
+    expect(info.state).toBe("running");
+    expect(info.lifecycle).toEqual({ onTimeout: "pause", autoResume: true });
   } finally {
     await sbx.kill();
   }

@@ -71,6 +71,7 @@ export function contractPod(name: string, image: string, command: string[] = [])
             `${kit}/executor.mjs`,
             "--socket",
             "/soulbox/run/executor.sock",
+            "--inherit-env",
             "--",
             ...command,
           ],

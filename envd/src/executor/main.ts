@@ -3,18 +3,21 @@
  * `npm run envd` locally. It does the operating-system work (processes, PTYs,
  * files, watches, metrics) and serves it to the envd sidecar over a unix socket.
  *
- * Usage: executor --socket <path> [--default-user <name>] [-- <start command> [args...]]
+ * Usage: executor --socket <path> [--default-user <name>] [--inherit-env] [-- <start command> [args...]]
+ * `--inherit-env` (the pod layout): the container's environment becomes the sandbox-wide variables.
  */
 import { parseArgs } from "node:util";
 import { createExecutorContext } from "./context.js";
 import { listenExecutor } from "./server.js";
 import { defaultUserName } from "../os/default-user.js";
+import { containerEnv } from "../os/process-env.js";
 import { runStartCommand } from "./start-command.js";
 
 const { values, positionals } = parseArgs({
   options: {
     socket: { type: "string" },
     "default-user": { type: "string" },
+    "inherit-env": { type: "boolean" },
   },
   allowPositionals: true,
 });
@@ -37,7 +40,7 @@ process.on("uncaughtException", (err) => {
 const ctx = createExecutorContext({
   user: values["default-user"] ?? (await defaultUserName()),
   workdir: undefined,
-  envVars: {},
+  envVars: values["inherit-env"] ? containerEnv(process.env) : {},
 });
 const server = await listenExecutor(ctx, values.socket);
 await runStartCommand(ctx, positionals).catch((err: unknown) => {

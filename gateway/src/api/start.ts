@@ -15,6 +15,8 @@ import { createApiApp } from "./app.js";
 import { createTokenReader, type ApiConfig, type ApiContext } from "./context.js";
 import { createKubeCalls } from "./kube.js";
 import { resumeSandbox } from "./lifecycle.js";
+import type { Registry } from "prom-client";
+import { withApiMetrics } from "../api-metrics.js";
 
 /** What {@link startApi} needs; `config` may be the whole `GatewayConfig`. */
 export interface ApiOptions {
@@ -22,6 +24,8 @@ export interface ApiOptions {
   index: SandboxIndex;
   config: ApiConfig;
   log: Logger;
+  /** Where the API's request metrics register; none when absent. */
+  registry?: Registry;
 }
 
 /** The running API. */
@@ -50,7 +54,8 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
     secretName: opts.config.apiKeysSecret,
     log,
   });
-  const audit = createAuditLog(opts.config.auditLog);
+  const auditLog = createAuditLog(opts.config.auditLog);
+  const audit = opts.registry ? withApiMetrics(auditLog, opts.registry) : auditLog;
   const ctx: ApiContext = {
     kube,
     index: opts.index,

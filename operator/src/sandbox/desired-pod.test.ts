@@ -24,6 +24,7 @@ const EXECUTOR = [
   "/soulbox/kit/executor.mjs",
   "--socket",
   "/soulbox/run/executor.sock",
+  "--inherit-env",
   "--",
 ];
 

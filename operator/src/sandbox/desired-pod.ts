@@ -43,6 +43,8 @@ export function executorCommand(template: SandboxTemplate): string[] {
     `${KIT_DIR}/executor.mjs`,
     "--socket",
     EXECUTOR_SOCKET,
+    // The container's env (image ENV, template env, envFrom Secrets) is the sandbox's.
+    "--inherit-env",
     "--",
     ...(template.command ?? []),
     ...(template.args ?? []),
