@@ -17,6 +17,7 @@ import { createServer, connect, type TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLUSTER_CLI } from "./test-support/cluster.js";
+import { holdDnsLock } from "./test-support/dns-lock.js";
 
 const RESOLV_CONF = "/etc/resolv.conf";
 
@@ -152,6 +153,16 @@ describe("cluster cert", () => {
 });
 
 describe("cluster dns", () => {
+  // These tests own /etc/resolv.conf with clusters of their own: no other test file may use the
+  // test run's cluster DNS meanwhile.
+  let release: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    release = await holdDnsLock("exclusive");
+  }, 600_000);
+  afterAll(async () => {
+    await release?.();
+  });
+
   test("add makes the domain and every name under it resolve here; remove undoes it; down restores resolv.conf", async () => {
     const before = readFileSync(RESOLV_CONF);
     const state = stateDir();

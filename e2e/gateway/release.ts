@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { CHART, helm, helmOk } from "../../charts/soulbox/helm.js";
 import { clusterCommand, testNamespace } from "../cluster/test-support/cluster.js";
+import { holdDnsLock } from "../cluster/test-support/dns-lock.js";
 
 const KUBECTL = fileURLToPath(new URL("../cluster/.bin/kubectl", import.meta.url));
 const ENV_CLI = fileURLToPath(new URL("../cluster/env", import.meta.url));
@@ -52,6 +53,7 @@ export async function installGatewayRelease(kc: k8s.KubeConfig): Promise<Gateway
   const certDir = mkdtempSync(join(tmpdir(), "soulbox-gw-cert-"));
   let installed = false;
   let dns = false;
+  let releaseDns: (() => Promise<void>) | undefined;
   const cleanup = async () => {
     if (process.env.SOULBOX_GATEWAY_LOGS)
       console.log(
@@ -64,6 +66,7 @@ export async function installGatewayRelease(kc: k8s.KubeConfig): Promise<Gateway
         ).stdout,
       );
     if (dns) clusterCommand(["dns", "remove", domain]);
+    await releaseDns?.();
     if (installed)
       helm(["uninstall", release, "--namespace", ns.name, "--wait", "--timeout", "90s"]);
     rmSync(certDir, { recursive: true, force: true });
@@ -112,6 +115,7 @@ export async function installGatewayRelease(kc: k8s.KubeConfig): Promise<Gateway
     );
     const ip = svc?.spec?.clusterIP;
     if (!ip) throw new Error("the gateway Service has no ClusterIP");
+    releaseDns = await holdDnsLock("shared");
     clusterCommand(["dns", "add", domain, ip]);
     dns = true;
     const env = spawnSync(

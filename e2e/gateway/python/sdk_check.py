@@ -1,6 +1,6 @@
 """The official Python `e2b` SDK against a SoulBox gateway, configured only by E2B_API_URL,
 E2B_SANDBOX_URL and E2B_API_KEY. Prints one JSON object with what it observed; the Jest test
-(e2e/gateway/python-sdk.test.ts) checks it."""
+(e2e/gateway/sdk.test.ts) checks it."""
 
 import json
 import sys
