@@ -14,6 +14,8 @@ import { parse } from "yaml";
 import { createOperatorMetrics } from "../../operator/src/metrics.js";
 import type { K8sObject } from "./helm.js";
 import { CHART, KUBE_VERSION, helm, ofKind, render, single } from "./helm.js";
+import { withApiMetrics } from "../../gateway/src/api-metrics.js";
+import { createProxyMetrics } from "../../gateway/src/proxy/metrics.js";
 
 const CRDS = fileURLToPath(new URL("../../crds/", import.meta.url));
 const NAMESPACE = "soulbox-system";
@@ -247,7 +249,7 @@ describe("helm template with the default values", () => {
     ]);
   });
 
-  test("the Grafana dashboard has the four panels and queries only metrics the operator has", async () => {
+  test("the Grafana dashboard has the operator's and the gateway's panels and queries only metrics they have", async () => {
     const cm = single<k8s.V1ConfigMap>(objects, "ConfigMap");
     expect(cm.metadata?.labels?.grafana_dashboard).toBe("1");
     const json = cm.data?.["soulbox-operator.json"];
@@ -264,12 +266,18 @@ describe("helm template with the default values", () => {
         "Start latency (creation to Ready)",
         "Reconcile errors",
         "Work queue depth",
+        "Gateway API calls by status",
+        "Gateway API latency p99 by route",
+        "Sandbox traffic by outcome",
       ]),
     );
     const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
     for (const p of dashboard.panels) expect(p.datasource.uid).toBe("${datasource}");
 
+    // The gateway's metrics are on the same dashboard.
     const registry = createOperatorMetrics().registry;
+    createProxyMetrics(registry);
+    withApiMetrics({ write: () => undefined, close: async () => undefined }, registry);
     const known = new Map((await registry.getMetricsAsJSON()).map((m) => [m.name, String(m.type)]));
     const used = new Set(
       [...exprs, JSON.stringify(dashboard.templating)].flatMap(
