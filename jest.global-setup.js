@@ -4,7 +4,7 @@
 // SOULBOX_CLUSTER=off to skip the cluster when running only envd tests, or
 // SOULBOX_NODE=off for the control plane alone.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
@@ -17,6 +17,34 @@ function trustGatewayCa(stateDir) {
   if (existsSync(ca)) process.env.NODE_EXTRA_CA_CERTS = ca;
 }
 
+/**
+ * The gateway's tests give the test cluster's DNS names through /etc/resolv.conf, which only one
+ * cluster can own: a local SoulBox left up (`./run.sh demo`, `e2e/cluster/up`) would make them fail
+ * half-way, so say so before anything starts.
+ */
+function refuseForeignDnsOwner() {
+  let first = "";
+  try {
+    first = readFileSync("/etc/resolv.conf", "utf8").split("\n", 1)[0] ?? "";
+  } catch {
+    return;
+  }
+  const owner = /^# soulbox-cluster-dns (.+)$/.exec(first)?.[1];
+  if (!owner) return;
+  let pid = "";
+  try {
+    pid = readFileSync(join(owner, "dns", "dnsmasq.pid"), "utf8").trim();
+    if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "dnsmasq") return;
+  } catch {
+    return; // its dnsmasq is gone: `dns add` takes resolv.conf over
+  }
+  throw new Error(
+    `the local cluster in ${owner} owns /etc/resolv.conf (its dnsmasq, pid ${pid}, serves the ` +
+      `gateway's names) and the tests need it: take that cluster down first ` +
+      `(SOULBOX_CLUSTER_DIR=${owner} e2e/cluster/down), or run with SOULBOX_CLUSTER=off`,
+  );
+}
+
 export default function globalSetup() {
   execFileSync(process.execPath, ["scripts/build.mjs"], { stdio: "inherit" });
   if (process.env.SOULBOX_CLUSTER === "off") {
@@ -24,6 +52,7 @@ export default function globalSetup() {
     if (process.env.KUBECONFIG) trustGatewayCa(dirname(process.env.KUBECONFIG));
     return;
   }
+  refuseForeignDnsOwner();
   const dir = join(tmpdir(), `soulbox-test-cluster-${process.pid}`);
   process.env.SOULBOX_CLUSTER_DIR = dir;
   const started = Date.now();
