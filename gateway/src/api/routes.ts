@@ -57,6 +57,11 @@ const MAX_METRIC_IDS = 100;
 export function apiRoutes(ctx: ApiContext): express.Router {
   const r = express.Router();
   const { config } = ctx;
+  /** A body's timeout field in seconds, checked against the maximum; the default when absent. */
+  const secondsOrDefault = (value: unknown, field: string): number =>
+    value === undefined
+      ? config.defaultTimeoutSeconds
+      : checkTimeoutSeconds(value, field, config.maxTimeoutSeconds);
   r.param("id", (_req, res, next, id: string) => {
     (res.locals as CallerLocals).sandboxID = id;
     next();
@@ -138,10 +143,7 @@ export function apiRoutes(ctx: ApiContext): express.Router {
   r.post("/sandboxes/:id/refreshes", async (req: Request, res: Response) => {
     const s = findSandbox(ctx, teamOf(res), idParam(req));
     const body = bodyOf(req);
-    const seconds =
-      body.duration === undefined
-        ? config.defaultTimeoutSeconds
-        : checkTimeoutSeconds(body.duration, "duration", config.maxTimeoutSeconds);
+    const seconds = secondsOrDefault(body.duration, "duration");
     await extendDeadline(ctx, s, seconds);
     res.status(204).end();
   });
@@ -159,10 +161,7 @@ export function apiRoutes(ctx: ApiContext): express.Router {
   r.post("/sandboxes/:id/resume", async (req: Request, res: Response) => {
     const s = findSandbox(ctx, teamOf(res), idParam(req));
     const body = bodyOf(req);
-    const seconds =
-      body.timeout === undefined
-        ? config.defaultTimeoutSeconds
-        : checkTimeoutSeconds(body.timeout, "timeout", config.maxTimeoutSeconds);
+    const seconds = secondsOrDefault(body.timeout, "timeout");
     const resumed = await resumeSandbox(ctx, s, seconds, "set");
     res.status(201).json(toE2bSandbox(resumed, await ctx.token(resumed), config.domain));
   });
