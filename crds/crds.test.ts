@@ -153,7 +153,7 @@ describe("Sandbox", () => {
       envFrom: [{ secretRef: { name: "api-keys" } }],
       metadata: { user: "alice", "example.com/team": "research" },
       network: {
-        allowEgress: ["0.0.0.0/0", "10.1.2.0/24", "10.9.9.9", "pypi.org", "*.github.com"],
+        allowEgress: ["0.0.0.0/0", "10.1.2.0/24", "10.9.9.9", "mirror.example.net", "*.github.com"],
       },
     };
     const created = await sandboxes.create(spec);

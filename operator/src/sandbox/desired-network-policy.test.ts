@@ -136,8 +136,8 @@ describe("desiredNetworkPolicy", () => {
   test.each<[string, string[], string[], string[]]>([
     [
       "hostnames are unenforced",
-      ["1.1.1.1", "example.com", "*.pypi.org"],
-      ["example.com", "*.pypi.org"],
+      ["1.1.1.1", "example.com", "*.mirror.example.net"],
+      ["example.com", "*.mirror.example.net"],
       [],
     ],
     ["the metadata address is refused", ["169.254.169.254"], [], ["169.254.169.254"]],
