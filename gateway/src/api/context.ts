@@ -5,6 +5,7 @@
  */
 import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
 import type { Logger } from "../../../operator/src/log.js";
+import { tokenFromSecret, tokenSecretName } from "../../../operator/src/sandbox/desired-secret.js";
 import type { GatewayConfig } from "../config.js";
 import type { SandboxIndex } from "../sandboxes/sandbox-index.js";
 import { ApiError, sandboxNotFound } from "./errors.js";
@@ -35,10 +36,6 @@ export interface ApiContext {
   token(s: Sandbox): Promise<string>;
 }
 
-/** The Secret the operator writes a sandbox's envd token to, and its key. */
-export const tokenSecretName = (id: string) => `${id}-envd`;
-export const TOKEN_KEY = "token";
-
 /**
  * The sandbox `id` of team `team`, from the cache. Unknown ids, other teams' sandboxes and
  * sandboxes being deleted are all the same 404.
@@ -59,14 +56,13 @@ export function createTokenReader(kube: KubeCalls): (s: Sandbox) => Promise<stri
     if (hit !== undefined) return hit;
     const ns = s.metadata.namespace ?? "";
     const id = s.metadata.name ?? "";
-    const secret = await kube.readSecret(ns, tokenSecretName(id));
-    const b64 = secret?.data?.[TOKEN_KEY];
-    if (!b64)
+    // The operator's own naming and encoding of the token Secret.
+    const token = tokenFromSecret(await kube.readSecret(ns, tokenSecretName(id)));
+    if (!token)
       throw new ApiError(
         503,
         `sandbox '${id}' has no envd access token yet: try again in a moment`,
       );
-    const token = Buffer.from(b64, "base64").toString("utf8");
     if (cache.size > 10_000) cache.clear(); // bounded; a miss costs one read
     if (uid) cache.set(uid, token);
     return token;

@@ -10,8 +10,8 @@ export type E2bState = "running" | "paused";
 
 /** On a Sandbox the gateway created with `autoResume`: the first request to it resumes it. */
 export const ANNOTATION_AUTO_RESUME = "soulbox.dev/auto-resume";
-/** The port envd serves on in every sandbox pod. */
-export const ENVD_PORT = 49983;
+/** The port envd serves on in every sandbox pod (the operator's constant). */
+export { ENVD_PORT } from "../../../operator/src/sandbox/settings.js";
 /** The envd version SoulBox's envd reports (the SDK gates features on it). */
 export { ENVD_VERSION } from "../../../envd/src/version.js";
 
