@@ -10,23 +10,16 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { availableParallelism, tmpdir, totalmem } from "node:os";
-import { join } from "node:path";
+import { availableParallelism, totalmem } from "node:os";
+import { dirname, join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { Sandbox } from "e2b";
 import { installCrds, IMAGES, sandboxApi } from "../operator/test-support/operator.js";
 import { sdkSandboxAt } from "../e2e/envd-sdk/sandbox.js";
+import { progress, quantile, sleep, withBenchCluster } from "./support.js";
 
 const SANDBOXES = Number(process.env.SOULBOX_BENCH_SANDBOXES ?? 20);
 const RPCS = Number(process.env.SOULBOX_BENCH_RPCS ?? 300);
-const CLUSTER = "e2e/cluster/cluster";
-const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-}
 const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(2));
 
 function start(args: string[]): ChildProcess {
@@ -50,23 +43,13 @@ async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
   return out;
 }
 
-async function main() {
-  const dir = join(tmpdir(), `soulbox-bench-gateway-${process.pid}`);
-  const env = { ...process.env, SOULBOX_CLUSTER_DIR: dir };
-  progress("bringing up a local cluster with a node");
-  const up = spawnSync(CLUSTER, ["up", "--with-node"], {
-    env,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  if (up.status !== 0) throw new Error("e2e/cluster/cluster up --with-node failed");
-  process.env.KUBECONFIG = join(dir, "kubeconfig");
+async function main(kubeconfig: string) {
   let operator: ChildProcess | undefined;
   let gateway: ChildProcess | undefined;
   try {
     installCrds();
     const kc = new k8s.KubeConfig();
-    kc.loadFromFile(process.env.KUBECONFIG);
+    kc.loadFromFile(kubeconfig);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const ns = `bench-${Date.now().toString(36)}`;
     await core.createNamespace({ body: { metadata: { name: ns } } });
@@ -94,7 +77,8 @@ async function main() {
       "dist/gateway.mjs",
       ...["--http-port", String(port), "--health-port", "0", "--namespace", ns],
       ...["--rate-limit", "100000", "--rate-burst", "100000", "--log-level", "warn"],
-      ...["--audit-log", join(dir, "gateway-audit.log")],
+      // In the cluster's state dir, which `down` removes.
+      ...["--audit-log", join(dirname(kubeconfig), "gateway-audit.log")],
     ]);
     const url = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 100; i++) {
@@ -170,9 +154,7 @@ async function main() {
   } finally {
     await stop(gateway);
     await stop(operator);
-    progress("taking the cluster down");
-    spawnSync(CLUSTER, ["down"], { env, stdio: "inherit" });
   }
 }
 
-await main();
+await withBenchCluster("gateway", main);

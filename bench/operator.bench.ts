@@ -11,25 +11,17 @@
  * Prints Markdown tables; stops the operator and the cluster by pid.
  * Run with `npm run bench:operator`.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import { availableParallelism, tmpdir, totalmem } from "node:os";
-import { join } from "node:path";
+import { availableParallelism, totalmem } from "node:os";
 import * as k8s from "@kubernetes/client-node";
 import { installCrds, sandboxApi } from "../operator/test-support/operator.js";
 import type { SandboxSpec } from "../operator/src/gen/crd-types.js";
+import { progress, quantile, sleep, withBenchCluster } from "./support.js";
 
 const MANY = 200;
 const READY_COUNT = Number(process.env.SOULBOX_BENCH_READY ?? 20);
-const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const CLUSTER = "e2e/cluster/cluster";
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-}
 
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
@@ -40,22 +32,12 @@ function peakRssMiB(pid: number): number {
   return Number(kb) / 1024;
 }
 
-async function main() {
-  const dir = join(tmpdir(), `soulbox-bench-operator-${process.pid}`);
-  const env = { ...process.env, SOULBOX_CLUSTER_DIR: dir };
-  progress("bringing up a local cluster with a node");
-  const up = spawnSync(CLUSTER, ["up", "--with-node"], {
-    env,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  if (up.status !== 0) throw new Error("e2e/cluster/cluster up --with-node failed");
-  process.env.KUBECONFIG = join(dir, "kubeconfig");
+async function main(kubeconfig: string) {
   let operator: ChildProcess | undefined;
   try {
     installCrds();
     const kc = new k8s.KubeConfig();
-    kc.loadFromFile(process.env.KUBECONFIG);
+    kc.loadFromFile(kubeconfig);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const ns = `bench-${Date.now().toString(36)}`;
     await core.createNamespace({ body: { metadata: { name: ns } } });
@@ -165,9 +147,7 @@ async function main() {
       operator.kill("SIGTERM");
       await exited;
     }
-    progress("taking the cluster down");
-    spawnSync(CLUSTER, ["down"], { env, stdio: "inherit" });
   }
 }
 
-await main();
+await withBenchCluster("operator", main);

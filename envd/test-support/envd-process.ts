@@ -27,14 +27,18 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts `dist/envd.mjs` (built by jest's global setup) on a free port and
- * waits until `/health` answers.
+ * Starts `dist/envd.mjs` (built by jest's global setup) on a free port of
+ * 127.0.0.1, or at `at`, and waits until `/health` answers.
  */
-export async function startEnvd(args: string[] = []): Promise<EnvdUnderTest> {
-  const port = await freePort();
+export async function startEnvd(
+  args: string[] = [],
+  at?: { host: string; port: number },
+): Promise<EnvdUnderTest> {
+  const host = at?.host ?? "127.0.0.1";
+  const port = at?.port ?? (await freePort());
   const child: ChildProcess = spawn(
     process.execPath,
-    [entry, "--port", String(port), "--host", "127.0.0.1", ...args],
+    [entry, "--port", String(port), "--host", host, ...args],
     {
       stdio: ["ignore", "pipe", "pipe"],
     },
@@ -42,7 +46,7 @@ export async function startEnvd(args: string[] = []): Promise<EnvdUnderTest> {
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`envd exited during start-up:\n${out}`);
