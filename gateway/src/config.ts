@@ -1,5 +1,12 @@
-import { parseArgs } from "node:util";
-import { LOG_LEVELS, type LogLevel } from "../../operator/src/config.js";
+import {
+  ConfigError,
+  DNS_LABEL,
+  logLevelFlag,
+  parseFlags,
+  type LogLevel,
+} from "../../operator/src/flags.js";
+
+export { ConfigError } from "../../operator/src/flags.js";
 
 /** Usage text for `gateway --help`. */
 export const USAGE = `soulbox-gateway: E2B's REST API on top of SoulBox Sandboxes, and the proxy to their envd.
@@ -50,12 +57,6 @@ export interface GatewayConfig {
   logLevel: LogLevel;
 }
 
-/** A flag that is malformed; the message names the flag and the value. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DOMAIN =
   /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -82,40 +83,28 @@ export function parseConfig(
   argv: string[],
   env: Record<string, string | undefined>,
 ): GatewayConfig | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        "http-port": { type: "string" },
-        "https-port": { type: "string" },
-        "tls-cert": { type: "string" },
-        "tls-key": { type: "string" },
-        host: { type: "string" },
-        domain: { type: "string" },
-        "health-port": { type: "string" },
-        namespace: { type: "string" },
-        "api-keys-secret": { type: "string" },
-        "default-timeout-seconds": { type: "string" },
-        "max-timeout-seconds": { type: "string" },
-        "create-timeout-seconds": { type: "string" },
-        "rate-limit": { type: "string" },
-        "rate-burst": { type: "string" },
-        "max-body-bytes": { type: "string" },
-        "audit-log": { type: "string" },
-        "log-level": { type: "string" },
-        help: { type: "boolean" },
-      },
-    }));
-  } catch (err) {
-    throw new ConfigError(err instanceof Error ? err.message : String(err), { cause: err });
-  }
+  const values = parseFlags(argv, {
+    "http-port": { type: "string" },
+    "https-port": { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    host: { type: "string" },
+    domain: { type: "string" },
+    "health-port": { type: "string" },
+    namespace: { type: "string" },
+    "api-keys-secret": { type: "string" },
+    "default-timeout-seconds": { type: "string" },
+    "max-timeout-seconds": { type: "string" },
+    "create-timeout-seconds": { type: "string" },
+    "rate-limit": { type: "string" },
+    "rate-burst": { type: "string" },
+    "max-body-bytes": { type: "string" },
+    "audit-log": { type: "string" },
+    "log-level": { type: "string" },
+    help: { type: "boolean" },
+  });
   if (values.help) return "help";
-  const logLevel = values["log-level"] ?? "info";
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
-    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got '${logLevel}'`);
+  const logLevel = logLevelFlag(values["log-level"]);
   const domain = (values.domain ?? "soulbox.test").toLowerCase();
   if (!DOMAIN.test(domain))
     throw new ConfigError(
@@ -177,6 +166,6 @@ export function parseConfig(
     rateBurst: integer("rate-burst", values["rate-burst"], 40, 1, 100000),
     maxBodyBytes: integer("max-body-bytes", values["max-body-bytes"], 1048576, 1024, 1 << 30),
     auditLog,
-    logLevel: logLevel as LogLevel,
+    logLevel,
   };
 }

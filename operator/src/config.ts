@@ -1,4 +1,6 @@
-import { parseArgs } from "node:util";
+import { ConfigError, DNS_LABEL, logLevelFlag, parseFlags, type LogLevel } from "./flags.js";
+
+export { ConfigError, LOG_LEVELS, type LogLevel } from "./flags.js";
 
 /** Usage text for `operator --help`. */
 export const USAGE = `soulbox-operator: reconciles soulbox.dev Sandboxes into sandbox pods.
@@ -20,11 +22,6 @@ Usage: node dist/operator.mjs [options]
 The cluster comes from KUBECONFIG or the in-cluster service account.
 POD_NAME names this replica in the Lease (default: the host name).`;
 
-/** Log levels, least to most severe. */
-export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
-/** One of {@link LOG_LEVELS}. */
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
 /** The operator's settings, from flags and environment. */
 export interface OperatorConfig {
   leaderElect: boolean;
@@ -39,13 +36,6 @@ export interface OperatorConfig {
   workers: number;
   logLevel: LogLevel;
 }
-
-/** A flag that is malformed; the message names the flag and the value. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function port(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -74,36 +64,24 @@ export function parseConfig(
   env: Record<string, string | undefined>,
   hostname: string,
 ): OperatorConfig | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        "leader-elect": { type: "boolean" },
-        "lease-namespace": { type: "string" },
-        "lease-name": { type: "string" },
-        "watch-namespace": { type: "string" },
-        "envd-image": { type: "string" },
-        "default-runtime-class": { type: "string" },
-        "metrics-port": { type: "string" },
-        "health-port": { type: "string" },
-        workers: { type: "string" },
-        "log-level": { type: "string" },
-        help: { type: "boolean" },
-      },
-    }));
-  } catch (err) {
-    throw new ConfigError(err instanceof Error ? err.message : String(err), { cause: err });
-  }
+  const values = parseFlags(argv, {
+    "leader-elect": { type: "boolean" },
+    "lease-namespace": { type: "string" },
+    "lease-name": { type: "string" },
+    "watch-namespace": { type: "string" },
+    "envd-image": { type: "string" },
+    "default-runtime-class": { type: "string" },
+    "metrics-port": { type: "string" },
+    "health-port": { type: "string" },
+    workers: { type: "string" },
+    "log-level": { type: "string" },
+    help: { type: "boolean" },
+  });
   if (values.help) return "help";
   const workers = values.workers ?? "8";
   if (!/^\d+$/.test(workers) || Number(workers) < 1 || Number(workers) > 256)
     throw new ConfigError(`--workers must be an integer from 1 to 256, got '${workers}'`);
-  const logLevel = values["log-level"] ?? "info";
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
-    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got '${logLevel}'`);
+  const logLevel = logLevelFlag(values["log-level"]);
   const envdImage = values["envd-image"] ?? "localhost/soulbox/envd:latest";
   if (!envdImage.trim()) throw new ConfigError("--envd-image must not be empty");
   const runtimeClass = values["default-runtime-class"] ?? "kata";
@@ -123,6 +101,6 @@ export function parseConfig(
     metricsPort: port("metrics-port", values["metrics-port"], 8080),
     healthPort: port("health-port", values["health-port"], 8081),
     workers: Number(workers),
-    logLevel: logLevel as LogLevel,
+    logLevel,
   };
 }
