@@ -3,6 +3,7 @@
  * file, the way a platform team installs it: its own namespace (also the first team), a wildcard
  * certificate from the local CA, a DNS name on this machine for its Service, and an API key. What
  * the SDK needs comes from `e2e/cluster/env`, the stable interface users eval.
+ * SOULBOX_GATEWAY_LOGS=1 prints the gateway's last log lines when the release is uninstalled.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
