@@ -17,7 +17,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
 import * as k8s from "@kubernetes/client-node";
 import { installCrds, sandboxApi } from "../operator/test-support/operator.js";
-import type { SandboxSpec } from "../operator/src/gen/crd-types.js";
+import type { SandboxSpec } from "../api/gen/crd-types.js";
 import { progress, quantile, sleep, withBenchCluster } from "./support.js";
 
 const MANY = 200;

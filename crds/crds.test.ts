@@ -12,7 +12,7 @@ import {
   GpuAllocationResource,
   SandboxResource,
   SnapshotResource,
-} from "../operator/src/gen/crd-types.js";
+} from "../api/gen/crd-types.js";
 import type {
   GpuAllocation,
   GpuAllocationSpec,
@@ -21,7 +21,7 @@ import type {
   Snapshot,
   SnapshotSpec,
   SnapshotStatus,
-} from "../operator/src/gen/crd-types.js";
+} from "../api/gen/crd-types.js";
 
 const KUBECTL = fileURLToPath(new URL("../e2e/cluster/.bin/kubectl", import.meta.url));
 const CRDS = fileURLToPath(new URL("./", import.meta.url));

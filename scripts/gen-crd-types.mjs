@@ -1,4 +1,4 @@
-// Generates operator/src/gen/crd-types.ts from the CustomResourceDefinitions in crds/, so the
+// Generates api/gen/crd-types.ts from the CustomResourceDefinitions in crds/, so the
 // CRD schemas stay the one source of the API: `node scripts/gen-crd-types.mjs` writes the file,
 // `node scripts/gen-crd-types.mjs --check` fails (exit 1) when the checked-in file differs from a
 // fresh generation and changes nothing.
@@ -22,8 +22,8 @@ import { parse } from "yaml";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CRD_DIR = join(ROOT, "crds");
-const OUT = join(ROOT, "operator/src/gen/crd-types.ts");
-const OUT_NAME = "operator/src/gen/crd-types.ts";
+const OUT = join(ROOT, "api/gen/crd-types.ts");
+const OUT_NAME = "api/gen/crd-types.ts";
 const WIDTH = 100;
 
 /** Reads every CRD in crds/ (YAML 1.1, as kubectl reads it), sorted by file name. */

@@ -23,7 +23,7 @@ import {
   testNamespace,
   waitFor,
 } from "../../e2e/cluster/test-support/cluster.js";
-import type { Sandbox } from "../../operator/src/gen/crd-types.js";
+import type { Sandbox } from "../../api/gen/crd-types.js";
 import { conditionOf, sandboxApi } from "../../operator/test-support/operator.js";
 import { CHART, helm, helmOk } from "./helm.js";
 

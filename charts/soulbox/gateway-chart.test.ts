@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as k8s from "@kubernetes/client-node";
 import { parse } from "yaml";
-import { resolveTemplate } from "../../operator/src/sandbox/template.js";
-import type { Sandbox } from "../../operator/src/gen/crd-types.js";
+import { resolveTemplate } from "../../api/template.js";
+import type { Sandbox } from "../../api/gen/crd-types.js";
 import type { K8sObject } from "./helm.js";
 import { CHART, KUBE_VERSION, helm, ofKind, render } from "./helm.js";
 

@@ -1,6 +1,6 @@
 import { Sandbox } from "e2b";
 import { startEnvd, type EnvdUnderTest } from "../../envd/test-support/envd-process.js";
-import { ENVD_VERSION } from "../../envd/src/version.js";
+import { ENVD_VERSION } from "../../api/envd.js";
 
 /** A real envd plus an official e2b SDK `Sandbox` pointed at it (debug mode). */
 export interface SdkHarness {

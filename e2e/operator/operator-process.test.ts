@@ -18,7 +18,7 @@ import {
   waitFor,
 } from "../cluster/test-support/cluster.js";
 import { installCrds, sandboxApi } from "../../operator/test-support/operator.js";
-import type { SandboxSpec } from "../../operator/src/gen/crd-types.js";
+import type { SandboxSpec } from "../../api/gen/crd-types.js";
 
 const ENTRY = fileURLToPath(new URL("../../dist/operator.mjs", import.meta.url));
 const kc = kubeConfig();

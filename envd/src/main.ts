@@ -15,7 +15,7 @@ import { USAGE, parseConfig } from "./config.js";
 import { createAuditLog } from "./sidecar/audit.js";
 import { createExecutorLink } from "./sidecar/executor-link.js";
 import { listenSidecar } from "./sidecar/server.js";
-import { ENVD_VERSION } from "./version.js";
+import { ENVD_VERSION } from "../../api/envd.js";
 
 const log = (msg: string, fields: Record<string, unknown> = {}) =>
   console.error(JSON.stringify({ ts: new Date().toISOString(), level: "info", msg, ...fields }));

@@ -4,9 +4,9 @@ import {
   logLevelFlag,
   parseFlags,
   type LogLevel,
-} from "../../operator/src/flags.js";
+} from "../../lib/flags.js";
 
-export { ConfigError } from "../../operator/src/flags.js";
+export { ConfigError } from "../../lib/flags.js";
 
 /** Usage text for `gateway --help`. */
 export const USAGE = `soulbox-gateway: E2B's REST API on top of SoulBox Sandboxes, and the proxy to their envd.

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
-import { Label } from "../../operator/src/labels.js";
+import { Label } from "../../api/labels.js";
 import {
   KEY_NAME,
   TEAM_NAME,

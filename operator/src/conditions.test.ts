@@ -1,10 +1,9 @@
 import {
-  ConditionType,
-  setCondition,
-  setConditions,
+  SandboxConditionType as ConditionType,
   type Condition,
   type ConditionInput,
-} from "./conditions.js";
+} from "../../api/conditions.js";
+import { setCondition, setConditions } from "./conditions.js";
 
 const t0 = new Date("2026-11-28T10:00:00Z");
 const t1 = new Date("2026-11-28T11:00:00Z");

@@ -1,33 +1,11 @@
 /**
- * Conditions are an API (metav1.Condition). Types and reasons are constants
- * here; `setCondition` updates a list in place by type and moves
- * `lastTransitionTime` only when the status changes.
+ * Merging conditions the way metav1.Condition promises: `setCondition`
+ * updates a list by type and moves `lastTransitionTime` only when the status
+ * changes. The types and reasons themselves are an API and live in
+ * `api/conditions.ts`.
  */
 
-/** The shape of metav1.Condition. */
-export interface Condition {
-  type: string;
-  status: "True" | "False" | "Unknown";
-  reason: string;
-  message: string;
-  observedGeneration?: number;
-  lastTransitionTime: string;
-}
-
-/** Sandbox condition types. All are positive polarity: "True" is the good or asked-for state. */
-export const ConditionType = {
-  /** The sandbox pod runs and envd answers: the sandbox can be used. */
-  Ready: "Ready",
-  /** The pod was placed on a node. */
-  Scheduled: "Scheduled",
-  /** The sandbox is paused as `spec.state: Paused` asked. */
-  Paused: "Paused",
-  /** The timeout passed and `onTimeout` was carried out. */
-  Expired: "Expired",
-} as const;
-
-/** A condition without its transition time: what a reconcile computes. */
-export type ConditionInput = Omit<Condition, "lastTransitionTime">;
+import type { Condition, ConditionInput } from "../../api/conditions.js";
 
 /**
  * Returns the list with `next` merged in: same type → replaced, keeping the
@@ -64,12 +42,4 @@ export function setConditions(
   now: Date,
 ): Condition[] {
   return next.reduce<Condition[]>((acc, c) => setCondition(acc, c, now), [...conditions]);
-}
-
-/** Finds a condition by type. */
-export function findCondition(
-  conditions: readonly Condition[] | undefined,
-  type: string,
-): Condition | undefined {
-  return conditions?.find((c) => c.type === type);
 }

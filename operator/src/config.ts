@@ -1,6 +1,12 @@
-import { ConfigError, DNS_LABEL, logLevelFlag, parseFlags, type LogLevel } from "./flags.js";
+import {
+  ConfigError,
+  DNS_LABEL,
+  logLevelFlag,
+  parseFlags,
+  type LogLevel,
+} from "../../lib/flags.js";
 
-export { ConfigError, LOG_LEVELS, type LogLevel } from "./flags.js";
+export { ConfigError, LOG_LEVELS, type LogLevel } from "../../lib/flags.js";
 
 /** Usage text for `operator --help`. */
 export const USAGE = `soulbox-operator: reconciles soulbox.dev Sandboxes into sandbox pods.

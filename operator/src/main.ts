@@ -11,9 +11,9 @@ import * as k8s from "@kubernetes/client-node";
 import { ConfigError, USAGE, parseConfig } from "./config.js";
 import { startSandboxController, type SandboxController } from "./controller/sandbox-controller.js";
 import { startLeaderElection, type LeaderElector } from "./leader-election.js";
-import { createLogger } from "./log.js";
+import { createLogger } from "../../lib/log.js";
 import { createOperatorMetrics } from "./metrics.js";
-import { serveOperatorHttp } from "./http-server.js";
+import { serveOperatorHttp } from "../../lib/probe-server.js";
 
 let config;
 try {

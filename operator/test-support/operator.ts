@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
-import { SandboxResource, type Sandbox, type SandboxSpec } from "../src/gen/crd-types.js";
+import { SandboxResource, type Sandbox, type SandboxSpec } from "../../api/gen/crd-types.js";
 
 const KUBECTL = fileURLToPath(new URL("../../e2e/cluster/.bin/kubectl", import.meta.url));
 const CRDS = fileURLToPath(new URL("../../crds/", import.meta.url));

@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { ENVD_VERSION } from "../version.js";
+import { ENVD_VERSION } from "../../../api/envd.js";
 import { EnvdError } from "../shared/errors.js";
 import {
   readSmallBody,

@@ -15,8 +15,8 @@ import {
   startSandboxController,
   type SandboxController,
 } from "../../../operator/src/controller/sandbox-controller.js";
-import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
-import { createLogger } from "../../../operator/src/log.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
+import { createLogger } from "../../../lib/log.js";
 import { createOperatorMetrics } from "../../../operator/src/metrics.js";
 import { IMAGES, installCrds, sandboxApi } from "../../../operator/test-support/operator.js";
 import { startSandboxIndex, type SandboxIndex } from "../sandboxes/sandbox-index.js";

@@ -3,9 +3,9 @@
  * settings and the log. Also the lookups every handler shares: the caller's sandbox by id (another
  * team's is unknown) and a sandbox's envd token.
  */
-import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
-import type { Logger } from "../../../operator/src/log.js";
-import { tokenFromSecret, tokenSecretName } from "../../../operator/src/sandbox/desired-secret.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
+import type { Logger } from "../../../lib/log.js";
+import { tokenFromSecret, tokenSecretName } from "../../../api/envd.js";
 import type { GatewayConfig } from "../config.js";
 import type { SandboxIndex } from "../sandboxes/sandbox-index.js";
 import { ApiError, sandboxNotFound } from "./errors.js";

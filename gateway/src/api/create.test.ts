@@ -1,4 +1,4 @@
-import type { Condition, Sandbox } from "../../../operator/src/gen/crd-types.js";
+import type { Condition, Sandbox } from "../../../api/gen/crd-types.js";
 import { desiredSandbox, startFailure } from "./create.js";
 
 const size = { cpuCount: 1, memoryMB: 0, diskSizeMB: 0 };
@@ -58,16 +58,25 @@ test.each([
     { phase: "Failed" as const, conditions: [ready("False", "PodFailed", "evicted")] },
     /failed to start: evicted/,
   ],
+  // The operator retries image pulls (phase Starting): not terminal, so the create keeps waiting.
   [
     {
       phase: "Starting" as const,
       conditions: [ready("False", "ImagePullBackOff", "no such image")],
     },
-    /image cannot be pulled \(ImagePullBackOff\): no such image/,
+    undefined,
+  ],
+  // An image that can never be pulled: the operator says Failed, and that is the one verdict.
+  [
+    {
+      phase: "Failed" as const,
+      conditions: [ready("False", "InvalidImageName", "invalid reference format")],
+    },
+    /failed to start: invalid reference format/,
   ],
   [
-    { phase: "Pending" as const, conditions: [ready("False", "TemplateInvalid", "bad template")] },
-    /cannot start: bad template/,
+    { phase: "Failed" as const, conditions: [ready("False", "TemplateInvalid", "bad template")] },
+    /failed to start: bad template/,
   ],
 ])("startFailure(%j)", (status, message) => {
   const f = startFailure(withStatus(status));

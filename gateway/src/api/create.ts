@@ -4,15 +4,12 @@
  * until envd answers (or the sandbox fails, or the create timeout passes and it is deleted).
  */
 import type { V1OwnerReference } from "@kubernetes/client-node";
-import {
-  SandboxResource,
-  type Sandbox,
-  type SandboxSpec,
-} from "../../../operator/src/gen/crd-types.js";
-import { Label } from "../../../operator/src/labels.js";
-import { TemplateError, resolveTemplate } from "../../../operator/src/sandbox/template.js";
+import { SandboxResource, type Sandbox, type SandboxSpec } from "../../../api/gen/crd-types.js";
+import { Annotation, Label } from "../../../api/labels.js";
+import { TemplateError, resolveTemplate } from "../../../api/template.js";
 import { WaitTimeoutError } from "../sandboxes/sandbox-index.js";
-import { ANNOTATION_AUTO_RESUME, isReady } from "../sandboxes/sandbox-state.js";
+import { isReady } from "../sandboxes/sandbox-state.js";
+import { isTerminal, readyCondition } from "../../../api/verdicts.js";
 import type { ApiContext } from "./context.js";
 import {
   ANNOTATION_SIZE,
@@ -32,34 +29,18 @@ const MAX_CRD_TIMEOUT_SECONDS = 2_592_000;
 /** The Secret holding a sandbox's environment variables. */
 export const envSecretName = (id: string) => `${id}-env`;
 
-/** Kubelet reasons that mean the template's image cannot be pulled: waiting longer does not help. */
-const IMAGE_PULL_REASONS = new Set([
-  "ErrImagePull",
-  "ImagePullBackOff",
-  "InvalidImageName",
-  "ErrImageNeverPull",
-  "RegistryUnavailable",
-]);
-/** Operator reasons that mean the template cannot be used. */
-const TEMPLATE_REASONS = new Set(["TemplateNotFound", "TemplateInvalid"]);
-
-/** Why a starting sandbox will not become ready, or undefined while it still may. */
+/**
+ * Why a starting sandbox will not become ready, or undefined while it still may. The operator
+ * owns that verdict (phase Failed, see `isTerminal`); reasons it retries (an image pull that may
+ * yet work) keep the create waiting until its timeout, which then names the last reason.
+ */
 export function startFailure(s: Sandbox): ApiError | undefined {
-  const ready = s.status?.conditions?.find((c) => c.type === "Ready");
-  const id = s.metadata.name ?? "";
-  if (s.status?.phase === "Failed")
-    return new ApiError(
-      500,
-      `sandbox '${id}' failed to start: ${ready?.message ?? "no reason given"}`,
-    );
-  if (ready?.status === "False" && IMAGE_PULL_REASONS.has(ready.reason))
-    return new ApiError(
-      500,
-      `sandbox '${id}' cannot start: the template's image cannot be pulled (${ready.reason}): ${ready.message}`,
-    );
-  if (ready?.status === "False" && TEMPLATE_REASONS.has(ready.reason))
-    return new ApiError(500, `sandbox '${id}' cannot start: ${ready.message}`);
-  return undefined;
+  if (!isTerminal(s)) return undefined;
+  const ready = readyCondition(s);
+  return new ApiError(
+    500,
+    `sandbox '${s.metadata.name ?? ""}' failed to start: ${ready?.message ?? "no reason given"}`,
+  );
 }
 
 /** The Sandbox object for a request. Pure. */
@@ -82,7 +63,7 @@ export function desiredSandbox(
     spec.envFrom = [{ secretRef: { name: envSecretName(id) } }];
   if (req.allowEgress) spec.network = { allowEgress: req.allowEgress };
   const annotations: Record<string, string> = { [ANNOTATION_SIZE]: JSON.stringify(size) };
-  if (req.autoResume) annotations[ANNOTATION_AUTO_RESUME] = "true";
+  if (req.autoResume) annotations[Annotation.autoResume] = "true";
   return {
     apiVersion: SandboxResource.apiVersion,
     kind: SandboxResource.kind,
@@ -141,7 +122,7 @@ export async function createSandbox(
       .catch((e: unknown) =>
         log.warn("deleting a sandbox that did not start failed", { error: e }),
       );
-    const reason = err.last?.status?.conditions?.find((c) => c.type === "Ready");
+    const reason = err.last ? readyCondition(err.last) : undefined;
     throw new ApiError(
       504,
       `sandbox '${id}' was not ready within ${ctx.config.createTimeoutSeconds} s and was deleted${reason ? ` (last: ${reason.reason}: ${reason.message})` : ""}`,

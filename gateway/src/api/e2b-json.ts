@@ -3,9 +3,9 @@
  * `SandboxDetail`, `SandboxMetric`), pure. Field names are the OpenAPI ones the SDK reads.
  */
 import type { SandboxMetrics } from "../../../envd/src/os/cgroup-metrics.js";
-import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
-import { parseQuantity, type Quantity } from "../../../operator/src/sandbox/quantity.js";
-import type { SandboxTemplate } from "../../../operator/src/gen/crd-types.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
+import { parseQuantity, type Quantity } from "../../../api/quantity.js";
+import type { SandboxTemplate } from "../../../api/gen/crd-types.js";
 import {
   ENVD_VERSION,
   autoResumes,

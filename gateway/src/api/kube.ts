@@ -4,7 +4,7 @@
  * (template ConfigMaps, token Secrets, pod logs).
  */
 import * as k8s from "@kubernetes/client-node";
-import { SandboxResource, type Sandbox } from "../../../operator/src/gen/crd-types.js";
+import { SandboxResource, type Sandbox } from "../../../api/gen/crd-types.js";
 
 /** The field manager of every gateway write. */
 export const FIELD_MANAGER = "soulbox-gateway";

@@ -3,9 +3,10 @@
  * waits on the SandboxIndex until the operator reports them: pause, resume, deadline changes,
  * delete. The proxy uses {@link resumeSandbox} to wake auto-resuming sandboxes.
  */
-import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
-import { Annotation } from "../../../operator/src/labels.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
+import { Annotation } from "../../../api/labels.js";
 import { WaitTimeoutError, type SandboxIndex } from "../sandboxes/sandbox-index.js";
+import { pauseRefusal } from "../../../api/verdicts.js";
 import { e2bState, expiresAt, isReady } from "../sandboxes/sandbox-state.js";
 import { ApiError, conflict, sandboxNotFound } from "./errors.js";
 import type { KubeCalls } from "./kube.js";
@@ -87,9 +88,7 @@ export async function pauseSandbox(
     .catch((err: unknown) => patchFailed(s, err));
   const done = await waitState(deps, s, timeoutMs, "paused", (x) => {
     if (x.status?.phase === "Paused") return true;
-    const refused = x.status?.conditions?.find(
-      (c) => c.type === "Paused" && c.reason === "PauseModeNotSupported",
-    );
+    const refused = pauseRefusal(x);
     if (refused) throw conflict(`sandbox '${nameOf(s)}' cannot be paused: ${refused.message}`);
     return false;
   });

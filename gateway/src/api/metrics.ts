@@ -1,5 +1,5 @@
 /** One metrics sample of a sandbox, read from its envd's `GET /metrics` with its token. */
-import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
 import { isReady } from "../sandboxes/sandbox-state.js";
 import type { ApiContext } from "./context.js";
 import { toE2bMetric, type E2bMetric, type EnvdMetrics } from "./e2b-json.js";

@@ -4,8 +4,8 @@
  */
 import type * as k8s from "@kubernetes/client-node";
 import type express from "express";
-import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
-import type { Logger } from "../../../operator/src/log.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
+import type { Logger } from "../../../lib/log.js";
 import { createAuditLog } from "../audit.js";
 import { startKeyStore } from "../auth/key-store.js";
 import { createRateLimiter } from "../auth/rate-limit.js";

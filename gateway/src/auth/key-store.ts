@@ -4,8 +4,8 @@
  * a second on a healthy API server), without a read per request.
  */
 import * as k8s from "@kubernetes/client-node";
-import { startCache, type Cache } from "../../../operator/src/kube/informer.js";
-import type { Logger } from "../../../operator/src/log.js";
+import { startCache, type Cache } from "../../../lib/informer-cache.js";
+import type { Logger } from "../../../lib/log.js";
 import { checkKey, parseKeyEntries, type KeyCheck, type NamedKey } from "./api-keys.js";
 
 /** The watched key set. */

@@ -15,7 +15,7 @@ import { Agent, createServer, type IncomingMessage, type ServerResponse } from "
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { duplexPair, type Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import type { Logger } from "../../../operator/src/log.js";
+import type { Logger } from "../../../lib/log.js";
 import { ENVD_PORT } from "../sandboxes/sandbox-state.js";
 import { sendError, sendErrorOnSocket, type AnyServerResponse } from "./errors.js";
 import type { AnyServerRequest, Exchange } from "./exchange.js";

@@ -2,7 +2,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import type { Readable } from "node:stream";
-import type { Logger } from "../../../operator/src/log.js";
+import type { Logger } from "../../../lib/log.js";
 import type { AnyServerResponse } from "./errors.js";
 import type { ForwardedContext } from "./headers.js";
 import type { ProxyMetrics, ProxyOutcome, ProxyProtocol } from "./metrics.js";

@@ -1,7 +1,7 @@
 import { request } from "node:http";
 import { connect as h2connect, constants, type ClientHttp2Session } from "node:http2";
 import { Sandbox, SandboxNotFoundError } from "e2b";
-import type { Sandbox as SandboxObject } from "../../../operator/src/gen/crd-types.js";
+import type { Sandbox as SandboxObject } from "../../../api/gen/crd-types.js";
 import { ENVD_PORT, ENVD_VERSION } from "../sandboxes/sandbox-state.js";
 import { randomLoopbackIp } from "./test-support/pod-envd.js";
 import {

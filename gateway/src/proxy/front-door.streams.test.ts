@@ -5,7 +5,7 @@ import { connect as h2connect, type ClientHttp2Session } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { Readable } from "node:stream";
-import { createLogger } from "../../../operator/src/log.js";
+import { createLogger } from "../../../lib/log.js";
 import { startFrontDoor } from "./front-door.js";
 import {
   DOMAIN,

@@ -18,8 +18,8 @@ import {
 } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { Registry } from "prom-client";
-import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
-import type { Logger } from "../../../operator/src/log.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
+import type { Logger } from "../../../lib/log.js";
 import { createDispatcher } from "./dispatch.js";
 import { createProxyMetrics, type ProxyMetrics } from "./metrics.js";
 import { createTargetResolver, type SandboxLookup } from "./target.js";

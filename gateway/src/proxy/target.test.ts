@@ -1,4 +1,4 @@
-import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
 import {
   createTargetResolver,
   decideTarget,

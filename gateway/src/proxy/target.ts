@@ -2,7 +2,7 @@
  * Which pod address a sandbox route goes to, read from the informer cache on every request (never
  * an API call), so that a sandbox that expires, pauses or fails stops answering at once.
  */
-import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
 import { autoResumes, e2bState, isExpired, isReady } from "../sandboxes/sandbox-state.js";
 
 /**

@@ -6,7 +6,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { connect } from "node:net";
 import type { Duplex } from "node:stream";
-import type { Logger } from "../../../operator/src/log.js";
+import type { Logger } from "../../../lib/log.js";
 import { sendErrorOnSocket } from "./errors.js";
 import type { UpstreamAddress } from "./exchange.js";
 import { requestHeadersUpstream, type ForwardedContext } from "./headers.js";

@@ -4,10 +4,10 @@
  * call, and the REST API can wait for a sandbox to become Ready by watching instead of polling.
  */
 import * as k8s from "@kubernetes/client-node";
-import { SandboxResource, type Sandbox } from "../../../operator/src/gen/crd-types.js";
-import { startCache } from "../../../operator/src/kube/informer.js";
-import { Label } from "../../../operator/src/labels.js";
-import type { Logger } from "../../../operator/src/log.js";
+import { SandboxResource, type Sandbox } from "../../../api/gen/crd-types.js";
+import { startCache } from "../../../lib/informer-cache.js";
+import { Label } from "../../../api/labels.js";
+import type { Logger } from "../../../lib/log.js";
 
 /** A cached, watched index of gateway-created Sandboxes. */
 export interface SandboxIndex {

@@ -1,4 +1,4 @@
-import type { Sandbox } from "../../../operator/src/gen/crd-types.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
 import { autoResumes, e2bState, expiresAt, isExpired, isReady } from "./sandbox-state.js";
 
 function sandbox(over: {
@@ -60,6 +60,8 @@ describe("expiresAt / isExpired", () => {
       false,
     ],
     [{ annotations: { "soulbox.dev/expires-at": "not a time" } }, undefined, false],
+    // Not a day of February: the operator ignores it, so the gateway does too (no 2 March).
+    [{ annotations: { "soulbox.dev/expires-at": "2026-02-30T10:00:00Z" } }, undefined, false],
     [{ statusExpiresAt: "2026-01-01T00:00:10Z" }, "2026-01-01T00:00:10.000Z", true],
   ])("%j → %s expired=%s", (over, want, expired) => {
     const s = sandbox(over);

@@ -1,25 +1,21 @@
 import { isDeepStrictEqual } from "node:util";
 import * as k8s from "@kubernetes/client-node";
-import { ConditionType, findCondition } from "../conditions.js";
-import { SandboxResource, type Sandbox, type SandboxStatus } from "../gen/crd-types.js";
+import { SandboxConditionType as ConditionType, findCondition } from "../../../api/conditions.js";
+import { SandboxResource, type Sandbox, type SandboxStatus } from "../../../api/gen/crd-types.js";
 import { apply, statusOf, upToDate } from "../kube/apply.js";
 import type { EventRecorder } from "../kube/events.js";
-import type { Cache } from "../kube/informer.js";
-import type { Logger } from "../log.js";
+import type { Cache } from "../../../lib/informer-cache.js";
+import type { Logger } from "../../../lib/log.js";
 import type { OperatorMetrics } from "../metrics.js";
 import type { ReconcileResult } from "../work-queue.js";
 import { desiredNetworkPolicy } from "../sandbox/desired-network-policy.js";
 import { desiredPod } from "../sandbox/desired-pod.js";
-import {
-  desiredTokenSecret,
-  newAccessToken,
-  tokenFromSecret,
-  tokenSecretName,
-} from "../sandbox/desired-secret.js";
+import { tokenFromSecret, tokenSecretName } from "../../../api/envd.js";
+import { desiredTokenSecret, newAccessToken } from "../sandbox/desired-secret.js";
 import type { SandboxPodSettings } from "../sandbox/settings.js";
 import { computeStatus, desiredPaused, envdEndpoint } from "../sandbox/status.js";
-import { TemplateError, resolveTemplate } from "../sandbox/template.js";
-import { expiresAt, isExpired, requeueAfterMs } from "../sandbox/timeout.js";
+import { TemplateError, resolveTemplate } from "../../../api/template.js";
+import { expiresAt, isExpired, requeueAfterMs } from "../../../api/expiry.js";
 import type { EnvdClient } from "./envd-client.js";
 
 /** The informer caches a Sandbox reconcile reads. */

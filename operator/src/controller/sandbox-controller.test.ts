@@ -6,8 +6,8 @@ import * as k8s from "@kubernetes/client-node";
 import { kubeConfig, testNamespace, waitFor } from "../../../e2e/cluster/test-support/cluster.js";
 import { sdkSandboxAt } from "../../../e2e/envd-sdk/sandbox.js";
 import { IMAGES, conditionOf, installCrds, sandboxApi } from "../../test-support/operator.js";
-import type { Sandbox } from "../gen/crd-types.js";
-import { createLogger } from "../log.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
+import { createLogger } from "../../../lib/log.js";
 import { createOperatorMetrics } from "../metrics.js";
 import { startSandboxController, type SandboxController } from "./sandbox-controller.js";
 

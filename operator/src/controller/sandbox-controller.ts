@@ -1,10 +1,10 @@
 import * as k8s from "@kubernetes/client-node";
-import { SandboxResource, type Sandbox } from "../gen/crd-types.js";
+import { SandboxResource, type Sandbox } from "../../../api/gen/crd-types.js";
 import { statusOf } from "../kube/apply.js";
 import { createEventRecorder } from "../kube/events.js";
-import { startCache, type Cache } from "../kube/informer.js";
-import { Label, MANAGER } from "../labels.js";
-import type { Logger } from "../log.js";
+import { startCache, type Cache } from "../../../lib/informer-cache.js";
+import { Label, MANAGER } from "../../../api/labels.js";
+import type { Logger } from "../../../lib/log.js";
 import type { OperatorMetrics } from "../metrics.js";
 import type { SandboxPodSettings } from "../sandbox/settings.js";
 import { createWorkQueue } from "../work-queue.js";

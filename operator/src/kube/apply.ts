@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
-import { MANAGER } from "../labels.js";
+import { MANAGER } from "../../../api/labels.js";
 
 /** The annotation that records the hash of what the operator last applied to an object. */
 export const APPLIED_HASH_ANNOTATION = "soulbox.dev/applied-hash";

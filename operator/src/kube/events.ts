@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
-import type { Logger } from "../log.js";
+import type { Logger } from "../../../lib/log.js";
 
 /** Records Kubernetes Events about objects (what `kubectl describe` shows). */
 export interface EventRecorder {

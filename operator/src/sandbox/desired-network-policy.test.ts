@@ -1,6 +1,6 @@
 import { dumpYaml, type V1NetworkPolicyPeer } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
-import type { Sandbox } from "../gen/crd-types.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
 import { containsCidr, parseCidr, type Cidr } from "./cidr.js";
 import { desiredNetworkPolicy } from "./desired-network-policy.js";
 

@@ -22,8 +22,8 @@
  *   not reachable (fail closed) until an egress proxy enforces them.
  */
 import type { V1NetworkPolicy, V1NetworkPolicyPeer } from "@kubernetes/client-node";
-import type { Sandbox } from "../gen/crd-types.js";
-import { Label, labelValue } from "../labels.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
+import { Label, labelValue } from "../../../api/labels.js";
 import { containsCidr, formatCidr, parseCidr, sameCidr, type Cidr } from "./cidr.js";
 import { childMetadata } from "./owner.js";
 

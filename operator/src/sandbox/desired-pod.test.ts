@@ -1,6 +1,6 @@
 import { dumpYaml, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
-import type { Sandbox, SandboxSpec, SandboxTemplate } from "../gen/crd-types.js";
+import type { Sandbox, SandboxSpec, SandboxTemplate } from "../../../api/gen/crd-types.js";
 import { desiredPod, executorCommand, podSpecHash } from "./desired-pod.js";
 import type { SandboxPodSettings } from "./settings.js";
 

@@ -8,11 +8,11 @@
  */
 import { createHash } from "node:crypto";
 import type { V1Container, V1Pod, V1PodSpec, V1SecurityContext } from "@kubernetes/client-node";
-import type { Sandbox, SandboxTemplate } from "../gen/crd-types.js";
-import { Annotation, Label } from "../labels.js";
-import { tokenSecretName, TOKEN_KEY } from "./desired-secret.js";
+import type { Sandbox, SandboxTemplate } from "../../../api/gen/crd-types.js";
+import { Annotation, Label } from "../../../api/labels.js";
+import { ENVD_PORT, tokenSecretName, TOKEN_KEY } from "../../../api/envd.js";
 import { childMetadata } from "./owner.js";
-import { ENVD_PORT, type SandboxPodSettings } from "./settings.js";
+import type { SandboxPodSettings } from "./settings.js";
 
 /** The shared emptyDir: the executor kit and the executor's socket live there. */
 export const SHARED_VOLUME = "soulbox";

@@ -1,11 +1,7 @@
 import type { V1Secret } from "@kubernetes/client-node";
-import type { Sandbox } from "../gen/crd-types.js";
-import {
-  desiredTokenSecret,
-  newAccessToken,
-  tokenFromSecret,
-  tokenSecretName,
-} from "./desired-secret.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
+import { tokenFromSecret, tokenSecretName } from "../../../api/envd.js";
+import { desiredTokenSecret, newAccessToken } from "./desired-secret.js";
 
 const sb: Sandbox = {
   apiVersion: "soulbox.dev/v1alpha1",

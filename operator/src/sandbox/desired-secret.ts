@@ -6,16 +6,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { V1Secret } from "@kubernetes/client-node";
-import type { Sandbox } from "../gen/crd-types.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
+import { TOKEN_KEY, tokenSecretName } from "../../../api/envd.js";
 import { childMetadata } from "./owner.js";
-
-/** The key of the token in the Secret. */
-export const TOKEN_KEY = "token";
-
-/** The name of a sandbox's token Secret: `<sandbox>-envd` (a sandbox name has at most 63 characters). */
-export function tokenSecretName(sandbox: string): string {
-  return `${sandbox}-envd`;
-}
 
 /**
  * The token Secret as the operator wants it, for server-side apply. The token
@@ -35,14 +28,6 @@ export function desiredTokenSecret(sb: Sandbox, token: string): V1Secret {
     // stringData never reads back equal and every apply would look like a change.
     data: { [TOKEN_KEY]: Buffer.from(token, "utf8").toString("base64") },
   };
-}
-
-/** The token a Secret holds, or undefined when it holds none. */
-export function tokenFromSecret(secret: V1Secret | undefined): string | undefined {
-  const encoded = secret?.data?.[TOKEN_KEY];
-  if (!encoded) return undefined;
-  const token = Buffer.from(encoded, "base64").toString("utf8");
-  return token || undefined;
 }
 
 /** A new access token: 32 random bytes, base64url (43 characters, safe in headers and URLs). */

@@ -1,4 +1,4 @@
-import type { Sandbox } from "../gen/crd-types.js";
+import type { Sandbox } from "../../../api/gen/crd-types.js";
 import { childMetadata, ownerReference } from "./owner.js";
 
 const sandbox = (metadata: Sandbox["metadata"]): Sandbox => ({

@@ -4,8 +4,8 @@
  * the informers can map a child event back to its Sandbox.
  */
 import type { V1ObjectMeta, V1OwnerReference } from "@kubernetes/client-node";
-import { SandboxResource, type Sandbox } from "../gen/crd-types.js";
-import { Label, MANAGER, labelValue } from "../labels.js";
+import { SandboxResource, type Sandbox } from "../../../api/gen/crd-types.js";
+import { Label, MANAGER, labelValue } from "../../../api/labels.js";
 
 /** What a child is, as its `soulbox.dev/component` label says. */
 export type ChildComponent = "pod" | "token" | "network-policy" | "service";

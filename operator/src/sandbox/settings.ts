@@ -11,6 +11,3 @@ export interface SandboxPodSettings {
   /** The RuntimeClass of sandboxes whose template names none (`kata` in production). */
   defaultRuntimeClassName: string;
 }
-
-/** The port envd serves on in every sandbox pod (E2B's envd port; the gateway relies on it). */
-export const ENVD_PORT = 49983;

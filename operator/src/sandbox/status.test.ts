@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import type { V1ContainerStatus, V1Pod, V1PodCondition } from "@kubernetes/client-node";
-import type { Condition, Sandbox, SandboxSpec, SandboxStatus } from "../gen/crd-types.js";
+import type { Condition, Sandbox, SandboxSpec, SandboxStatus } from "../../../api/gen/crd-types.js";
 import { computeStatus, desiredPaused, envdEndpoint, type Observed } from "./status.js";
 
 const T0 = new Date("2026-03-01T10:00:00Z");

@@ -9,8 +9,8 @@
  * searches for when a sandbox does not start.
  */
 import type { V1ContainerStatus, V1Pod, V1PodCondition } from "@kubernetes/client-node";
-import { findCondition, setConditions, type ConditionInput } from "../conditions.js";
-import type { Sandbox, SandboxPhase, SandboxStatus } from "../gen/crd-types.js";
+import { setConditions } from "../conditions.js";
+import type { Sandbox, SandboxPhase, SandboxStatus } from "../../../api/gen/crd-types.js";
 import {
   EgressReason,
   ExpiredReason,
@@ -18,9 +18,16 @@ import {
   ReadyReason,
   SandboxConditionType,
   ScheduledReason,
-} from "./reasons.js";
-import { ENVD_PORT } from "./settings.js";
-import { expiresAt as deadline, formatRfc3339, isExpired, parseRfc3339 } from "./timeout.js";
+  findCondition,
+  type ConditionInput,
+} from "../../../api/conditions.js";
+import { ENVD_PORT } from "../../../api/envd.js";
+import {
+  expiresAt as deadline,
+  formatRfc3339,
+  isExpired,
+  parseRfc3339,
+} from "../../../api/expiry.js";
 
 /** What a reconcile saw and did, the input of {@link computeStatus}. */
 export interface Observed {

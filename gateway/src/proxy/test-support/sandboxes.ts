@@ -2,9 +2,8 @@
  * Test doubles for the proxy's one boundary that needs a cluster: the informer cache. Everything
  * else in the proxy tests is real (envd processes, sockets, TLS).
  */
-import type { Sandbox } from "../../../../operator/src/gen/crd-types.js";
-import { Annotation, Label } from "../../../../operator/src/labels.js";
-import { ANNOTATION_AUTO_RESUME } from "../../sandboxes/sandbox-state.js";
+import type { Sandbox } from "../../../../api/gen/crd-types.js";
+import { Annotation, Label } from "../../../../api/labels.js";
 import type { SandboxLookup } from "../target.js";
 
 /** A Map-backed cache: `get` as the SandboxIndex answers it, plus `set`/`delete` for the test. */
@@ -38,7 +37,7 @@ export interface SandboxShape {
 export function sandboxObject(id: string, shape: SandboxShape = {}): Sandbox {
   const annotations: Record<string, string> = {};
   if (shape.expiresAt) annotations[Annotation.expiresAt] = shape.expiresAt.toISOString();
-  if (shape.autoResume) annotations[ANNOTATION_AUTO_RESUME] = "true";
+  if (shape.autoResume) annotations[Annotation.autoResume] = "true";
   const ready = shape.ready ?? (shape.phase ?? "Running") === "Running";
   return {
     apiVersion: "soulbox.dev/v1alpha1",

@@ -1,4 +1,4 @@
-import type { Sandbox, SandboxSpec } from "../gen/crd-types.js";
+import type { Sandbox, SandboxSpec } from "./gen/crd-types.js";
 import {
   expiresAt,
   formatRfc3339,
@@ -6,7 +6,7 @@ import {
   MAX_REQUEUE_MS,
   parseRfc3339,
   requeueAfterMs,
-} from "./timeout.js";
+} from "./expiry.js";
 
 const sandbox = (spec: Partial<SandboxSpec>, expiresAnnotation?: string): Sandbox => ({
   apiVersion: "soulbox.dev/v1alpha1",

@@ -1,5 +1,5 @@
 import * as k8s from "@kubernetes/client-node";
-import type { Logger } from "../log.js";
+import type { Logger } from "./log.js";
 
 /** A watched, cached collection of one kind of object. */
 export interface Cache<T extends k8s.KubernetesObject> {

@@ -24,6 +24,8 @@ export const Annotation = {
    * mostly immutable, so a different hash means the pod must be replaced to change.
    */
   podSpecHash: `${DOMAIN}/pod-spec-hash`,
+  /** On a Sandbox the gateway created with E2B's `autoResume`: the first request to it resumes it. */
+  autoResume: `${DOMAIN}/auto-resume`,
 } as const;
 
 /** The value of `app.kubernetes.io/managed-by` and the server-side apply field manager. */

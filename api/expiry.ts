@@ -6,8 +6,8 @@
  * names the deadline itself and so wins. Waiting for the deadline is a
  * requeue, never a sleep.
  */
-import type { Sandbox } from "../gen/crd-types.js";
-import { Annotation } from "../labels.js";
+import type { Sandbox } from "./gen/crd-types.js";
+import { Annotation } from "./labels.js";
 
 /** The annotation with an RFC 3339 deadline; when present and valid it replaces `timeoutSeconds`. */
 export const EXPIRES_AT_ANNOTATION = Annotation.expiresAt;

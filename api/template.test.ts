@@ -1,5 +1,5 @@
 import type { V1ConfigMap } from "@kubernetes/client-node";
-import type { Sandbox, SandboxSpec, SandboxTemplate } from "../gen/crd-types.js";
+import type { Sandbox, SandboxSpec, SandboxTemplate } from "./gen/crd-types.js";
 import { resolveTemplate, TemplateError, type TemplateErrorReason } from "./template.js";
 
 const sandbox = (spec: SandboxSpec): Sandbox => ({

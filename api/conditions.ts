@@ -5,14 +5,27 @@
  * at the point of use. Kubelet and scheduler reasons (ErrImagePull,
  * Unschedulable, ...) are passed through verbatim and are not listed here.
  */
-import { ConditionType } from "../conditions.js";
+import type { Condition } from "./gen/crd-types.js";
+
+/** The shape of metav1.Condition (generated from the CRDs' schema). */
+export type { Condition } from "./gen/crd-types.js";
+
+/** A condition without its transition time: what a reconcile computes. */
+export type ConditionInput = Omit<Condition, "lastTransitionTime">;
 
 /**
- * Sandbox condition types: the four of conditions.ts plus `EgressEnforced`.
- * All are positive polarity ("True" is the good or asked-for state).
+ * Sandbox condition types. All are positive polarity: "True" is the good or
+ * asked-for state, so `kubectl wait --for=condition=<type>` waits for it.
  */
 export const SandboxConditionType = {
-  ...ConditionType,
+  /** The sandbox pod runs and envd answers: the sandbox can be used. */
+  Ready: "Ready",
+  /** The pod was placed on a node. */
+  Scheduled: "Scheduled",
+  /** The sandbox is paused as `spec.state: Paused` asked. */
+  Paused: "Paused",
+  /** The timeout passed and `onTimeout` was carried out. */
+  Expired: "Expired",
   /**
    * Every `spec.network.allowEgress` entry is enforced by the sandbox's
    * NetworkPolicy. False lists the hostname entries that a NetworkPolicy
@@ -82,3 +95,19 @@ export const EgressReason = {
   /** False: hostname entries cannot be written into a NetworkPolicy; they stay unreachable. */
   HostnamesNotEnforced: "HostnamesNotEnforced",
 } as const;
+
+/** Finds a condition by type. */
+export function findCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}
+
+/** True when the condition of `type` is present with status "True". */
+export function isConditionTrue(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): boolean {
+  return findCondition(conditions, type)?.status === "True";
+}

@@ -7,7 +7,7 @@
  */
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { parse } from "yaml";
-import type { Sandbox, SandboxTemplate, SandboxTemplateEnv } from "../gen/crd-types.js";
+import type { Sandbox, SandboxTemplate, SandboxTemplateEnv } from "./gen/crd-types.js";
 import { compareQuantities, parseQuantity, type Quantity } from "./quantity.js";
 
 /** The ConfigMap key that holds a template (YAML or JSON). */

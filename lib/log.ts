@@ -1,4 +1,4 @@
-import type { LogLevel } from "./config.js";
+import type { LogLevel } from "./flags.js";
 
 /** A structured logger: one JSON object per line on stderr. */
 export interface Logger {
