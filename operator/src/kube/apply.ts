@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { canonicalHash } from "../../../lib/canonical-json.js";
 import * as k8s from "@kubernetes/client-node";
 import { MANAGER } from "../../../api/labels.js";
 
@@ -7,21 +7,7 @@ export const APPLIED_HASH_ANNOTATION = "soulbox.dev/applied-hash";
 
 /** A stable hash of an object as the operator wants it (key order does not matter). Pure. */
 export function objectHash(obj: unknown): string {
-  const canonical = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(canonical)
-      : v && typeof v === "object"
-        ? Object.fromEntries(
-            Object.entries(v)
-              .filter(([, x]) => x !== undefined)
-              .sort(([a], [b]) => a.localeCompare(b))
-              .map(([k, x]) => [k, canonical(x)]),
-          )
-        : v;
-  return createHash("sha256")
-    .update(JSON.stringify(canonical(obj)))
-    .digest("hex")
-    .slice(0, 16);
+  return canonicalHash(obj);
 }
 
 /** Returns `desired` with its hash recorded in an annotation. Pure. */

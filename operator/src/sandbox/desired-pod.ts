@@ -6,7 +6,7 @@
  * its spec because pod specs are mostly immutable: the runtime compares the
  * hash to learn that a pod can only be brought up to date by replacing it.
  */
-import { createHash } from "node:crypto";
+import { canonicalHash } from "../../../lib/canonical-json.js";
 import type { V1Container, V1Pod, V1PodSpec, V1SecurityContext } from "@kubernetes/client-node";
 import type { Sandbox, SandboxTemplate } from "../../../api/gen/crd-types.js";
 import { Annotation, Label } from "../../../api/labels.js";
@@ -86,7 +86,7 @@ export function desiredPod(
  * annotations are outside it on purpose: they can change on a running pod.
  */
 export function podSpecHash(spec: V1PodSpec): string {
-  return createHash("sha256").update(canonicalJson(spec)).digest("hex").slice(0, 16);
+  return canonicalHash(spec);
 }
 
 function podSpec(sb: Sandbox, template: SandboxTemplate, settings: SandboxPodSettings): V1PodSpec {
@@ -204,13 +204,4 @@ function resourcesOf(
   if (gpus) limits = { ...limits, [GPU_RESOURCE]: String(gpus) };
   if (!requests && !limits) return undefined;
   return { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) };
-}
-
-/** JSON with object keys sorted at every level and undefined members left out. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }
