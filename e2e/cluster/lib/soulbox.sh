@@ -1,0 +1,33 @@
+# shellcheck shell=bash
+# SoulBox itself on the cluster: charts/soulbox (the operator and the gateway) with the locally
+# built images (up --with-soulbox).
+
+GATEWAY_TLS_SECRET=soulbox-gateway-tls
+
+# The release: the operator and, when dist/gateway.mjs exists (the operator image carries it), the
+# gateway for team `default` with HTTPS on *.soulbox.test; then that name on this machine and a key.
+install_soulbox() {
+  local started=$SECONDS out gateway=0 sets=()
+  if [ -f "$REPO/dist/gateway.mjs" ]; then
+    gateway=1
+    gateway_tls_secret "$SOULBOX_NAMESPACE" "$GATEWAY_TLS_SECRET" "$SOULBOX_DOMAIN"
+    sets=(--set "gateway.domain=$SOULBOX_DOMAIN" --set "gateway.tls.secretName=$GATEWAY_TLS_SECRET" --set "gateway.teams={default}")
+  else
+    say "installing SoulBox without the gateway: dist/gateway.mjs does not exist"
+    sets=(--set gateway.enabled=false)
+  fi
+  # The image's digest as a pod annotation: a rebuilt image (same tag) rolls the Deployments.
+  local digest
+  # shellcheck disable=SC2034 # KIT_DIR: read by image_tar and the fill functions (images.sh)
+  KIT_DIR=$(kit_dir)
+  digest=$(tar -xOf "$(image_tar operator)" ./index.json | grep -o -m1 'sha256:[0-9a-f]*' | cut -c8-23)
+  sets+=(--set-string "podAnnotations.soulbox\\.dev/image=$digest")
+  [ "$gateway" = 0 ] || sets+=(--set-string "gateway.podAnnotations.soulbox\\.dev/image=$digest")
+  say "installing SoulBox (charts/soulbox) as release $SOULBOX_RELEASE in $SOULBOX_NAMESPACE"
+  out=$("$BIN/helm" --kubeconfig "$STATE/kubeconfig" upgrade --install "$SOULBOX_RELEASE" "$HERE/../../charts/soulbox" \
+    --namespace "$SOULBOX_NAMESPACE" --create-namespace "${sets[@]}" --wait --timeout 180s 2>&1) ||
+    die "helm could not install SoulBox: $out (pods: $(kctl -n "$SOULBOX_NAMESPACE" get pods -o wide 2>&1 | tail -n +2))"
+  [ "$gateway" = 0 ] || gateway_local_access
+  # shellcheck disable=SC2016 # the eval line is for the user to run, not expanded here
+  say "SoulBox ready in $((SECONDS - started)) s (kubectl apply -f examples/sandbox.yaml; kubectl get sbx$([ "$gateway" = 0 ] || echo '; eval "$(e2e/cluster/env)" for the e2b SDK'))"
+}
