@@ -36,8 +36,7 @@ NODE_COMPONENTS=(containerd kubelet kube-proxy)
 
 # The repository (the images' and the gateway's sources, charts/).
 REPO="$(cd "$HERE/../.." && pwd)"
-# The gateway's CA is its own (not the cluster's, which also signs system:masters client
-# certificates): trusting it through NODE_EXTRA_CA_CERTS trusts gateway certificates only.
+# The gateway's own CA (pki.sh), and the release that up --with-soulbox installs (soulbox.sh).
 GATEWAY_CA_CRT=$STATE/pki/gateway-ca.crt
 GATEWAY_CA_KEY=$STATE/pki/gateway-ca.key
 SOULBOX_DOMAIN=soulbox.test

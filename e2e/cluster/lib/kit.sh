@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The executor kit, for the envd and operator images (images.sh):
+# The executor kit, assembled from the repository for the images (images.sh):
 # /opt/soulbox/kit in the envd and operator images: Node 24 with its own glibc loader and
 # libraries, the envd and executor bundles and the native modules they load, so that node runs
 # in any Linux image as `<kit>/ld.so --library-path <kit>/lib <kit>/node <script>`.

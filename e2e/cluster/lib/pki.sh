@@ -67,6 +67,7 @@ kube_proxy_cert() {
 
 # The gateway's CA is its own (not the cluster's, which also signs system:masters client
 # certificates): trusting it through NODE_EXTRA_CA_CERTS trusts gateway certificates only.
+#
 # Every up: the gateway's CA exists (EC P-256, ten years), named after the state dir so that two
 # clusters' CAs never share a subject.
 ensure_gateway_ca() {
