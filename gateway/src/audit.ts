@@ -3,7 +3,7 @@
  * records who (key name and team, never the key), what (method, route pattern, sandbox id), the
  * outcome (status, duration) and from where (remote address) — never bodies, so never env values.
  */
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createJsonLinesWriter, type JsonLinesWriter } from "../../lib/json-lines.js";
 import type { NextFunction, Request, Response } from "express";
 
 /** One audit record. */
@@ -20,26 +20,11 @@ export interface AuditRecord {
 }
 
 /** Where audit lines go. */
-export interface AuditLog {
-  write(record: AuditRecord): void;
-  close(): Promise<void>;
-}
+export type AuditLog = JsonLinesWriter<AuditRecord>;
 
 /** An audit log appending to `path`, or writing to stdout when no path is given. */
 export function createAuditLog(path?: string): AuditLog {
-  const stream: WriteStream | NodeJS.WriteStream = path
-    ? createWriteStream(path, { flags: "a" })
-    : process.stdout;
-  return {
-    write: (record) => {
-      stream.write(`${JSON.stringify(record)}\n`);
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (stream === process.stdout) resolve();
-        else (stream as WriteStream).end(() => resolve());
-      }),
-  };
+  return createJsonLinesWriter<AuditRecord>(path === undefined ? {} : { path });
 }
 
 /** What the auth middleware and the routes leave in `res.locals` for the audit line. */

@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createJsonLinesWriter, type JsonLinesWriter } from "../../../lib/json-lines.js";
 
 /** One audit record: who did what through envd, and how it ended. */
 export interface AuditRecord {
@@ -12,23 +12,12 @@ export interface AuditRecord {
 }
 
 /** Writes audit records as JSON lines; the sandbox's code cannot reach this file. */
-export interface AuditLog {
-  write(record: AuditRecord): void;
-  close(): Promise<void>;
-}
+export type AuditLog = JsonLinesWriter<AuditRecord>;
 
-/** Audit lines go to `path`, or to stdout when no path is given. */
+/** Audit lines go to `path`, or to stdout when no path is given; each gets `ts` and `audit: true`. */
 export function createAuditLog(path?: string): AuditLog {
-  const out: WriteStream | NodeJS.WriteStream = path
-    ? createWriteStream(path, { flags: "a" })
-    : process.stdout;
-  return {
-    write(record) {
-      out.write(JSON.stringify({ ts: new Date().toISOString(), audit: true, ...record }) + "\n");
-    },
-    close() {
-      if (out === process.stdout) return Promise.resolve();
-      return new Promise((resolve) => (out as WriteStream).end(resolve));
-    },
-  };
+  return createJsonLinesWriter<AuditRecord>({
+    ...(path === undefined ? {} : { path }),
+    shape: (record) => ({ ts: new Date().toISOString(), audit: true, ...record }),
+  });
 }
