@@ -1,12 +1,14 @@
-// Once per test run: build the bundled envd, and bring up the local cluster
-// (e2e/cluster: control plane and a node with containerd and a kubelet) in a
-// state dir of this run's own, so a developer's cluster is never touched. Set
-// SOULBOX_CLUSTER=off to skip the cluster when running only envd tests, or
-// SOULBOX_NODE=off for the control plane alone.
-import { execFileSync, spawnSync } from "node:child_process";
+// The global setup of the `cluster` project (see jest.config.js), once per test run that has
+// cluster tests: build dist/ (once, shared with the `process` project's setup), and bring up the
+// local cluster (e2e/cluster: control plane and a node with containerd and a kubelet) in a state
+// dir of this run's own, so a developer's cluster is never touched. Set SOULBOX_CLUSTER=off to
+// run the cluster tests on a cluster of one's own (KUBECONFIG), or SOULBOX_NODE=off for the
+// control plane alone. Runs of unit or process tests only never get here.
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { buildDistOnce } from "./jest.build-setup.js";
 
 /**
  * Test workers start after this: with NODE_EXTRA_CA_CERTS set to the cluster's gateway CA
@@ -46,7 +48,7 @@ function refuseForeignDnsOwner() {
 }
 
 export default function globalSetup() {
-  execFileSync(process.execPath, ["scripts/build.mjs"], { stdio: "inherit" });
+  buildDistOnce();
   if (process.env.SOULBOX_CLUSTER === "off") {
     // A cluster of one's own (KUBECONFIG in its state dir): its gateway CA, when it has one.
     if (process.env.KUBECONFIG) trustGatewayCa(dirname(process.env.KUBECONFIG));

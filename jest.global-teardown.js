@@ -1,5 +1,6 @@
-// Stops the cluster that the global setup started (by pid) and removes its state; `down` also
-// stops its dnsmasq and gives /etc/resolv.conf back as it was, when a test added names.
+// The `cluster` project's global teardown (see jest.config.js): stops the cluster that
+// jest.global-setup.js started (by pid) and removes its state; `down` also stops its dnsmasq and
+// gives /etc/resolv.conf back as it was, when a test added names.
 import { spawnSync } from "node:child_process";
 
 export default function globalTeardown() {

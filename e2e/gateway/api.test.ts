@@ -10,19 +10,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { AuthenticationError, NotFoundError, Sandbox as E2b, SandboxNotFoundError } from "e2b";
-import { kubeConfig, testNamespace, waitFor } from "../../../e2e/cluster/test-support/cluster.js";
+import type { Sandbox } from "../../api/gen/crd-types.js";
+import type { ApiConfig } from "../../gateway/src/api/context.js";
+import { startApi, type Api } from "../../gateway/src/api/start.js";
+import { runKeysCommand } from "../../gateway/src/keys-cli.js";
+import { startSandboxIndex, type SandboxIndex } from "../../gateway/src/sandboxes/sandbox-index.js";
+import { createLogger } from "../../lib/log.js";
+import { kubeConfig, testNamespace, waitFor } from "../cluster/test-support/cluster.js";
 import {
-  startSandboxController,
+  IMAGES,
+  installCrds,
+  sandboxApi,
+  startInProcessOperator,
   type SandboxController,
-} from "../../../operator/src/controller/sandbox-controller.js";
-import type { Sandbox } from "../../../api/gen/crd-types.js";
-import { createLogger } from "../../../lib/log.js";
-import { createOperatorMetrics } from "../../../operator/src/metrics.js";
-import { IMAGES, installCrds, sandboxApi } from "../../../operator/test-support/operator.js";
-import { startSandboxIndex, type SandboxIndex } from "../sandboxes/sandbox-index.js";
-import { runKeysCommand } from "../keys-cli.js";
-import type { ApiConfig } from "./context.js";
-import { startApi, type Api } from "./start.js";
+} from "./in-process-operator.js";
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -99,11 +100,10 @@ beforeAll(async () => {
       },
     },
   });
-  controller = startSandboxController({
+  controller = startInProcessOperator({
     kubeConfig: kc,
     namespace: teamA.name,
     log: quiet,
-    metrics: createOperatorMetrics(),
     settings: { envdImage: IMAGES.envd, defaultRuntimeClassName: "runc" },
   });
   index = startSandboxIndex({ kubeConfig: kc, log: quiet });

@@ -1,0 +1,17 @@
+// The global setup of the `process` project (see jest.config.js): builds dist/ (envd, the
+// executor, the operator, the gateway) once per test run. The `cluster` project's setup
+// (jest.global-setup.js) calls the same build, so a run of both builds once.
+import { execFileSync } from "node:child_process";
+
+const BUILT = Symbol.for("soulbox.test.distBuilt");
+
+/** Runs scripts/build.mjs unless this jest process already did. */
+export function buildDistOnce() {
+  if (globalThis[BUILT]) return;
+  execFileSync(process.execPath, ["scripts/build.mjs"], { stdio: "inherit" });
+  globalThis[BUILT] = true;
+}
+
+export default function buildSetup() {
+  buildDistOnce();
+}
