@@ -59,28 +59,41 @@ const common = {
   testPathIgnorePatterns: ["/node_modules/", "/dist/"],
 };
 
+/** The three projects, in the order a full run lists them. */
+export const projects = [
+  {
+    ...common,
+    displayName: "unit",
+    testMatch: [fromRoot("**/*.test.ts"), ...CLUSTER_TESTS.map(not), ...PROCESS_TESTS.map(not)],
+  },
+  {
+    ...common,
+    displayName: "process",
+    testMatch: [...PROCESS_TESTS.map(fromRoot), ...CLUSTER_TESTS.map(not)],
+    globalSetup: "<rootDir>/jest.build-setup.js",
+  },
+  {
+    ...common,
+    displayName: "cluster",
+    testMatch: CLUSTER_TESTS.map(fromRoot),
+    globalSetup: "<rootDir>/jest.global-setup.js",
+    globalTeardown: "<rootDir>/jest.global-teardown.js",
+  },
+];
+
+// `npm run test:unit` (test:process, test:cluster) sets SOULBOX_TEST_PROJECTS to run one project
+// (comma-separated names for several). It is not jest's --selectProjects because that takes every
+// word after it, so `npm run test:unit -- <path>` would read the path as a project name.
+const only = process.env.SOULBOX_TEST_PROJECTS?.split(",").filter((name) => name !== "");
+const unknown = only?.filter((name) => !projects.some((p) => p.displayName === name)) ?? [];
+if (unknown.length > 0)
+  throw new Error(
+    `SOULBOX_TEST_PROJECTS names no project ${unknown.join(", ")} (projects: unit, process, cluster)`,
+  );
+
 /** @type {import('jest').Config} */
 export default {
-  projects: [
-    {
-      ...common,
-      displayName: "unit",
-      testMatch: [fromRoot("**/*.test.ts"), ...CLUSTER_TESTS.map(not), ...PROCESS_TESTS.map(not)],
-    },
-    {
-      ...common,
-      displayName: "process",
-      testMatch: [...PROCESS_TESTS.map(fromRoot), ...CLUSTER_TESTS.map(not)],
-      globalSetup: "<rootDir>/jest.build-setup.js",
-    },
-    {
-      ...common,
-      displayName: "cluster",
-      testMatch: CLUSTER_TESTS.map(fromRoot),
-      globalSetup: "<rootDir>/jest.global-setup.js",
-      globalTeardown: "<rootDir>/jest.global-teardown.js",
-    },
-  ],
+  projects: only ? projects.filter((p) => only.includes(p.displayName)) : projects,
   // Integration tests spawn real processes; give them room on small machines.
   testTimeout: 60000,
   maxWorkers: 2,
