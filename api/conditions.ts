@@ -32,6 +32,15 @@ export const SandboxConditionType = {
    * cannot express (they are not reachable: the policy fails closed).
    */
   EgressEnforced: "EgressEnforced",
+  /**
+   * The running pod was made from the spec the Sandbox, its template and the
+   * operator's settings give now. False: it was made from an earlier one. A
+   * pod's spec cannot change and replacing the pod would end the sandbox's
+   * processes, so the pod keeps running as it is; the next pod (after this
+   * one is deleted or ends) is made from the current spec. Unknown: there is
+   * no pod, or the current spec cannot be computed.
+   */
+  PodUpToDate: "PodUpToDate",
 } as const;
 
 /** Reasons of the `Ready` condition that SoulBox itself sets. */
@@ -48,6 +57,13 @@ export const ReadyReason = {
   PodTerminating: "PodTerminating",
   /** False: the pod ended (evicted, node lost) and will not run again; the kubelet's reason wins when it gave one. */
   PodFailed: "PodFailed",
+  /**
+   * False: a child (the token Secret, the NetworkPolicy, the pod) could not be
+   * created, brought back to its desired state or read; the message names each
+   * child and its error. The operator retries with backoff. It wins over every
+   * other reason: a sandbox whose NetworkPolicy may be open is not Ready.
+   */
+  ApplyFailed: "ApplyFailed",
 } as const;
 
 /** Reasons of the `Scheduled` condition that SoulBox itself sets. */
@@ -72,6 +88,10 @@ export const PausedReason = {
   NotPaused: "NotPaused",
   /** False: a pause was asked with `pauseMode` Filesystem or Memory, which need Snapshots; the sandbox keeps running. */
   PauseModeNotSupported: "PauseModeNotSupported",
+  /** False: a freeze was asked and envd's freeze call failed (the message says how); retried with backoff. */
+  FreezeFailed: "FreezeFailed",
+  /** True: the sandbox was asked to run again and envd's thaw call failed; it stays frozen; retried with backoff. */
+  ThawFailed: "ThawFailed",
 } as const;
 
 /** Reasons of the `Expired` condition. */
@@ -94,6 +114,18 @@ export const EgressReason = {
   Enforced: "Enforced",
   /** False: hostname entries cannot be written into a NetworkPolicy; they stay unreachable. */
   HostnamesNotEnforced: "HostnamesNotEnforced",
+} as const;
+
+/** Reasons of the `PodUpToDate` condition. */
+export const PodUpToDateReason = {
+  /** True: the pod's spec is the one the Sandbox gives now. */
+  SpecCurrent: "SpecCurrent",
+  /** False: the pod was made from an earlier spec (or its container images were changed by hand); it is not replaced. */
+  SpecChanged: "SpecChanged",
+  /** Unknown: there is no pod of this Sandbox. */
+  PodNotCreated: "PodNotCreated",
+  /** Unknown: the current spec cannot be computed (the template cannot be used), or the pod does not say what it was made from. */
+  SpecUnknown: "SpecUnknown",
 } as const;
 
 /** Finds a condition by type. */

@@ -20,8 +20,10 @@ export const Annotation = {
   /** RFC 3339 time that replaces `spec.timeoutSeconds` as the expiry (the gateway extends TTLs with it). */
   expiresAt: `${DOMAIN}/expires-at`,
   /**
-   * On a sandbox pod: a hash of its spec as the operator computed it. Pod specs are
-   * mostly immutable, so a different hash means the pod must be replaced to change.
+   * On a sandbox pod: a hash of the spec it was made from. The operator compares it with the
+   * hash of the spec it would make now and says the result in the Sandbox's `PodUpToDate`
+   * condition. It never replaces a running pod for it (that would end the sandbox's processes):
+   * the next pod, once this one is deleted or ends, gets the current spec.
    */
   podSpecHash: `${DOMAIN}/pod-spec-hash`,
   /** On a Sandbox the gateway created with E2B's `autoResume`: the first request to it resumes it. */

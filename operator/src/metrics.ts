@@ -9,6 +9,7 @@ export interface OperatorMetrics {
   sandboxesByPhase: Gauge<"phase">;
   timeToReady: Histogram;
   queueDepth: Gauge<"kind">;
+  childRepairs: Counter<"kind">;
 }
 
 /** Creates the metrics (names prefixed `soulbox_`). */
@@ -51,6 +52,12 @@ export function createOperatorMetrics(): OperatorMetrics {
     queueDepth: new Gauge({
       name: "soulbox_workqueue_depth",
       help: "Keys waiting in the work queue, by kind.",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+    childRepairs: new Counter({
+      name: "soulbox_child_repairs_total",
+      help: "Owned children (by kind) found differing from their desired state (a hand edit, an upgrade) and put back.",
       labelNames: ["kind"],
       registers: [registry],
     }),

@@ -1,7 +1,8 @@
 import * as k8s from "@kubernetes/client-node";
 import { SandboxResource, type Sandbox } from "../../../api/gen/crd-types.js";
-import { statusOf } from "../kube/apply.js";
+import { statusOf } from "../kube/errors.js";
 import { createEventRecorder } from "../kube/events.js";
+import { createKubeReader, createKubeWriter } from "../kube/kube-io.js";
 import { startCache, type Cache } from "../../../lib/informer-cache.js";
 import { Label, MANAGER } from "../../../api/labels.js";
 import type { Logger } from "../../../lib/log.js";
@@ -126,8 +127,9 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
     ),
   };
   const reconcile = createSandboxReconciler({
-    kubeConfig,
     caches,
+    writer: createKubeWriter(kubeConfig),
+    reader: createKubeReader(kubeConfig),
     settings: opts.settings,
     envd: opts.envd ?? createEnvdClient(),
     events: createEventRecorder(kubeConfig, MANAGER, log),

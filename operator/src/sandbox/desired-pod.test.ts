@@ -1,7 +1,7 @@
 import { dumpYaml, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import type { Sandbox, SandboxSpec, SandboxTemplate } from "../../../api/gen/crd-types.js";
-import { desiredPod, executorCommand, podSpecHash } from "./desired-pod.js";
+import { desiredPod, executorCommand, podLabels, podSpecHash, podSpecView } from "./desired-pod.js";
 import type { SandboxPodSettings } from "./settings.js";
 
 const settings: SandboxPodSettings = {
@@ -316,4 +316,58 @@ describe("pod-spec-hash", () => {
     const pod = desiredPod(sandbox(), { image: "x" }, settings);
     expect(pod.spec && podSpecHash(pod.spec)).toBe(base);
   });
+});
+
+describe("podSpecView", () => {
+  const desired = desiredPod(sandbox(), { image: "x" }, settings);
+  const live = (change: (p: V1Pod) => void = () => undefined): V1Pod => {
+    const p = JSON.parse(JSON.stringify(desired)) as V1Pod;
+    change(p);
+    return p;
+  };
+  test.each<[string, V1Pod, ReturnType<typeof podSpecView>]>([
+    ["the pod made from the desired spec", live(), { state: "current" }],
+    [
+      "server defaults in the live spec",
+      live((p) => {
+        if (p.spec) p.spec.dnsPolicy = "ClusterFirst";
+      }),
+      { state: "current" },
+    ],
+    [
+      "a pod made from another spec",
+      live((p) => {
+        if (p.metadata?.annotations) p.metadata.annotations["soulbox.dev/pod-spec-hash"] = "old";
+      }),
+      {
+        state: "changed",
+        what: `spec hash old, now ${podSpecHash(desired.spec ?? { containers: [] })}`,
+      },
+    ],
+    [
+      "an image edited in place",
+      live((p) => {
+        const c = p.spec?.initContainers?.[0];
+        if (c) c.image = "envd:evil";
+      }),
+      {
+        state: "changed",
+        what: `container envd runs envd:evil, the spec says ${settings.envdImage}`,
+      },
+    ],
+    [
+      "a pod without the annotation",
+      live((p) => {
+        if (p.metadata) delete p.metadata.annotations;
+      }),
+      { state: "unknown", why: "the pod does not record the spec it was made from" },
+    ],
+  ])("%s", (_name, pod, view) => {
+    expect(podSpecView(pod, desired)).toEqual(view);
+  });
+});
+
+test("podLabels are the desired pod's labels", () => {
+  const sb = sandbox({ metadata: { purpose: "ci" } }, { "soulbox.dev/team": "blue" });
+  expect(podLabels(sb)).toEqual(desiredPod(sb, { image: "x" }, settings).metadata?.labels);
 });

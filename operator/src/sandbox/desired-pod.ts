@@ -2,9 +2,18 @@
  * The sandbox pod, exactly as the pod contract decides it. It is computed
  * from the Sandbox, its resolved template and the operator's settings alone
  * (no cluster reads), so the same inputs always give the same object and
- * server-side apply of it twice changes nothing. The pod carries a hash of
- * its spec because pod specs are mostly immutable: the runtime compares the
- * hash to learn that a pod can only be brought up to date by replacing it.
+ * server-side apply of it twice changes nothing.
+ *
+ * A pod's spec is mostly immutable, and replacing a sandbox's pod ends every
+ * process in it, so the policy for a changed spec (a new template, envd image
+ * or runtime class, a changed `envFrom` or GPU) is: the running pod stays as
+ * it is, the Sandbox's `PodUpToDate` condition says it runs an earlier spec,
+ * and the next pod (once this one is deleted or ends) gets the current spec.
+ * To tell, the pod records the hash of the spec it was made from
+ * ({@link Annotation.podSpecHash}); {@link podSpecView} compares it, and the
+ * container images (the one part of a pod spec that can be edited in place).
+ * Labels are not part of the spec: the reconciler keeps them current on the
+ * running pod.
  */
 import { canonicalHash } from "../../../lib/canonical-json.js";
 import type { V1Container, V1Pod, V1PodSpec, V1SecurityContext } from "@kubernetes/client-node";
@@ -13,6 +22,7 @@ import { Annotation, Label } from "../../../api/labels.js";
 import { ENVD_PORT, tokenSecretName, TOKEN_KEY } from "../../../api/envd.js";
 import { childMetadata } from "./owner.js";
 import type { SandboxPodSettings } from "./settings.js";
+import type { PodSpecView } from "./status.js";
 
 /** The shared emptyDir: the executor kit and the executor's socket live there. */
 export const SHARED_VOLUME = "soulbox";
@@ -57,28 +67,37 @@ export function executorCommand(template: SandboxTemplate): string[] {
  * `restartPolicy: Always`) and the sandbox container running the executor as
  * PID 1 in the template image. Labels: the user's `spec.metadata`, the team
  * label of the Sandbox if it has one, and the sandbox labels (which win).
- * Annotation {@link Annotation.podSpecHash}: {@link podSpecHash} of the spec.
- * Throws when the Sandbox lacks name, namespace or uid.
+ * Annotation {@link Annotation.podSpecHash}: {@link podSpecHash} of the spec
+ * (see the module note for what is done with it). Throws when the Sandbox lacks name, namespace or uid.
  */
 export function desiredPod(
   sb: Sandbox,
   template: SandboxTemplate,
   settings: SandboxPodSettings,
 ): V1Pod {
-  const name = sb.metadata.name ?? "";
-  const meta = childMetadata(sb, name, "pod");
-  const team = sb.metadata.labels?.[Label.team];
   const spec = podSpec(sb, template, settings);
   return {
     apiVersion: "v1",
     kind: "Pod",
     metadata: {
-      ...meta,
-      labels: { ...sb.spec.metadata, ...(team ? { [Label.team]: team } : {}), ...meta.labels },
+      ...childMetadata(sb, sb.metadata.name ?? "", "pod"),
+      labels: podLabels(sb),
       annotations: { [Annotation.podSpecHash]: podSpecHash(spec) },
     },
     spec,
   };
+}
+
+/**
+ * The sandbox pod's labels: the user's `spec.metadata`, the team label of the
+ * Sandbox if it has one, and the sandbox labels (which win). They need no
+ * template, so a running pod's labels are kept current even when the
+ * template cannot be read. Throws as {@link desiredPod} does.
+ */
+export function podLabels(sb: Sandbox): Record<string, string> {
+  const meta = childMetadata(sb, sb.metadata.name ?? "", "pod");
+  const team = sb.metadata.labels?.[Label.team];
+  return { ...sb.spec.metadata, ...(team ? { [Label.team]: team } : {}), ...meta.labels };
 }
 
 /**
@@ -87,6 +106,35 @@ export function desiredPod(
  */
 export function podSpecHash(spec: V1PodSpec): string {
   return canonicalHash(spec);
+}
+
+/**
+ * How the live pod's spec compares with `desired` (both pods of the same
+ * Sandbox): "changed" when the spec hash it was made from differs from the
+ * desired one or a container runs another image than the desired spec says
+ * (an image edited in place); "unknown" when the pod records no hash. Pure.
+ */
+export function podSpecView(live: V1Pod, desired: V1Pod): PodSpecView {
+  const made = live.metadata?.annotations?.[Annotation.podSpecHash];
+  const want = desired.metadata?.annotations?.[Annotation.podSpecHash];
+  if (!made) return { state: "unknown", why: "the pod does not record the spec it was made from" };
+  if (made !== want) return { state: "changed", what: `spec hash ${made}, now ${want ?? "?"}` };
+  const image = changedImage(live.spec, desired.spec);
+  return image ? { state: "changed", what: image } : { state: "current" };
+}
+
+function changedImage(live: V1PodSpec | undefined, desired: V1PodSpec | undefined) {
+  const all = (s: V1PodSpec | undefined) => [
+    ...(s?.initContainers ?? []),
+    ...(s?.containers ?? []),
+  ];
+  const liveImages = new Map(all(live).map((c) => [c.name, c.image]));
+  for (const c of all(desired)) {
+    const image = liveImages.get(c.name);
+    if (image !== c.image)
+      return `container ${c.name} runs ${image ?? "nothing"}, the spec says ${c.image ?? "?"}`;
+  }
+  return undefined;
 }
 
 function podSpec(sb: Sandbox, template: SandboxTemplate, settings: SandboxPodSettings): V1PodSpec {

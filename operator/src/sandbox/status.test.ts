@@ -369,6 +369,125 @@ describe("computeStatus", () => {
         EgressEnforced: ["True", "Enforced"],
       },
     ],
+    [
+      "a child that could not be applied makes a Ready pod's sandbox not Ready",
+      sandbox(),
+      {
+        pod: runningPod(),
+        applyFailures: [{ step: "apply the NetworkPolicy a/sb1", error: "500: etcd is down" }],
+      },
+      "Running",
+      {
+        Ready: ["False", "ApplyFailed"],
+        Scheduled: ["True", "Scheduled"],
+        Paused: ["False", "NotPaused"],
+        Expired: ["False", "NoTimeout"],
+      },
+    ],
+    [
+      "an apply failure wins over a template error",
+      sandbox(),
+      {
+        templateError: { reason: "TemplateNotFound", message: "no ConfigMap" },
+        applyFailures: [{ step: "apply the Secret a/sb1-envd", error: "403: forbidden" }],
+      },
+      "Failed",
+      {
+        Ready: ["False", "ApplyFailed"],
+        Scheduled: ["False", "PodNotCreated"],
+        Paused: ["False", "NotPaused"],
+        Expired: ["False", "NoTimeout"],
+      },
+    ],
+    [
+      "a failed freeze",
+      sandbox({ state: "Paused" }),
+      { pod: runningPod(), envdFailure: { freeze: true, error: "envd did not answer" } },
+      "Pausing",
+      {
+        Ready: ["True", "EnvdReady"],
+        Scheduled: ["True", "Scheduled"],
+        Paused: ["False", "FreezeFailed"],
+        Expired: ["False", "NoTimeout"],
+      },
+    ],
+    [
+      "a failed thaw: still frozen",
+      sandbox(
+        {},
+        {
+          conditions: [
+            {
+              type: "Paused",
+              status: "True",
+              reason: "Frozen",
+              message: "m",
+              lastTransitionTime: T0.toISOString(),
+            },
+          ],
+        },
+      ),
+      { pod: runningPod(), envdFailure: { freeze: false, error: "500: cgroup" } },
+      "Resuming",
+      {
+        Paused: ["True", "ThawFailed"],
+        Ready: ["True", "EnvdReady"],
+        Scheduled: ["True", "Scheduled"],
+        Expired: ["False", "NoTimeout"],
+      },
+    ],
+    [
+      "the pod runs the current spec",
+      sandbox(),
+      { pod: runningPod(), podSpec: { state: "current" } },
+      "Running",
+      {
+        Ready: ["True", "EnvdReady"],
+        Scheduled: ["True", "Scheduled"],
+        Paused: ["False", "NotPaused"],
+        Expired: ["False", "NoTimeout"],
+        PodUpToDate: ["True", "SpecCurrent"],
+      },
+    ],
+    [
+      "the pod runs an earlier spec",
+      sandbox(),
+      { pod: runningPod(), podSpec: { state: "changed", what: "spec hash a, now b" } },
+      "Running",
+      {
+        Ready: ["True", "EnvdReady"],
+        Scheduled: ["True", "Scheduled"],
+        Paused: ["False", "NotPaused"],
+        Expired: ["False", "NoTimeout"],
+        PodUpToDate: ["False", "SpecChanged"],
+      },
+    ],
+    [
+      "the current spec cannot be computed",
+      sandbox(),
+      { pod: runningPod(), podSpec: { state: "unknown", why: "the template cannot be used" } },
+      "Running",
+      {
+        Ready: ["True", "EnvdReady"],
+        Scheduled: ["True", "Scheduled"],
+        Paused: ["False", "NotPaused"],
+        Expired: ["False", "NoTimeout"],
+        PodUpToDate: ["Unknown", "SpecUnknown"],
+      },
+    ],
+    [
+      "no pod to compare",
+      sandbox(),
+      { podSpec: { state: "current" } },
+      "Pending",
+      {
+        Ready: ["False", "PodNotCreated"],
+        Scheduled: ["False", "PodNotCreated"],
+        Paused: ["False", "NotPaused"],
+        Expired: ["False", "NoTimeout"],
+        PodUpToDate: ["Unknown", "PodNotCreated"],
+      },
+    ],
   ])("%s", (_name, sb, observed, phase, conditions) => {
     const status = computeStatus(sb, { now: T0, podName: "sb1", ...observed });
     expect(status.phase).toBe(phase);
@@ -525,6 +644,20 @@ describe("computeStatus", () => {
     expect(envdEndpoint("fd00:10:244::7")).toBe("http://[fd00:10:244::7]:49983");
     expect(envdEndpoint("10.0.0.1")).toBe("http://10.0.0.1:49983");
   });
+});
+
+test("ApplyFailed names every failed step and its error", () => {
+  const status = computeStatus(sandbox(), {
+    now: T0,
+    pod: runningPod(),
+    applyFailures: [
+      { step: "apply the NetworkPolicy a/sb1", error: "500: etcd is down" },
+      { step: "patch the labels of the pod a/sb1", error: "403: forbidden" },
+    ],
+  });
+  expect(status.conditions?.find((c) => c.type === "Ready")?.message).toBe(
+    "could not apply the NetworkPolicy a/sb1: 500: etcd is down; could not patch the labels of the pod a/sb1: 403: forbidden (retrying)",
+  );
 });
 
 describe("reconciling again and again", () => {

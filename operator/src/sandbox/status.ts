@@ -1,5 +1,6 @@
 /**
- * The Sandbox's status, computed from what a reconcile observed. It is one
+ * The Sandbox's status, computed from what a reconcile observed and what
+ * failed (a child that could not be applied, an envd call). It is one
  * pure function so that the whole status is decided in one place and written
  * once: the reconciler compares the result with the stored status and skips
  * the write when nothing changed, which only works if the same observations
@@ -15,6 +16,7 @@ import {
   EgressReason,
   ExpiredReason,
   PausedReason,
+  PodUpToDateReason,
   ReadyReason,
   SandboxConditionType,
   ScheduledReason,
@@ -43,7 +45,27 @@ export interface Observed {
   frozen?: boolean;
   /** `allowEgress` entries the NetworkPolicy cannot enforce; undefined when the policy was not computed. */
   unenforcedEgress?: string[];
+  /**
+   * What this reconcile could not do to a child, each step naming it
+   * (`apply the NetworkPolicy a/sb1`) with its error: Ready is False, ApplyFailed.
+   */
+  applyFailures?: { step: string; error: string }[];
+  /** envd's freeze (`freeze: true`) or thaw call failed with `error`. */
+  envdFailure?: { freeze: boolean; error: string };
+  /**
+   * How the pod's spec compares with the current desired one; the
+   * PodUpToDate condition is set only when this is given.
+   */
+  podSpec?: PodSpecView;
 }
+
+/** What the reconciler learnt about the pod's spec (see the PodUpToDate condition). */
+export type PodSpecView =
+  | { state: "current" }
+  /** `what` says what differs, for people. */
+  | { state: "changed"; what: string }
+  /** `why` says why it cannot be told. */
+  | { state: "unknown"; why: string };
 
 /** What {@link desiredPaused} decides. */
 export interface PauseDecision {
@@ -97,14 +119,14 @@ export function desiredPaused(
 /**
  * The whole new status of `sb` from `o`: phase, the conditions Ready,
  * Scheduled, Paused and Expired (and EgressEnforced when
- * `o.unenforcedEgress` is given) merged into the previous ones in place,
- * pod facts, `startedAt` (the first time Ready, kept afterwards), `expiresAt`
+ * `o.unenforcedEgress` is given, PodUpToDate when `o.podSpec` is) merged into
+ * the previous ones in place, pod facts, `startedAt` (the first time Ready, kept afterwards), `expiresAt`
  * and `observedGeneration`. Fields without a value are left out, so the
  * result compares equal to a stored status that says the same. Pure.
  */
 export function computeStatus(sb: Sandbox, o: Observed): SandboxStatus {
   const prev = sb.status ?? {};
-  const pod = observePod(o);
+  const pod = withApplyFailures(observePod(o), o.applyFailures);
 
   const startedAt =
     prev.startedAt ?? (pod.readySince ? startTime(pod.readySince, o.now) : undefined);
@@ -124,10 +146,11 @@ export function computeStatus(sb: Sandbox, o: Observed): SandboxStatus {
   const conditions: ConditionInput[] = [
     pod.ready,
     pod.scheduled,
-    pausedCondition(pause, frozen, pod.phase === "Running"),
+    pausedCondition(pause, frozen, pod.phase === "Running", o.envdFailure),
     expiredCondition(sb, expiresAt, o.now, pause, frozen),
   ];
   if (o.unenforcedEgress) conditions.push(egressCondition(sb, o.unenforcedEgress));
+  if (o.podSpec) conditions.push(podUpToDateCondition(o.pod, o.podSpec));
   const withGeneration = conditions.map((c) =>
     generation === undefined ? c : { ...c, observedGeneration: generation },
   );
@@ -292,6 +315,25 @@ function observePod(o: Observed): PodView {
   };
 }
 
+/**
+ * A child that could not be applied makes the sandbox not Ready, whatever the
+ * pod says: its NetworkPolicy may be open or its token missing. The phase
+ * still follows the pod.
+ */
+function withApplyFailures(view: PodView, failures: Observed["applyFailures"]): PodView {
+  if (!failures?.length) return view;
+  const message = failures.map((f) => `could not ${f.step}: ${f.error}`).join("; ");
+  return {
+    ...view,
+    ready: {
+      type: SandboxConditionType.Ready,
+      status: "False",
+      reason: ReadyReason.ApplyFailed,
+      message: `${message} (retrying)`,
+    },
+  };
+}
+
 function stuckContainer(
   statuses: V1ContainerStatus[] | undefined,
   name: string,
@@ -302,7 +344,12 @@ function stuckContainer(
   return { reason: waiting.reason, message: `${prefix}${waiting.message || waiting.reason}` };
 }
 
-function pausedCondition(pause: PauseDecision, frozen: boolean, running: boolean): ConditionInput {
+function pausedCondition(
+  pause: PauseDecision,
+  frozen: boolean,
+  running: boolean,
+  envdFailure: Observed["envdFailure"],
+): ConditionInput {
   const c = (status: ConditionInput["status"], reason: string, message: string) => ({
     type: SandboxConditionType.Paused,
     status,
@@ -310,6 +357,18 @@ function pausedCondition(pause: PauseDecision, frozen: boolean, running: boolean
     message,
   });
   if (pause.refused) return c("False", pause.refused.reason, pause.refused.message);
+  if (envdFailure?.freeze)
+    return c(
+      "False",
+      PausedReason.FreezeFailed,
+      `envd did not freeze the sandbox's processes: ${envdFailure.error} (retrying)`,
+    );
+  if (envdFailure)
+    return c(
+      "True",
+      PausedReason.ThawFailed,
+      `envd did not thaw the sandbox's processes, which stay frozen: ${envdFailure.error} (retrying)`,
+    );
   if (pause.paused)
     return frozen
       ? c("True", PausedReason.Frozen, "every sandbox process is frozen")
@@ -385,6 +444,24 @@ function egressCondition(sb: Sandbox, unenforced: string[]): ConditionInput {
       ? "every allowEgress entry is in the sandbox's NetworkPolicy"
       : "the default NetworkPolicy holds: the public internet, no private or link-local ranges",
   };
+}
+
+function podUpToDateCondition(pod: V1Pod | undefined, view: PodSpecView): ConditionInput {
+  const c = (status: ConditionInput["status"], reason: string, message: string) => ({
+    type: SandboxConditionType.PodUpToDate,
+    status,
+    reason,
+    message,
+  });
+  if (!pod) return c("Unknown", PodUpToDateReason.PodNotCreated, "there is no sandbox pod");
+  if (view.state === "current")
+    return c("True", PodUpToDateReason.SpecCurrent, "the pod runs the current spec");
+  if (view.state === "unknown") return c("Unknown", PodUpToDateReason.SpecUnknown, view.why);
+  return c(
+    "False",
+    PodUpToDateReason.SpecChanged,
+    `the pod was made from an earlier spec (${view.what}); it keeps running unchanged, and the next pod (once this one is deleted or ends) gets the current spec`,
+  );
 }
 
 function podCondition(pod: V1Pod, type: string): V1PodCondition | undefined {

@@ -1,0 +1,34 @@
+import { collectedError, createFailures } from "./failures.js";
+
+test("a failed step is recorded and the next one still runs", async () => {
+  const failures = createFailures();
+  const boom = new Error("boom");
+  expect(await failures.attempt("first", () => Promise.reject(boom))).toBeUndefined();
+  expect(await failures.attempt("second", () => Promise.resolve(2), false)).toBe(2);
+  await failures.attempt("third", () => Promise.reject(new Error("x")), false);
+  expect(failures.list).toEqual([
+    { what: "first", error: boom, child: true },
+    { what: "third", error: new Error("x"), child: false },
+  ]);
+});
+
+test.each([
+  ["nothing", [], undefined],
+  [
+    "one error: itself, so its HTTP status still counts",
+    [{ what: "a", error: "e1", child: true }],
+    "e1",
+  ],
+])("collectedError of %s", (_name, list, expected) => {
+  expect(collectedError(list)).toBe(expected);
+});
+
+test("collectedError of several is an AggregateError naming each step", () => {
+  const e = collectedError([
+    { what: "apply the Secret", error: new Error("1"), child: true },
+    { what: "freeze", error: new Error("2"), child: false },
+  ]);
+  expect(e).toBeInstanceOf(AggregateError);
+  expect((e as AggregateError).message).toBe("2 steps failed: apply the Secret, freeze");
+  expect((e as AggregateError).errors).toHaveLength(2);
+});

@@ -1,0 +1,210 @@
+/**
+ * The Sandbox's children, each brought to what the pure functions in
+ * `sandbox/` say: the token Secret, the NetworkPolicy and the pod. "Up to
+ * date" is judged on the live object in the cache (see `kube/drift.ts`), so a
+ * hand edit is put back by the next reconcile and a settled sandbox costs no
+ * write at all.
+ */
+import type * as k8s from "@kubernetes/client-node";
+import { TemplateError, resolveTemplate } from "../../../api/template.js";
+import { tokenFromSecret, tokenSecretName } from "../../../api/envd.js";
+import type { Sandbox, SandboxTemplate } from "../../../api/gen/crd-types.js";
+import type { Logger } from "../../../lib/log.js";
+import { driftedFrom } from "../kube/drift.js";
+import { statusOf } from "../kube/errors.js";
+import { modelName, toWire } from "../kube/wire.js";
+import { desiredPod, podLabels, podSpecView } from "../sandbox/desired-pod.js";
+import { desiredTokenSecret, newAccessToken } from "../sandbox/desired-secret.js";
+import type { PodSpecView } from "../sandbox/status.js";
+import type { Failures } from "./failures.js";
+import type { SandboxReconcilerDeps } from "./reconcile-sandbox.js";
+
+/** One reconcile of one Sandbox: what every step needs. */
+export interface SandboxContext {
+  sb: Sandbox;
+  namespace: string;
+  name: string;
+  deps: SandboxReconcilerDeps;
+  log: Logger;
+  /** Where a failed step is recorded; the reconcile goes on. */
+  failures: Failures;
+}
+
+/**
+ * Applies `desired` unless `live` already has every field it sets. A live
+ * object that differs is drift (a hand edit, or an operator upgrade that
+ * changed the desired object): it is put back, with a Warning event and a
+ * metric, since a changed NetworkPolicy may be an opened hole.
+ */
+export async function ensureApplied<T extends k8s.KubernetesObject>(
+  ctx: SandboxContext,
+  live: T | undefined,
+  desired: T,
+): Promise<T> {
+  if (!live) return ctx.deps.writer.apply(desired);
+  const type = modelName(desired.apiVersion ?? "", desired.kind ?? "");
+  const drift = driftedFrom(toWire(live, type), toWire(desired, type));
+  if (drift.length === 0) return live;
+  repaired(ctx, desired.kind ?? "object", desired.metadata?.name ?? "", drift);
+  return ctx.deps.writer.apply(desired);
+}
+
+function repaired(ctx: SandboxContext, kind: string, name: string, drift: string[]) {
+  const where = drift.join(", ");
+  ctx.log.info("an owned child differs from its desired state; restoring it", {
+    kind,
+    name,
+    drift: where,
+  });
+  ctx.deps.metrics.childRepairs.inc({ kind });
+  ctx.deps.events.record(
+    ctx.sb,
+    "Warning",
+    "DriftRepaired",
+    `The ${kind} ${name} differed from the Sandbox's spec (${where}); put it back.`,
+  );
+}
+
+/**
+ * The envd access token. A token already in the Secret is kept (a running
+ * envd uses it; the cache may lag, so a cache miss is read from the API); the
+ * Secret's other fields are repaired. Without one, a new Secret is created,
+ * never applied: another reconcile may have created one a moment ago, and
+ * its token must win.
+ */
+export async function syncToken(ctx: SandboxContext): Promise<string> {
+  const { deps, sb, namespace } = ctx;
+  const name = tokenSecretName(ctx.name);
+  const live =
+    deps.caches.secrets.get(name, namespace) ?? (await deps.reader.secret(namespace, name));
+  const existing = tokenFromSecret(live);
+  if (existing) {
+    await ensureApplied(ctx, live, desiredTokenSecret(sb, existing));
+    return existing;
+  }
+  const token = newAccessToken();
+  try {
+    await deps.writer.create(desiredTokenSecret(sb, token));
+    return token;
+  } catch (err) {
+    if (statusOf(err) !== 409) throw err;
+    const won = tokenFromSecret(await deps.reader.secret(namespace, name));
+    if (!won) throw new Error(`the Secret ${namespace}/${name} holds no token`, { cause: err });
+    return won;
+  }
+}
+
+/** What {@link syncPod} found and did. */
+export interface PodOutcome {
+  /** The Sandbox's pod as it now is; undefined when there is none (or one of another owner). */
+  pod?: k8s.V1Pod;
+  /** Why no pod can be made from the template (only when there is no pod). */
+  templateError?: { reason: string; message: string };
+  /** How the pod's spec compares with the current one. */
+  podSpec: PodSpecView;
+}
+
+/**
+ * The pod: created when missing, deleted when it finished (the next reconcile
+ * creates a new one), its labels kept current while it runs. A changed spec
+ * is reported, never acted on (see `desired-pod.ts`). A pod of this name that
+ * another Sandbox owns (an earlier one of the same name) is waited out.
+ */
+export async function syncPod(ctx: SandboxContext): Promise<PodOutcome> {
+  const { deps, sb, namespace, name, failures } = ctx;
+  const live = deps.caches.pods.get(name, namespace);
+  if (live && !ownedBy(live, sb)) {
+    ctx.log.info("a pod of this name belongs to something else; waiting for it to go");
+    return { podSpec: { state: "unknown", why: "the pod of this name is not this Sandbox's" } };
+  }
+  // Without a pod, a template that cannot be read keeps the sandbox from starting;
+  // with one, it only leaves PodUpToDate unknown.
+  const template = await failures.attempt(
+    `read the template ConfigMap ${namespace}/${sb.spec.templateRef ?? ""}`,
+    () => templateOf(ctx),
+    !live,
+  );
+  if (!live) return createPod(ctx, template);
+  if (!live.metadata?.deletionTimestamp && isFinished(live)) {
+    ctx.log.info("the sandbox pod finished; replacing it", { phase: live.status?.phase });
+    await failures.attempt(`delete the finished pod ${namespace}/${name}`, () =>
+      deps.writer.delete({ apiVersion: "v1", kind: "Pod", namespace, name }),
+    );
+  } else
+    await failures.attempt(`patch the labels of the pod ${namespace}/${name}`, () =>
+      syncPodLabels(ctx, live),
+    );
+  return { pod: live, podSpec: specView(ctx, live, template) };
+}
+
+async function createPod(
+  ctx: SandboxContext,
+  template: SandboxTemplate | TemplateError | undefined,
+): Promise<PodOutcome> {
+  if (!template) return { podSpec: { state: "unknown", why: "the template could not be read" } };
+  if (template instanceof TemplateError)
+    return { templateError: template, podSpec: { state: "unknown", why: template.message } };
+  const { deps, sb, namespace, name } = ctx;
+  const pod = await ctx.failures.attempt(`create the pod ${namespace}/${name}`, async () => {
+    const created = await deps.writer.apply(desiredPod(sb, template, deps.settings));
+    deps.events.record(sb, "Normal", "PodCreated", `Created the sandbox pod ${name}.`);
+    return created;
+  });
+  return { pod, podSpec: { state: "current" } };
+}
+
+/**
+ * Labels are the one part of the pod that the Sandbox controls and that can
+ * change on a running pod. A merge patch sets them and leaves the spec (and
+ * others' labels) alone. A label taken out of `spec.metadata` stays on the
+ * running pod: it cannot be told from a label someone else set.
+ */
+async function syncPodLabels(ctx: SandboxContext, live: k8s.V1Pod): Promise<void> {
+  const want = podLabels(ctx.sb);
+  const drift = driftedFrom(live.metadata?.labels ?? {}, want);
+  if (drift.length === 0) return;
+  repaired(
+    ctx,
+    "Pod",
+    ctx.name,
+    drift.map((key) => `metadata.labels.${key}`),
+  );
+  await ctx.deps.writer.patchLabels(
+    { apiVersion: "v1", kind: "Pod", namespace: ctx.namespace, name: ctx.name },
+    want,
+  );
+}
+
+function specView(
+  ctx: SandboxContext,
+  live: k8s.V1Pod,
+  template: SandboxTemplate | TemplateError | undefined,
+): PodSpecView {
+  if (!template) return { state: "unknown", why: "the template could not be read" };
+  if (template instanceof TemplateError)
+    return { state: "unknown", why: `the template cannot be used: ${template.message}` };
+  return podSpecView(live, desiredPod(ctx.sb, template, ctx.deps.settings));
+}
+
+/** The resolved template, or the TemplateError that says why there is none. */
+async function templateOf(ctx: SandboxContext): Promise<SandboxTemplate | TemplateError> {
+  const ref = ctx.sb.spec.templateRef;
+  const configMap = ref ? await ctx.deps.reader.configMap(ctx.namespace, ref) : undefined;
+  try {
+    return resolveTemplate(ctx.sb, configMap);
+  } catch (err) {
+    if (err instanceof TemplateError) return err;
+    throw err;
+  }
+}
+
+function ownedBy(pod: k8s.V1Pod, sb: Sandbox): boolean {
+  return (
+    pod.metadata?.ownerReferences?.some((o) => o.controller && o.uid === sb.metadata.uid) ?? false
+  );
+}
+
+/** A pod whose containers will not run again. Pure. */
+export function isFinished(pod: k8s.V1Pod): boolean {
+  return pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded";
+}

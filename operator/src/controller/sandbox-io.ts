@@ -1,0 +1,57 @@
+/**
+ * Everything a Sandbox reconcile does to the cluster beyond reading its
+ * informer caches, as two small interfaces: the writes, and the few direct
+ * reads. The reconciler takes them injected, so a unit test can run it
+ * against an in-memory world and count its writes (a level-triggered
+ * reconcile of a settled world writes nothing); `kube/kube-io.ts` implements
+ * them with client-node.
+ */
+import type { KubernetesObject, V1ConfigMap, V1Secret } from "@kubernetes/client-node";
+import type { Sandbox, SandboxStatus } from "../../../api/gen/crd-types.js";
+
+/** Names one object. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+/** The reconciler's writes. Each rejects with the API's error (see `kube/errors.ts`). */
+export interface SandboxWriter {
+  /**
+   * Server-side apply of `desired` under the operator's one field manager,
+   * forced (the operator's children are its own to own); resolves to the
+   * object as stored.
+   */
+  apply<T extends KubernetesObject>(desired: T): Promise<T>;
+  /** Creates `obj`; rejects with a 409 error when it exists already. */
+  create<T extends KubernetesObject>(obj: T): Promise<T>;
+  /** Sets these labels (a merge patch: the object's other labels and its spec stay as they are). */
+  patchLabels(target: ObjectRef, labels: Record<string, string>): Promise<void>;
+  /**
+   * Deletes the object; resolves when it is gone or was never there. With
+   * `uid`, only that incarnation: a newer object of the same name stays.
+   */
+  delete(target: ObjectRef, opts?: { uid?: string }): Promise<void>;
+  /** Replaces the status of `sb`; its resourceVersion guards against a stale read (409). */
+  writeStatus(sb: Sandbox, status: SandboxStatus): Promise<Sandbox>;
+}
+
+/** The reads that do not go through a cache. Each resolves to undefined for a missing object. */
+export interface SandboxReader {
+  /** A Secret, read when the cache does not hold it yet (a token created a moment ago). */
+  secret(namespace: string, name: string): Promise<V1Secret | undefined>;
+  /** A template ConfigMap (`spec.templateRef`): ConfigMaps are not cached, as most are not templates. */
+  configMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
+}
+
+/** The reference to `obj` (which must have apiVersion, kind, name and namespace). */
+export function refOf(obj: KubernetesObject): ObjectRef {
+  return {
+    apiVersion: obj.apiVersion ?? "",
+    kind: obj.kind ?? "",
+    namespace: obj.metadata?.namespace ?? "",
+    name: obj.metadata?.name ?? "",
+  };
+}

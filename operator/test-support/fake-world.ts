@@ -1,0 +1,248 @@
+/**
+ * An in-memory cluster for unit tests of the Sandbox reconciler: caches that
+ * the writer's writes land in at once (as an API server and its informers
+ * would), a log of every write, failures to inject, a fake envd and an event
+ * log. Hand edits (`edit`) change the world without counting as writes, as
+ * a person with kubectl would.
+ */
+import type * as k8s from "@kubernetes/client-node";
+import { SandboxResource, type Sandbox, type SandboxSpec } from "../../api/gen/crd-types.js";
+import type { Cache } from "../../lib/informer-cache.js";
+import { createLogger } from "../../lib/log.js";
+import type { SandboxCaches } from "../src/controller/reconcile-sandbox.js";
+import type { ObjectRef, SandboxReader, SandboxWriter } from "../src/controller/sandbox-io.js";
+import type { EnvdClient } from "../src/controller/envd-client.js";
+import type { EventRecorder } from "../src/kube/events.js";
+import { modelName, toWire } from "../src/kube/wire.js";
+import { createOperatorMetrics } from "../src/metrics.js";
+
+/** One write the reconciler made. */
+export interface Write {
+  verb: "apply" | "create" | "patchLabels" | "delete" | "writeStatus";
+  kind: string;
+  name: string;
+  body?: unknown;
+}
+
+/** A recorded event. */
+export interface RecordedEvent {
+  type: string;
+  reason: string;
+  message: string;
+}
+
+type Kind = "Sandbox" | "Pod" | "Secret" | "NetworkPolicy" | "ConfigMap";
+type Obj = k8s.KubernetesObject & Record<string, unknown>;
+
+/** An error shaped like client-node's ApiException. */
+export function apiError(code: number, message: string): Error {
+  return Object.assign(new Error(`HTTP-Code: ${code}\nMessage: ...\nHeaders: {"date":"now"}`), {
+    code,
+    body: JSON.stringify({ kind: "Status", message }),
+  });
+}
+
+/** Creates an empty world in namespace `ns`. */
+export function createFakeWorld(ns = "team-a") {
+  const stores = new Map<Kind, Map<string, Obj>>();
+  const store = (kind: Kind) => {
+    let s = stores.get(kind);
+    if (!s) stores.set(kind, (s = new Map()));
+    return s;
+  };
+  const writes: Write[] = [];
+  const events: RecordedEvent[] = [];
+  const failures = new Map<string, Error>();
+  let version = 0;
+  let uids = 0;
+
+  const put = (kind: Kind, obj: Obj): Obj => {
+    const copy = json(obj);
+    copy.metadata = {
+      ...copy.metadata,
+      uid: copy.metadata?.uid ?? `uid-${++uids}`,
+      resourceVersion: String(++version),
+    };
+    store(kind).set(`${copy.metadata.namespace ?? ""}/${copy.metadata.name ?? ""}`, copy);
+    return json(copy);
+  };
+  const get = (kind: Kind, name: string, namespace = ns) => store(kind).get(`${namespace}/${name}`);
+  const cache = <T extends k8s.KubernetesObject>(kind: Kind): Cache<T> => ({
+    get: (name, namespace) => get(kind, name, namespace) as T | undefined,
+    list: (namespace) =>
+      [...store(kind).values()].filter(
+        (o) => !namespace || o.metadata?.namespace === namespace,
+      ) as unknown as T[],
+    synced: Promise.resolve(),
+    isSynced: true,
+    stop: async () => undefined,
+  });
+  const record = (verb: Write["verb"], kind: string, name: string, body?: unknown) => {
+    const injected = failures.get(`${verb} ${kind}`);
+    if (injected) throw injected;
+    writes.push({ verb, kind, name, body });
+  };
+
+  const writer: SandboxWriter = {
+    // Server-side apply, as far as the operator's objects need: objects merge, lists are atomic.
+    async apply<T extends k8s.KubernetesObject>(desired: T) {
+      const kind = desired.kind as Kind;
+      const wire = toWire(desired, modelName(desired.apiVersion ?? "", kind)) as Obj;
+      record("apply", kind, desired.metadata?.name ?? "", wire);
+      const live = get(kind, desired.metadata?.name ?? "", desired.metadata?.namespace);
+      return put(kind, merge(live ?? {}, wire) as Obj) as unknown as T;
+    },
+    async create<T extends k8s.KubernetesObject>(obj: T) {
+      const kind = obj.kind as Kind;
+      record("create", kind, obj.metadata?.name ?? "", obj);
+      if (get(kind, obj.metadata?.name ?? "", obj.metadata?.namespace))
+        throw apiError(409, "already exists");
+      return put(kind, toWire(obj, modelName(obj.apiVersion ?? "", kind)) as Obj) as unknown as T;
+    },
+    async patchLabels(ref: ObjectRef, labels: Record<string, string>) {
+      record("patchLabels", ref.kind, ref.name, labels);
+      const live = get(ref.kind as Kind, ref.name, ref.namespace);
+      if (!live) throw apiError(404, "not found");
+      const meta = live.metadata ?? {};
+      put(ref.kind as Kind, {
+        ...live,
+        metadata: { ...meta, labels: { ...meta.labels, ...labels } },
+      });
+    },
+    async delete(ref: ObjectRef) {
+      record("delete", ref.kind, ref.name);
+      store(ref.kind as Kind).delete(`${ref.namespace}/${ref.name}`);
+    },
+    async writeStatus(sb, status) {
+      record("writeStatus", "Sandbox", sb.metadata.name ?? "", status);
+      const live = get("Sandbox", sb.metadata.name ?? "", sb.metadata.namespace);
+      if (live?.metadata?.resourceVersion !== sb.metadata.resourceVersion)
+        throw apiError(409, "the object has been modified");
+      return put("Sandbox", { ...live, status } as Obj) as unknown as Sandbox;
+    },
+  };
+  const reader: SandboxReader = {
+    secret: async (namespace, name) => get("Secret", name, namespace) as k8s.V1Secret | undefined,
+    configMap: async (namespace, name) =>
+      get("ConfigMap", name, namespace) as k8s.V1ConfigMap | undefined,
+  };
+
+  const envdCalls: boolean[] = [];
+  let envdError: Error | undefined;
+  const envd: EnvdClient = {
+    async setFrozen(_endpoint, _token, frozen) {
+      envdCalls.push(frozen);
+      if (envdError) throw envdError;
+      return frozen;
+    },
+  };
+  function edit<T = Obj>(kind: Kind, name: string, change: (obj: T) => void) {
+    const live = get(kind, name);
+    if (!live) throw new Error(`no ${kind} ${name}`);
+    const copy = json(live) as T;
+    change(copy);
+    put(kind, copy as Obj);
+  }
+  const recorder: EventRecorder = {
+    record: (_obj, type, reason, message) => events.push({ type, reason, message }),
+  };
+  const caches: SandboxCaches = {
+    sandboxes: cache<Sandbox>("Sandbox"),
+    pods: cache<k8s.V1Pod>("Pod"),
+    secrets: cache<k8s.V1Secret>("Secret"),
+    networkPolicies: cache<k8s.V1NetworkPolicy>("NetworkPolicy"),
+  };
+
+  return {
+    ns,
+    writes,
+    events,
+    envdCalls,
+    /** The reconciler's dependencies, all in memory. */
+    deps: {
+      caches,
+      writer,
+      reader,
+      envd,
+      events: recorder,
+      metrics: createOperatorMetrics(),
+      log: createLogger("error", {}, () => undefined),
+      settings: { envdImage: "envd:1", defaultRuntimeClassName: "kata" },
+    },
+    /** Adds a Sandbox (not a write of the reconciler's). */
+    addSandbox(name: string, spec: SandboxSpec, labels?: Record<string, string>): Sandbox {
+      const sb = {
+        apiVersion: SandboxResource.apiVersion,
+        kind: SandboxResource.kind,
+        metadata: {
+          name,
+          namespace: ns,
+          generation: 1,
+          labels,
+          creationTimestamp: "2026-03-01T10:00:00Z",
+        },
+        spec,
+      };
+      return put("Sandbox", sb as unknown as Obj) as unknown as Sandbox;
+    },
+    /** Adds any object as it is (a template ConfigMap, a pod of another owner). */
+    add(kind: Kind, obj: k8s.KubernetesObject) {
+      put(kind, { ...obj, metadata: { namespace: ns, ...obj.metadata } } as Obj);
+    },
+    /** The stored object, in wire form. */
+    get: <T = Obj>(kind: Kind, name: string) => get(kind, name) as T | undefined,
+    /** A hand edit: changes the stored object without counting as a write. */
+    edit,
+    /** Makes the pod Running and Ready with an IP, as the kubelet would. */
+    podReady(name: string, readySince = "2026-03-01T10:00:05Z") {
+      edit<k8s.V1Pod>("Pod", name, (p) => {
+        p.spec = { ...p.spec, containers: p.spec?.containers ?? [], nodeName: "node-1" };
+        p.status = {
+          phase: "Running",
+          podIP: "10.244.0.7",
+          conditions: [
+            { type: "PodScheduled", status: "True" },
+            { type: "Ready", status: "True", lastTransitionTime: readySince as unknown as Date },
+          ],
+        };
+      });
+    },
+    /** Every later `verb` on `kind` fails with `error` (until `heal`). */
+    fail(verb: Write["verb"], kind: string, error: Error) {
+      failures.set(`${verb} ${kind}`, error);
+    },
+    /** envd's freeze and thaw calls fail with `error` (until `heal`). */
+    failEnvd(error: Error) {
+      envdError = error;
+    },
+    /** Every injected failure stops. */
+    heal() {
+      failures.clear();
+      envdError = undefined;
+    },
+  };
+}
+
+/** A fake world as {@link createFakeWorld} makes it. */
+export type FakeWorld = ReturnType<typeof createFakeWorld>;
+
+/** `patch` merged into `base`: objects key by key, everything else (lists too) replaced. */
+function merge(base: unknown, patch: unknown): unknown {
+  if (!isRecord(base) || !isRecord(patch)) return patch;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) out[k] = merge(base[k], v);
+  return out;
+}
+
+/**
+ * A copy through JSON, as an API server hands objects out. (Not structuredClone: under jest its
+ * copies have another realm's prototypes, and the reconciler's deep-equality check would see
+ * every status as changed.)
+ */
+function json<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
