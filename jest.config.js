@@ -20,7 +20,6 @@ export const CLUSTER_TESTS = [
   "charts/**/*.test.ts",
   "gateway/src/keys-cli.test.ts",
   "operator/src/leader-election.test.ts",
-  "operator/src/controller/sandbox-controller.test.ts",
 ];
 
 /** Test files that need dist/ or spawn processes, and no cluster. */

@@ -1,4 +1,4 @@
-import type { Sandbox, SandboxSpec } from "./gen/crd-types.js";
+import type { SandboxSpec } from "./gen/crd-types.js";
 import {
   expiresAt,
   formatRfc3339,
@@ -7,19 +7,19 @@ import {
   parseRfc3339,
   requeueAfterMs,
 } from "./expiry.js";
+import { sandboxFixture } from "./test-support/fixtures.js";
 
-const sandbox = (spec: Partial<SandboxSpec>, expiresAnnotation?: string): Sandbox => ({
-  apiVersion: "soulbox.dev/v1alpha1",
-  kind: "Sandbox",
-  metadata: {
-    name: "sb1",
-    namespace: "a",
-    ...(expiresAnnotation === undefined
-      ? {}
-      : { annotations: { "soulbox.dev/expires-at": expiresAnnotation } }),
-  },
-  spec: { template: { image: "x" }, ...spec },
-});
+const sandbox = (spec: Partial<SandboxSpec>, expiresAnnotation?: string) =>
+  sandboxFixture({
+    metadata: {
+      namespace: "a",
+      annotations:
+        expiresAnnotation === undefined
+          ? undefined
+          : { "soulbox.dev/expires-at": expiresAnnotation },
+    },
+    spec: { template: { image: "x" }, ...spec },
+  });
 
 const started = "2026-03-01T10:00:00Z";
 

@@ -1,13 +1,9 @@
 import type { V1ConfigMap } from "@kubernetes/client-node";
-import type { Sandbox, SandboxSpec, SandboxTemplate } from "./gen/crd-types.js";
+import type { SandboxSpec, SandboxTemplate } from "./gen/crd-types.js";
 import { resolveTemplate, TemplateError, type TemplateErrorReason } from "./template.js";
+import { sandboxFixture } from "./test-support/fixtures.js";
 
-const sandbox = (spec: SandboxSpec): Sandbox => ({
-  apiVersion: "soulbox.dev/v1alpha1",
-  kind: "Sandbox",
-  metadata: { name: "sb1", namespace: "team-a", uid: "u-1" },
-  spec,
-});
+const sandbox = (spec: SandboxSpec) => sandboxFixture({ metadata: { uid: "u-1" }, spec });
 
 const configMap = (template: string | undefined): V1ConfigMap => ({
   metadata: { name: "python", namespace: "team-a" },

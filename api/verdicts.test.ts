@@ -1,20 +1,15 @@
-import type { Sandbox, SandboxStatus } from "./gen/crd-types.js";
+import type { SandboxStatus } from "./gen/crd-types.js";
+import { conditionFixture, sandboxFixture } from "./test-support/fixtures.js";
 import { deadlineOf, isPastDeadline, isReady, isTerminal, pauseRefusal } from "./verdicts.js";
 
-const cond = (type: string, status: "True" | "False", reason: string) => ({
-  type,
-  status,
-  reason,
-  message: `${type} ${reason}`,
-  lastTransitionTime: "2026-01-01T00:00:00Z",
-});
-const sandbox = (status: SandboxStatus, annotations?: Record<string, string>): Sandbox => ({
-  apiVersion: "soulbox.dev/v1alpha1",
-  kind: "Sandbox",
-  metadata: { name: "sb", namespace: "t", ...(annotations ? { annotations } : {}) },
-  spec: { timeoutSeconds: 60 },
-  status,
-});
+const cond = (type: string, status: "True" | "False", reason: string) =>
+  conditionFixture(type, status, reason, `${type} ${reason}`);
+const sandbox = (status: SandboxStatus, annotations?: Record<string, string>) =>
+  sandboxFixture({
+    metadata: { name: "sb", namespace: "t", annotations },
+    spec: { timeoutSeconds: 60 },
+    status,
+  });
 
 test.each<[string, SandboxStatus, boolean]>([
   ["starting", { phase: "Starting" }, false],

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type * as k8s from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { resolveTemplate } from "../../api/template.js";
-import type { Sandbox } from "../../api/gen/crd-types.js";
+import { sandboxFixture } from "../../api/test-support/fixtures.js";
 import type { K8sObject } from "./helm.js";
 import { CHART, KUBE_VERSION, helm, ofKind, render } from "./helm.js";
 
@@ -270,12 +270,10 @@ describe("the gateway with the default values", () => {
     expect(parse(cm.data?.template ?? "")).toEqual({
       image: "localhost/soulbox/sandbox-base:latest",
     });
-    const sandbox = {
-      apiVersion: "soulbox.dev/v1alpha1",
-      kind: "Sandbox",
+    const sandbox = sandboxFixture({
       metadata: { name: "s", namespace: "default" },
       spec: { templateRef: "soulbox-template-base" },
-    } as unknown as Sandbox;
+    });
     expect(resolveTemplate(sandbox, cm).image).toBe("localhost/soulbox/sandbox-base:latest");
   });
 });

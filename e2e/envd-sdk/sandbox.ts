@@ -2,6 +2,8 @@ import { Sandbox } from "e2b";
 import { startEnvd, type EnvdUnderTest } from "../../envd/test-support/envd-process.js";
 import { ENVD_VERSION } from "../../api/envd.js";
 
+export { eventually } from "../../envd/test-support/eventually.js";
+
 /** A real envd plus an official e2b SDK `Sandbox` pointed at it (debug mode). */
 export interface SdkHarness {
   envd: EnvdUnderTest;
@@ -32,18 +34,4 @@ export function sdkSandboxAt(url: string, accessToken?: string): Sandbox {
     debug: true,
     sandboxUrl: url,
   });
-}
-
-/** Polls `check` until it returns a value or the deadline passes. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error("condition not met before the deadline");
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

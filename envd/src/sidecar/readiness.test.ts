@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startEnvd, type EnvdUnderTest } from "../../test-support/envd-process.js";
-import { eventually } from "../../../e2e/envd-sdk/sandbox.js";
+import { eventually } from "../../test-support/eventually.js";
 
 const executorEntry = fileURLToPath(new URL("../../../dist/executor.mjs", import.meta.url));
 let dir: string;

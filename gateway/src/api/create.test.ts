@@ -1,4 +1,5 @@
 import type { Condition, Sandbox } from "../../../api/gen/crd-types.js";
+import { conditionFixture, sandboxFixture } from "../../../api/test-support/fixtures.js";
 import { desiredSandbox, startFailure } from "./create.js";
 
 const size = { cpuCount: 1, memoryMB: 0, diskSizeMB: 0 };
@@ -36,20 +37,10 @@ test.each([
   expect(JSON.stringify(sb)).not.toContain('"v"'); // env values never in the Sandbox
 });
 
-const ready = (status: Condition["status"], reason: string, message = "m"): Condition => ({
-  type: "Ready",
-  status,
-  reason,
-  message,
-  lastTransitionTime: "2026-01-01T00:00:00Z",
-});
-const withStatus = (status: Sandbox["status"]): Sandbox => ({
-  apiVersion: "soulbox.dev/v1alpha1",
-  kind: "Sandbox",
-  metadata: { name: "id1" },
-  spec: {},
-  status,
-});
+const ready = (status: Condition["status"], reason: string, message = "m") =>
+  conditionFixture("Ready", status, reason, message);
+const withStatus = (status: Sandbox["status"]) =>
+  sandboxFixture({ metadata: { name: "id1", namespace: undefined }, spec: {}, status });
 
 test.each([
   [{ phase: "Starting" as const, conditions: [ready("False", "Starting")] }, undefined],

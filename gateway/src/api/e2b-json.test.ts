@@ -1,4 +1,5 @@
 import type { Sandbox } from "../../../api/gen/crd-types.js";
+import { sandboxFixture } from "../../../api/test-support/fixtures.js";
 import {
   ANNOTATION_SIZE,
   matchesMetadata,
@@ -14,18 +15,16 @@ const sb = (
   over: Partial<Sandbox["spec"]> = {},
   status: Sandbox["status"] = {},
   annotations: Record<string, string> = {},
-): Sandbox => ({
-  apiVersion: "soulbox.dev/v1alpha1",
-  kind: "Sandbox",
-  metadata: {
-    name: "abc123",
-    namespace: "team-a",
-    creationTimestamp: new Date("2026-01-01T00:00:00Z"),
-    annotations: { "soulbox.dev/expires-at": "2026-01-01T00:05:00Z", ...annotations },
-  },
-  spec: { templateRef: "soulbox-template-base", metadata: { user: "u1" }, ...over },
-  status,
-});
+): Sandbox =>
+  sandboxFixture({
+    metadata: {
+      name: "abc123",
+      creationTimestamp: new Date("2026-01-01T00:00:00Z"),
+      annotations: { "soulbox.dev/expires-at": "2026-01-01T00:05:00Z", ...annotations },
+    },
+    spec: { templateRef: "soulbox-template-base", metadata: { user: "u1" }, ...over },
+    status,
+  });
 
 test("listed sandbox: ids, times, state and size", () => {
   const listed = toListedSandbox(

@@ -3,7 +3,7 @@ import { connect as h2connect, constants, type ClientHttp2Session } from "node:h
 import { Sandbox, SandboxNotFoundError } from "e2b";
 import type { Sandbox as SandboxObject } from "../../../api/gen/crd-types.js";
 import { ENVD_PORT, ENVD_VERSION } from "../sandboxes/sandbox-state.js";
-import { randomLoopbackIp } from "./test-support/pod-envd.js";
+import { randomLoopbackIp } from "../../test-support/pod-envd.js";
 import {
   DOMAIN,
   newSandboxId,
@@ -12,9 +12,13 @@ import {
   tlsRequest,
   type Harness,
   type ReadResponse,
-} from "./test-support/harness.js";
-import { sandboxObject } from "./test-support/sandboxes.js";
-import { startH2cUpstream, startHttpUpstream, type Upstream } from "./test-support/upstreams.js";
+} from "../../test-support/harness.js";
+import { sandboxObject } from "../../test-support/sandboxes.js";
+import {
+  startH2cUpstream,
+  startHttpUpstream,
+  type Upstream,
+} from "../../test-support/upstreams.js";
 
 // Bad input and faults: each answer in the shape the SDK reads ({code, message}, 502 = not
 // running), and aborts passed on in both directions.

@@ -8,14 +8,14 @@ import {
 import { Sandbox } from "e2b";
 import { Process } from "../../../envd/src/gen/process/process_pb.js";
 import { ENVD_VERSION } from "../sandboxes/sandbox-state.js";
-import { makeWildcardCerts } from "./test-support/certs.js";
+import { makeWildcardCerts } from "../../test-support/certs.js";
 import {
   DOMAIN,
   multipartFile,
   startHarness,
   tlsRequest,
   type Harness,
-} from "./test-support/harness.js";
+} from "../../test-support/harness.js";
 
 // The official SDK and plain clients drive a real envd through the front door: header routing over
 // HTTP/1.1 and h2c, Host routing over TLS (HTTP/1.1 and HTTP/2 by ALPN).

@@ -14,8 +14,8 @@ import {
   readAll,
   startHarness,
   type Harness,
-} from "./test-support/harness.js";
-import { createTestIndex, sandboxObject } from "./test-support/sandboxes.js";
+} from "../../test-support/harness.js";
+import { createTestIndex, sandboxObject } from "../../test-support/sandboxes.js";
 import {
   readTextFrame,
   startHttpUpstream,
@@ -23,7 +23,7 @@ import {
   textFrame,
   websocketAccept,
   type Upstream,
-} from "./test-support/upstreams.js";
+} from "../../test-support/upstreams.js";
 
 // Bodies stream through with back-pressure and never whole in memory; trailers and WebSockets pass.
 

@@ -5,7 +5,7 @@ import {
   TargetUnavailableError,
   type TargetDecision,
 } from "./target.js";
-import { createTestIndex, sandboxObject, type SandboxShape } from "./test-support/sandboxes.js";
+import { createTestIndex, sandboxObject, type SandboxShape } from "../../test-support/sandboxes.js";
 
 const NOW = new Date("2030-01-01T00:00:00Z");
 const later = (ms: number) => new Date(NOW.getTime() + ms);

@@ -1,4 +1,5 @@
 import type { Sandbox } from "../../../api/gen/crd-types.js";
+import { conditionFixture, sandboxFixture } from "../../../api/test-support/fixtures.js";
 import { autoResumes, e2bState, expiresAt, isExpired, isReady } from "./sandbox-state.js";
 
 function sandbox(over: {
@@ -10,9 +11,7 @@ function sandbox(over: {
   statusExpiresAt?: string;
   deleting?: boolean;
 }): Sandbox {
-  return {
-    apiVersion: "soulbox.dev/v1alpha1",
-    kind: "Sandbox",
+  return sandboxFixture({
     metadata: {
       name: "abc",
       namespace: "team",
@@ -24,11 +23,9 @@ function sandbox(over: {
       phase: over.phase,
       podIP: over.podIP,
       expiresAt: over.statusExpiresAt,
-      conditions: over.ready
-        ? [{ type: "Ready", status: over.ready, reason: "x", message: "", lastTransitionTime: "" }]
-        : undefined,
+      conditions: over.ready ? [conditionFixture("Ready", over.ready, "x", "", "")] : undefined,
     },
-  };
+  });
 }
 
 describe("e2bState", () => {

@@ -4,8 +4,8 @@
  * so the front door forwards to `podIP:49983` exactly as in the cluster.
  */
 import { randomInt } from "node:crypto";
-import { startEnvd } from "../../../../envd/test-support/envd-process.js";
-import { ENVD_PORT } from "../../sandboxes/sandbox-state.js";
+import { startEnvd } from "../../envd/test-support/envd-process.js";
+import { ENVD_PORT } from "../src/sandboxes/sandbox-state.js";
 
 /** The envd process of one fake pod. */
 export interface PodEnvd {

@@ -2,9 +2,10 @@
  * Test doubles for the proxy's one boundary that needs a cluster: the informer cache. Everything
  * else in the proxy tests is real (envd processes, sockets, TLS).
  */
-import type { Sandbox } from "../../../../api/gen/crd-types.js";
-import { Annotation, Label } from "../../../../api/labels.js";
-import type { SandboxLookup } from "../target.js";
+import type { Sandbox } from "../../api/gen/crd-types.js";
+import { Annotation, Label } from "../../api/labels.js";
+import { conditionFixture, sandboxFixture } from "../../api/test-support/fixtures.js";
+import type { SandboxLookup } from "../src/proxy/target.js";
 
 /** A Map-backed cache: `get` as the SandboxIndex answers it, plus `set`/`delete` for the test. */
 export interface TestIndex extends SandboxLookup {
@@ -39,29 +40,27 @@ export function sandboxObject(id: string, shape: SandboxShape = {}): Sandbox {
   if (shape.expiresAt) annotations[Annotation.expiresAt] = shape.expiresAt.toISOString();
   if (shape.autoResume) annotations[Annotation.autoResume] = "true";
   const ready = shape.ready ?? (shape.phase ?? "Running") === "Running";
-  return {
-    apiVersion: "soulbox.dev/v1alpha1",
-    kind: "Sandbox",
+  return sandboxFixture({
     metadata: {
       name: id,
       namespace: "team-test",
       labels: { [Label.team]: "team-test" },
       annotations,
-      ...(shape.deleting ? { deletionTimestamp: new Date() } : {}),
+      deletionTimestamp: shape.deleting ? new Date() : undefined,
     },
     spec: { templateRef: "base", state: shape.state ?? "Running" },
     status: {
       phase: shape.phase ?? "Running",
       podIP: shape.podIP ?? "127.0.0.1",
       conditions: [
-        {
-          type: "Ready",
-          status: ready ? "True" : "False",
-          lastTransitionTime: new Date(0).toISOString(),
-          reason: ready ? "EnvdReady" : "NotReady",
-          message: "",
-        },
+        conditionFixture(
+          "Ready",
+          ready ? "True" : "False",
+          ready ? "EnvdReady" : "NotReady",
+          "",
+          new Date(0).toISOString(),
+        ),
       ],
     },
-  };
+  });
 }
