@@ -1,15 +1,26 @@
 /**
  * The Sandbox controller against the real API server and the real node of the
- * test run: one namespace and one controller (scoped to it) per test.
+ * test run: one namespace and one controller (scoped to it) per test. It runs
+ * in the test process, and it drives envd in real pods, so it lives with the
+ * cross-component tests.
  */
+import { isDeepStrictEqual } from "node:util";
 import * as k8s from "@kubernetes/client-node";
-import { kubeConfig, testNamespace, waitFor } from "../../../e2e/cluster/test-support/cluster.js";
-import { sdkSandboxAt } from "../../../e2e/envd-sdk/sandbox.js";
-import { IMAGES, conditionOf, installCrds, sandboxApi } from "../../test-support/operator.js";
-import type { Sandbox } from "../../../api/gen/crd-types.js";
-import { createLogger } from "../../../lib/log.js";
-import { createOperatorMetrics } from "../metrics.js";
-import { startSandboxController, type SandboxController } from "./sandbox-controller.js";
+import { kubeConfig, testNamespace, waitFor } from "../cluster/test-support/cluster.js";
+import { sdkSandboxAt } from "../envd-sdk/sandbox.js";
+import {
+  IMAGES,
+  conditionOf,
+  installCrds,
+  sandboxApi,
+} from "../../operator/test-support/operator.js";
+import type { Sandbox } from "../../api/gen/crd-types.js";
+import { createLogger } from "../../lib/log.js";
+import { createOperatorMetrics, type OperatorMetrics } from "../../operator/src/metrics.js";
+import {
+  startSandboxController,
+  type SandboxController,
+} from "../../operator/src/controller/sandbox-controller.js";
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -18,6 +29,7 @@ let ns: { name: string; dispose(): Promise<void> };
 let controller: SandboxController;
 let sandboxes: ReturnType<typeof sandboxApi>;
 let logs: string[];
+let metrics: OperatorMetrics;
 
 beforeAll(() => installCrds());
 beforeEach(async () => {
@@ -28,7 +40,7 @@ beforeEach(async () => {
     kubeConfig: kc,
     namespace: ns.name,
     log: createLogger("debug", {}, (l) => logs.push(l)),
-    metrics: createOperatorMetrics(),
+    metrics: (metrics = createOperatorMetrics()),
     settings: { envdImage: IMAGES.envd, defaultRuntimeClassName: "runc" },
   });
   await controller.synced;
@@ -242,16 +254,93 @@ test("a missing templateRef ConfigMap is a condition, and creating it lets the s
   await ready("reffed");
 });
 
-test("reconciling 20 times leaves one condition per type and no status churn", async () => {
+/** Reconciles of Sandboxes the controller finished so far (successful or not). */
+async function reconcileCount(): Promise<number> {
+  const { values } = await metrics.reconciles.get();
+  return values.filter((v) => v.labels.kind === "Sandbox").reduce((n, v) => n + v.value, 0);
+}
+
+const resourceVersion = (o: k8s.KubernetesObject) => o.metadata?.resourceVersion;
+
+test("20 reconciles of a Ready sandbox change nothing: no status write, no child write", async () => {
   await sandboxes.create("steady", { template: { image: IMAGES.base } });
   const sb = await ready("steady");
-  for (let i = 0; i < 20; i++)
-    await sandboxes.patch("steady", { metadata: { annotations: { poke: String(i) } } });
-  await new Promise((r) => setTimeout(r, 1500));
+  const read = () =>
+    Promise.all([
+      core.readNamespacedSecret({ name: "steady-envd", namespace: ns.name }),
+      net.readNamespacedNetworkPolicy({ name: "steady", namespace: ns.name }),
+    ]);
+  const children = (await read()).map(resourceVersion);
+  let last: Sandbox | undefined;
+  for (let i = 0; i < 20; i++) {
+    const before = await reconcileCount();
+    last = await sandboxes.patch("steady", { metadata: { annotations: { poke: String(i) } } });
+    // Each poke is seen: the controller finished a reconcile after it.
+    await waitFor(`a reconcile after poke ${i}`, async () =>
+      (await reconcileCount()) > before ? true : undefined,
+    );
+  }
   const after = await sandboxes.get("steady");
+  // A status write that changed anything would have moved the resourceVersion past our poke's.
+  expect(resourceVersion(after)).toBe(resourceVersion(last ?? after));
+  expect((await read()).map(resourceVersion)).toEqual(children);
   const types = after.status?.conditions?.map((c) => c.type) ?? [];
   expect(new Set(types).size).toBe(types.length);
   expect(after.status?.conditions).toEqual(sb.status?.conditions);
+});
+
+test("a hand-edited NetworkPolicy (egress opened) and pod labels are put back by the operator", async () => {
+  await sandboxes.create("guarded", {
+    template: { image: IMAGES.base },
+    metadata: { purpose: "test" },
+  });
+  await ready("guarded");
+  const policy = await net.readNamespacedNetworkPolicy({ name: "guarded", namespace: ns.name });
+  const pod = await core.readNamespacedPod({ name: "guarded", namespace: ns.name });
+  const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch);
+
+  // As `kubectl edit` would: an egress rule with no peers allows everything.
+  await net.patchNamespacedNetworkPolicy(
+    {
+      name: "guarded",
+      namespace: ns.name,
+      body: [{ op: "add", path: "/spec/egress/-", value: {} }],
+    },
+    jsonPatch,
+  );
+  await core.patchNamespacedPod(
+    {
+      name: "guarded",
+      namespace: ns.name,
+      body: [
+        { op: "replace", path: "/metadata/labels/purpose", value: "mining" },
+        { op: "remove", path: "/metadata/labels/soulbox.dev~1sandbox" },
+      ],
+    },
+    jsonPatch,
+  );
+
+  await waitFor("the NetworkPolicy put back", async () => {
+    const p = await net.readNamespacedNetworkPolicy({ name: "guarded", namespace: ns.name });
+    return isDeepStrictEqual(p.spec, policy.spec) ? true : undefined;
+  });
+  await waitFor("the pod labels put back", async () => {
+    const p = await core.readNamespacedPod({ name: "guarded", namespace: ns.name });
+    return isDeepStrictEqual(p.metadata?.labels, pod.metadata?.labels) ? true : undefined;
+  });
+  const again = await core.readNamespacedPod({ name: "guarded", namespace: ns.name });
+  expect(again.metadata?.uid).toBe(pod.metadata?.uid); // repaired in place, not replaced
+  const events = await waitFor("the DriftRepaired events", async () => {
+    const list = await core.listNamespacedEvent({
+      namespace: ns.name,
+      fieldSelector: "involvedObject.kind=Sandbox,involvedObject.name=guarded",
+    });
+    const repairs = list.items.filter((e) => e.reason === "DriftRepaired");
+    return repairs.length >= 2 ? repairs : undefined;
+  });
+  expect(events.every((e) => e.type === "Warning")).toBe(true);
+  expect(events.map((e) => e.message).join("\n")).toMatch(/NetworkPolicy guarded .*spec\.egress/);
+  expect((await sandboxes.get("guarded")).status?.phase).toBe("Running");
 });
 
 test("Sandboxes of another namespace are not touched by a namespaced controller", async () => {
