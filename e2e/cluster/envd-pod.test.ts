@@ -1,7 +1,8 @@
 /**
- * The sandbox pod contract, by hand, on the real local node: an envd sidecar (native sidecar
- * init container, read-only root, no capabilities) places the executor kit on the pod's shared
- * volume; the template container runs the executor as its PID 1 with the kit's own loader.
+ * The sandbox pod contract, as the operator's desiredPod writes it, on the real local node: an
+ * envd sidecar (native sidecar init container, read-only root, no capabilities) places the
+ * executor kit on the pod's shared volume; the template container runs the executor as its PID 1
+ * with the kit's own loader.
  * From the test process (the host reaches pod IPs over the cluster bridge):
  * - a sandbox-base pod answers the official `e2b` SDK, runs commands as `user`, reads and writes
  *   files, and has what E2B's `base` template offers (bash, python, git, curl, tput, node 24,
@@ -13,6 +14,7 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as k8s from "@kubernetes/client-node";
+import { TOKEN_KEY, tokenSecretName } from "../../api/envd.js";
 import { Process } from "../../envd/src/gen/process/process_pb.js";
 import { sdkSandboxAt } from "../envd-sdk/sandbox.js";
 import { ensureNode, kubeConfig, testNamespace, waitFor } from "./test-support/cluster.js";
@@ -32,7 +34,7 @@ async function startSandboxPod(name: string, image: string, command?: string[]):
     core
       .createNamespacedSecret({
         namespace: ns.name,
-        body: { metadata: { name: `${name}-envd` }, stringData: { token: TOKEN } },
+        body: { metadata: { name: tokenSecretName(name) }, stringData: { [TOKEN_KEY]: TOKEN } },
       })
       .then(() => true),
   );

@@ -1,104 +1,42 @@
 /**
  * The sandbox pod contract (see the design: one pod per sandbox, envd as a native sidecar, the
- * executor injected as the template container's PID 1), written out by hand.
+ * executor injected as the template container's PID 1) as the operator writes it: its own pure
+ * `desiredPod` of a Sandbox, so the node tests and the node benchmark run the very pod the
+ * operator produces, not a copy of it.
  */
 import type * as k8s from "@kubernetes/client-node";
+import { ENVD_PORT } from "../../../api/envd.js";
+import { resolveTemplate } from "../../../api/template.js";
+import { sandboxFixture } from "../../../api/test-support/fixtures.js";
+import { desiredPod } from "../../../operator/src/sandbox/desired-pod.js";
+import type { SandboxPodSettings } from "../../../operator/src/sandbox/settings.js";
+
+export { ENVD_PORT };
 
 /** The envd sidecar image (built and imported by `cluster up --with-node`). */
 export const ENVD_IMAGE = "localhost/soulbox/envd:latest";
-/** envd's port in the pod. */
-export const ENVD_PORT = 49983;
+
+/** The operator's settings as the local cluster's chart gives them: its envd image, `kata`. */
+export const CONTRACT_SETTINGS: SandboxPodSettings = {
+  envdImage: ENVD_IMAGE,
+  defaultRuntimeClassName: "kata",
+};
 
 /**
- * The sandbox pod exactly as the pod contract writes it (the operator's job, done by hand for
- * the node tests and the node benchmark): envd sidecar with the token from Secret
- * `<name>-envd`, the template `image` running the injected executor, then `command` after `--`.
+ * The operator's pod for a Sandbox `name` whose inline template runs `image` with `command`
+ * (after the executor's `--`): envd sidecar with the token from the Secret
+ * `tokenSecretName(name)`, the template image running the injected executor. What ties it to a
+ * Sandbox object goes, since there is none here (the garbage collector deletes a pod whose owner
+ * is missing): the owner reference, and the namespace (the pod goes where the caller creates it).
  */
 export function contractPod(name: string, image: string, command: string[] = []): k8s.V1Pod {
-  const kit = "/soulbox/kit";
-  return {
-    metadata: { name, labels: { "soulbox.dev/sandbox": name } },
-    spec: {
-      runtimeClassName: "kata",
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      hostNetwork: false,
-      hostPID: false,
-      hostIPC: false,
-      restartPolicy: "Always",
-      terminationGracePeriodSeconds: 5,
-      volumes: [{ name: "soulbox", emptyDir: {} }],
-      initContainers: [
-        {
-          name: "envd",
-          image: ENVD_IMAGE,
-          imagePullPolicy: "IfNotPresent",
-          restartPolicy: "Always",
-          args: ["--port", String(ENVD_PORT), "--executor-socket", "/soulbox/run/executor.sock"],
-          env: [
-            {
-              name: "ENVD_ACCESS_TOKEN",
-              valueFrom: { secretKeyRef: { name: `${name}-envd`, key: "token" } },
-            },
-          ],
-          ports: [{ name: "envd", containerPort: ENVD_PORT }],
-          startupProbe: {
-            httpGet: { path: "/health", port: ENVD_PORT },
-            periodSeconds: 1,
-            failureThreshold: 60,
-          },
-          readinessProbe: { httpGet: { path: "/ready", port: ENVD_PORT }, periodSeconds: 2 },
-          volumeMounts: [{ name: "soulbox", mountPath: "/soulbox" }],
-          securityContext: {
-            runAsUser: 0,
-            allowPrivilegeEscalation: false,
-            readOnlyRootFilesystem: true,
-            capabilities: { drop: ["ALL"] },
-            seccompProfile: { type: "RuntimeDefault" },
-          },
-        },
-      ],
-      containers: [
-        {
-          name: "sandbox",
-          image,
-          imagePullPolicy: "IfNotPresent",
-          command: [
-            `${kit}/ld.so`,
-            "--library-path",
-            `${kit}/lib`,
-            `${kit}/node`,
-            `${kit}/executor.mjs`,
-            "--socket",
-            "/soulbox/run/executor.sock",
-            "--inherit-env",
-            "--",
-            ...command,
-          ],
-          volumeMounts: [{ name: "soulbox", mountPath: "/soulbox" }],
-          securityContext: {
-            runAsUser: 0,
-            privileged: false,
-            allowPrivilegeEscalation: true,
-            capabilities: {
-              drop: ["ALL"],
-              add: [
-                "CHOWN",
-                "DAC_OVERRIDE",
-                "FOWNER",
-                "FSETID",
-                "KILL",
-                "SETGID",
-                "SETUID",
-                "NET_BIND_SERVICE",
-                "AUDIT_WRITE",
-                "SYS_CHROOT",
-              ],
-            },
-            seccompProfile: { type: "RuntimeDefault" },
-          },
-        },
-      ],
-    },
-  };
+  const sandbox = sandboxFixture({
+    metadata: { name, namespace: "contract", uid: `contract-${name}` },
+    spec: { template: { image, ...(command.length > 0 ? { command } : {}) } },
+  });
+  const pod = desiredPod(sandbox, resolveTemplate(sandbox, undefined), CONTRACT_SETTINGS);
+  const metadata = { ...pod.metadata };
+  delete metadata.ownerReferences;
+  delete metadata.namespace;
+  return { ...pod, metadata };
 }
