@@ -8,11 +8,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { kubeConfig, testNamespace } from "../e2e/cluster/test-support/cluster.js";
-import {
-  GpuAllocationResource,
-  SandboxResource,
-  SnapshotResource,
-} from "../api/gen/crd-types.js";
+import { GpuAllocationResource, SandboxResource, SnapshotResource } from "../api/gen/crd-types.js";
 import type {
   GpuAllocation,
   GpuAllocationSpec,

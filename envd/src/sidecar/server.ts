@@ -5,8 +5,9 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
 } from "node:http2";
-import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import type { Server as NetServer, Socket } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createDualProtocolListener } from "../../../lib/dual-protocol-listener.js";
 import { Filesystem } from "../gen/filesystem/filesystem_pb.js";
 import { Process } from "../gen/process/process_pb.js";
 import type { AuditLog } from "./audit.js";
@@ -21,8 +22,6 @@ export interface SidecarServer {
   port: number;
   close(): Promise<void>;
 }
-
-const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
 
 /**
  * Serves gRPC, gRPC-Web and Connect (JSON and binary) plus envd's HTTP routes
@@ -61,17 +60,10 @@ export async function listenSidecar(opts: {
   const h2: Http2Server = createHttp2Server({ settings: { maxConcurrentStreams: 10_000 } }, onH2);
   h2.setTimeout(0);
   const sockets = new Set<Socket>();
-  // noDelay: Node's http servers disable Nagle on the sockets they accept, but these sockets are
-  // accepted here; with Nagle on, every HTTP/1.1 stream response waited ~40 ms for a delayed ACK.
-  const front: NetServer = createNetServer({ noDelay: true }, (socket) => {
+  const front: NetServer = createDualProtocolListener({ http1: h1, http2: h2 });
+  front.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    socket.once("readable", () => {
-      const head: Buffer | null = socket.read(H2_PREFACE.length) ?? socket.read();
-      if (head === null) return socket.destroy();
-      socket.unshift(head);
-      (head.equals(H2_PREFACE.subarray(0, head.length)) ? h2 : h1).emit("connection", socket);
-    });
   });
   await new Promise<void>((resolve, reject) => {
     front.once("error", reject);

@@ -10,15 +10,14 @@ import {
   type ServerResponse,
 } from "node:http";
 import { createServer as createHttp2Server, type ServerHttp2Session } from "node:http2";
-import {
-  createServer as createNetServer,
-  type AddressInfo,
-  type Server,
-  type Socket,
-} from "node:net";
+import type { AddressInfo, Server, Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { Registry } from "prom-client";
 import type { Sandbox } from "../../../api/gen/crd-types.js";
+import {
+  createDualProtocolListener,
+  SNIFF_TIMEOUT_MS,
+} from "../../../lib/dual-protocol-listener.js";
 import type { Logger } from "../../../lib/log.js";
 import { createDispatcher } from "./dispatch.js";
 import { createProxyMetrics, type ProxyMetrics } from "./metrics.js";
@@ -66,10 +65,6 @@ export interface FrontDoor {
   close(): Promise<void>;
 }
 
-const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-/** A connection that has not said which protocol it speaks within this long is dropped. */
-const SNIFF_TIMEOUT_MS = 30_000;
-
 /** Starts the listeners. Rejects when a port cannot be bound (nothing is left listening then). */
 export async function startFrontDoor(opts: FrontDoorOptions): Promise<FrontDoor> {
   if (opts.httpsPort !== undefined && !opts.tls)
@@ -113,13 +108,7 @@ export async function startFrontDoor(opts: FrontDoorOptions): Promise<FrontDoor>
       socket.once("close", () => sockets.delete(socket));
     });
 
-  const plain = createNetServer({ noDelay: true }, (socket) => {
-    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
-    sniff(socket, (isH2) => {
-      socket.setTimeout(0);
-      (isH2 ? h2 : h1).emit("connection", socket);
-    });
-  });
+  const plain = createDualProtocolListener({ http1: h1, http2: h2 });
   track(plain);
 
   let secure: Server | undefined;
@@ -184,29 +173,6 @@ export async function startFrontDoor(opts: FrontDoorOptions): Promise<FrontDoor>
       return closing;
     },
   };
-}
-
-/**
- * Reads a connection's first bytes until they either are, or cannot be, the HTTP/2 client preface,
- * then puts them back and says which. Partial first packets are waited for, not guessed at.
- */
-function sniff(socket: Socket, decide: (isH2: boolean) => void): void {
-  let seen = Buffer.alloc(0);
-  const onReadable = () => {
-    let chunk: Buffer | null;
-    while ((chunk = socket.read() as Buffer | null) !== null) seen = Buffer.concat([seen, chunk]);
-    const n = Math.min(seen.length, H2_PREFACE.length);
-    const matches = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
-    if (matches && n < H2_PREFACE.length) return; // too early to tell
-    socket.off("readable", onReadable);
-    socket.off("end", onEnd);
-    socket.unshift(seen);
-    decide(matches);
-  };
-  const onEnd = () => socket.destroy();
-  socket.on("readable", onReadable);
-  socket.once("end", onEnd);
-  socket.on("error", () => socket.destroy());
 }
 
 function errorText(err: unknown): string {
