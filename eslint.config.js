@@ -40,4 +40,49 @@ export default tseslint.config(
       },
     },
   },
+  // Components meet only in api/ and lib/ (DESIGN.md): a component's own code never imports
+  // another component, the end-to-end tests or the benchmarks. Tests may start another
+  // component through its test-support/.
+  ...componentBoundaries(["envd", "gateway", "operator"]),
+  {
+    files: ["api/**/*.ts", "lib/**/*.ts"],
+    ignores: ["**/*.test.ts", "**/test-support/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^(\\.\\./)+(envd|gateway|operator|e2e|bench)/",
+              message: "api/ and lib/ are shared by every component and import none of them.",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );
+
+/** One block per component: its files may not import the others' folders, e2e/ or bench/. */
+function componentBoundaries(components) {
+  return components.map((self) => {
+    const others = [...components.filter((c) => c !== self), "e2e", "bench"];
+    return {
+      files: [`${self}/**/*.ts`],
+      ignores: ["**/*.test.ts", "**/test-support/**"],
+      rules: {
+        "no-restricted-imports": [
+          "error",
+          {
+            patterns: [
+              {
+                regex: `^(\\.\\./)+(${others.join("|")})/`,
+                message: `${self} meets other components only in api/ and lib/.`,
+              },
+            ],
+          },
+        ],
+      },
+    };
+  });
+}

@@ -34,3 +34,17 @@ export function tokenFromSecret(secret: V1Secret | undefined): string | undefine
   const token = Buffer.from(encoded, "base64").toString("utf8");
   return token || undefined;
 }
+
+/**
+ * Resource usage of the sandbox as envd's `GET /metrics` answers it (E2B's field names); the
+ * gateway passes it on in its own metrics route.
+ */
+export interface SandboxMetrics {
+  ts: number;
+  cpu_count: number;
+  cpu_used_pct: number;
+  mem_total: number;
+  mem_used: number;
+  disk_used: number;
+  disk_total: number;
+}

@@ -13,12 +13,12 @@ export interface ProbeState {
  * Serves GET /healthz and GET /readyz, and GET /metrics when given a registry,
  * on one port. Resolves with the server once it listens.
  */
-export async function serveOperatorHttp(
+export async function serveProbes(
   port: number,
   routes: { probes?: ProbeState; metrics?: Registry },
 ): Promise<Server> {
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://operator").pathname;
+    const path = new URL(req.url ?? "/", "http://probes").pathname;
     const answer = (ok: boolean, what: string) => {
       res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" });
       res.end(ok ? "ok\n" : `${what}\n`);

@@ -16,9 +16,9 @@ import { createAuditLog } from "./sidecar/audit.js";
 import { createExecutorLink } from "./sidecar/executor-link.js";
 import { listenSidecar } from "./sidecar/server.js";
 import { ENVD_VERSION } from "../../api/envd.js";
+import { createLogger } from "../../lib/log.js";
 
-const log = (msg: string, fields: Record<string, unknown> = {}) =>
-  console.error(JSON.stringify({ ts: new Date().toISOString(), level: "info", msg, ...fields }));
+const log = createLogger("info", { component: "envd" });
 
 let config;
 try {
@@ -34,15 +34,7 @@ if (config === "help") {
 
 // One broken stream must not take every other sandbox client down with it.
 process.on("uncaughtException", (err) => {
-  console.error(
-    JSON.stringify({
-      ts: new Date().toISOString(),
-      level: "error",
-      msg: "uncaught exception",
-      error: String(err),
-      stack: err.stack,
-    }),
-  );
+  log.error("uncaught exception", { error: String(err), stack: err.stack });
 });
 
 let executor: ChildProcess | undefined;
@@ -69,7 +61,7 @@ const server = await listenSidecar({
   executor?.kill("SIGTERM");
   process.exit(1);
 });
-log("envd listening", {
+log.info("envd listening", {
   port: server.port,
   version: ENVD_VERSION,
   executorSocket: socketPath,
@@ -80,7 +72,7 @@ let stopping = false;
 async function stop(code: number) {
   if (stopping) return;
   stopping = true;
-  log("envd stopping");
+  log.info("envd stopping");
   await server.close().catch(() => undefined);
   link.close();
   if (executor && executor.exitCode === null) {

@@ -13,7 +13,7 @@ import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import type { Server } from "node:http";
 import * as k8s from "@kubernetes/client-node";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { serveOperatorHttp } from "../../lib/probe-server.js";
+import { serveProbes } from "../../lib/probe-server.js";
 import { createLogger } from "../../lib/log.js";
 import { startApi } from "./api/start.js";
 import { ConfigError, USAGE, parseConfig } from "./config.js";
@@ -99,7 +99,7 @@ if (tlsFiles[0]) watchFile(tlsFiles[0], { interval: 10_000, persistent: false },
 
 const probes: Server | undefined =
   cfg.healthPort > 0
-    ? await serveOperatorHttp(cfg.healthPort, {
+    ? await serveProbes(cfg.healthPort, {
         probes: { healthy: () => true, ready: () => index.isSynced && api.ready() },
         metrics: registry,
       })

@@ -13,7 +13,7 @@ import { startSandboxController, type SandboxController } from "./controller/san
 import { startLeaderElection, type LeaderElector } from "./leader-election.js";
 import { createLogger } from "../../lib/log.js";
 import { createOperatorMetrics } from "./metrics.js";
-import { serveOperatorHttp } from "../../lib/probe-server.js";
+import { serveProbes } from "../../lib/probe-server.js";
 
 let config;
 try {
@@ -58,7 +58,7 @@ const startController = () => {
 try {
   if (cfg.healthPort > 0)
     servers.push(
-      await serveOperatorHttp(cfg.healthPort, {
+      await serveProbes(cfg.healthPort, {
         probes: {
           healthy: () => healthy,
           // A standby is ready: it has nothing to sync until it leads.
@@ -68,7 +68,7 @@ try {
       }),
     );
   if (cfg.metricsPort > 0 && cfg.metricsPort !== cfg.healthPort)
-    servers.push(await serveOperatorHttp(cfg.metricsPort, { metrics: metrics.registry }));
+    servers.push(await serveProbes(cfg.metricsPort, { metrics: metrics.registry }));
 } catch (err) {
   log.error("cannot listen", {
     error: err,

@@ -12,6 +12,7 @@ import { listenExecutor } from "./server.js";
 import { defaultUserName } from "../os/default-user.js";
 import { containerEnv } from "../os/process-env.js";
 import { runStartCommand } from "./start-command.js";
+import { createLogger } from "../../../lib/log.js";
 
 const { values, positionals } = parseArgs({
   options: {
@@ -26,15 +27,9 @@ if (!values.socket) {
   process.exit(2);
 }
 // The executor is the sandbox's PID 1: one bad request must never end it.
+const log = createLogger("info", { component: "executor" });
 process.on("uncaughtException", (err) => {
-  console.error(
-    JSON.stringify({
-      level: "error",
-      msg: "uncaught exception in executor",
-      error: String(err),
-      stack: err.stack,
-    }),
-  );
+  log.error("uncaught exception in executor", { error: String(err), stack: err.stack });
 });
 
 const ctx = createExecutorContext({
@@ -43,20 +38,11 @@ const ctx = createExecutorContext({
   envVars: values["inherit-env"] ? containerEnv(process.env) : {},
 });
 const server = await listenExecutor(ctx, values.socket);
-await runStartCommand(ctx, positionals).catch((err: unknown) => {
-  console.error(
-    JSON.stringify({ level: "error", msg: "start command could not start", error: String(err) }),
-  );
+await runStartCommand(ctx, positionals, log).catch((err: unknown) => {
+  log.error("start command could not start", { error: String(err) });
 });
 process.send?.({ ready: true });
-console.error(
-  JSON.stringify({
-    level: "info",
-    msg: "executor listening",
-    socket: values.socket,
-    defaultUser: ctx.defaults.user,
-  }),
-);
+log.info("executor listening", { socket: values.socket, defaultUser: ctx.defaults.user });
 
 const stop = () => {
   ctx.processes.killAll();

@@ -1,6 +1,7 @@
 import { launch } from "../os/managed-process.js";
 import { processEnv } from "../os/process-env.js";
 import type { ExecutorContext } from "./context.js";
+import type { Logger } from "../../../lib/log.js";
 
 /** The tag under which the template's start command runs (reachable with Connect by tag). */
 export const START_COMMAND_TAG = "start-cmd";
@@ -11,7 +12,11 @@ export const START_COMMAND_TAG = "start-cmd";
  * any other process. Its output also goes to the executor's stdout/stderr, so
  * `kubectl logs` shows it. The sandbox stays up when it exits.
  */
-export async function runStartCommand(ctx: ExecutorContext, argv: string[]): Promise<void> {
+export async function runStartCommand(
+  ctx: ExecutorContext,
+  argv: string[],
+  log: Logger,
+): Promise<void> {
   const [cmd, ...args] = argv;
   if (!cmd) return;
   const user = await ctx.namedUser(undefined);
@@ -29,15 +34,7 @@ export async function runStartCommand(ctx: ExecutorContext, argv: string[]): Pro
     for await (const e of proc.output.subscribe()) {
       if (e.kind === "stdout" || e.kind === "pty") process.stdout.write(e.data);
       else if (e.kind === "stderr") process.stderr.write(e.data);
-      else
-        console.error(
-          JSON.stringify({
-            level: "info",
-            msg: "start command ended",
-            pid: proc.pid,
-            status: e.exit.status,
-          }),
-        );
+      else log.info("start command ended", { pid: proc.pid, status: e.exit.status });
     }
   })();
 }

@@ -1,16 +1,6 @@
 import { readFile, statfs } from "node:fs/promises";
 import { availableParallelism, totalmem } from "node:os";
-
-/** Resource usage of the sandbox, in the field names E2B's `/metrics` uses. */
-export interface SandboxMetrics {
-  ts: number;
-  cpu_count: number;
-  cpu_used_pct: number;
-  mem_total: number;
-  mem_used: number;
-  disk_used: number;
-  disk_total: number;
-}
+import type { SandboxMetrics } from "../../../api/envd.js";
 
 /** Where this process's cgroup lives in each hierarchy (v2: key ""). Pure. */
 export function parseProcCgroup(content: string): Map<string, string> {

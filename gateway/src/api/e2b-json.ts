@@ -2,7 +2,7 @@
  * Sandbox objects as E2B's REST API shows them (the schemas `Sandbox`, `ListedSandbox`,
  * `SandboxDetail`, `SandboxMetric`), pure. Field names are the OpenAPI ones the SDK reads.
  */
-import type { SandboxMetrics } from "../../../envd/src/os/cgroup-metrics.js";
+import type { SandboxMetrics } from "../../../api/envd.js";
 import type { Sandbox } from "../../../api/gen/crd-types.js";
 import { parseQuantity, type Quantity } from "../../../api/quantity.js";
 import type { SandboxTemplate } from "../../../api/gen/crd-types.js";

@@ -5,6 +5,7 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import { SandboxResource, type Sandbox } from "../../../api/gen/crd-types.js";
+import { customObjectRef } from "../../../lib/custom-resource.js";
 
 /** The field manager of every gateway write. */
 export const FIELD_MANAGER = "soulbox-gateway";
@@ -57,11 +58,7 @@ const MERGE = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)
 export function createKubeCalls(kc: k8s.KubeConfig): KubeCalls {
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const base = {
-    group: SandboxResource.group,
-    version: SandboxResource.version,
-    plural: SandboxResource.plural,
-  };
+  const base = customObjectRef(SandboxResource);
   return {
     createSandbox: (namespace, body) =>
       custom.createNamespacedCustomObject({

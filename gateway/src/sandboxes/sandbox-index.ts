@@ -5,6 +5,7 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import { SandboxResource, type Sandbox } from "../../../api/gen/crd-types.js";
+import { customResourcePath, listCustomObjects } from "../../../lib/custom-resource.js";
 import { startCache } from "../../../lib/informer-cache.js";
 import { Label } from "../../../api/labels.js";
 import type { Logger } from "../../../lib/log.js";
@@ -62,13 +63,6 @@ interface Waiter {
  */
 export function startSandboxIndex(opts: SandboxIndexOptions): SandboxIndex {
   const custom = opts.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  const resource = {
-    group: SandboxResource.group,
-    version: SandboxResource.version,
-    plural: SandboxResource.plural,
-    labelSelector: Label.team,
-  };
-  const base = `/apis/${SandboxResource.group}/${SandboxResource.version}`;
   const byName = new Map<string, Sandbox>();
   const waiters = new Map<string, Set<Waiter>>();
 
@@ -90,14 +84,13 @@ export function startSandboxIndex(opts: SandboxIndexOptions): SandboxIndex {
   const cache = startCache<Sandbox>({
     kubeConfig: opts.kubeConfig,
     log: opts.log,
-    path: opts.namespace
-      ? `${base}/namespaces/${opts.namespace}/${SandboxResource.plural}`
-      : `${base}/${SandboxResource.plural}`,
+    path: customResourcePath(SandboxResource, opts.namespace),
     labelSelector: Label.team,
     list: () =>
-      (opts.namespace
-        ? custom.listNamespacedCustomObject({ ...resource, namespace: opts.namespace })
-        : custom.listClusterCustomObject(resource)) as Promise<k8s.KubernetesListObject<Sandbox>>,
+      listCustomObjects<Sandbox>(custom, SandboxResource, {
+        namespace: opts.namespace,
+        labelSelector: Label.team,
+      }),
     onChange: (obj, verb) => {
       const name = obj.metadata.name;
       if (!name) return;

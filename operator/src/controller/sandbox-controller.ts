@@ -1,5 +1,6 @@
 import * as k8s from "@kubernetes/client-node";
 import { SandboxResource, type Sandbox } from "../../../api/gen/crd-types.js";
+import { customResourcePath, listCustomObjects } from "../../../lib/custom-resource.js";
 import { statusOf } from "../kube/errors.js";
 import { createEventRecorder } from "../kube/events.js";
 import { createKubeReader, createKubeWriter } from "../kube/kube-io.js";
@@ -83,16 +84,8 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
   const sandboxes = startCache<Sandbox>({
     kubeConfig,
     log,
-    path: scoped(
-      `/apis/${SandboxResource.group}/${SandboxResource.version}`,
-      SandboxResource.plural,
-    ),
-    list: () =>
-      (ns
-        ? custom.listNamespacedCustomObject({ ...sandboxResource, namespace: ns })
-        : custom.listClusterCustomObject(sandboxResource)) as Promise<
-        k8s.KubernetesListObject<Sandbox>
-      >,
+    path: customResourcePath(SandboxResource, ns),
+    list: () => listCustomObjects<Sandbox>(custom, SandboxResource, { namespace: ns }),
     onChange: (o) => queue.add(keyOf(o)),
   });
   const child = <T extends k8s.KubernetesObject>(
@@ -167,9 +160,3 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
     },
   };
 }
-
-const sandboxResource = {
-  group: SandboxResource.group,
-  version: SandboxResource.version,
-  plural: SandboxResource.plural,
-};

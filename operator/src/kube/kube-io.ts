@@ -5,14 +5,11 @@
 import * as k8s from "@kubernetes/client-node";
 import { MANAGER } from "../../../api/labels.js";
 import { SandboxResource } from "../../../api/gen/crd-types.js";
+import { customObjectRef } from "../../../lib/custom-resource.js";
 import type { ObjectRef, SandboxReader, SandboxWriter } from "../controller/sandbox-io.js";
 import { statusOf } from "./errors.js";
 
-const SANDBOXES = {
-  group: SandboxResource.group,
-  version: SandboxResource.version,
-  plural: SandboxResource.plural,
-};
+const SANDBOXES = customObjectRef(SandboxResource);
 
 /** Writes through the API server, as the operator's field manager. */
 export function createKubeWriter(kubeConfig: k8s.KubeConfig): SandboxWriter {

@@ -1,6 +1,6 @@
 import { openForDownload, writeUpload } from "../../os/file-transfer.js";
 import { resolveUserPath } from "../../os/paths.js";
-import type { SandboxMetrics } from "../../os/cgroup-metrics.js";
+import type { SandboxMetrics } from "../../../../api/envd.js";
 import { EnvdError } from "../../shared/errors.js";
 import {
   INTERNAL_METADATA_HEADER,
