@@ -35,6 +35,16 @@ const condition = (w: FakeWorld, type: string) =>
 const writesSince = (w: FakeWorld, from: number) =>
   w.writes.slice(from).map((x) => `${x.verb} ${x.kind}`);
 
+/** The template ConfigMap a `templateRef: python` names. */
+function addPythonTemplate(world: FakeWorld) {
+  world.add("ConfigMap", {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "python" },
+    data: { template: "image: python:3\n" },
+  } as never);
+}
+
 /** Reconciles until the pod exists, makes it Ready, and reconciles once more. */
 async function settle(world: FakeWorld, run: () => Promise<unknown>) {
   await run();
@@ -68,12 +78,7 @@ describe("a settled world", () => {
     "%s: 20 reconciles after it settled write nothing and record no event",
     async (_name, spec, labels) => {
       const { world, run } = setup(spec, labels);
-      world.add("ConfigMap", {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name: "python" },
-        data: { template: "image: python:3\n" },
-      } as never);
+      addPythonTemplate(world);
       await settle(world, run);
       expect(condition(world, "Ready")?.status).toBe("True");
       const settled = sandbox(world);
@@ -357,12 +362,7 @@ describe("a changed pod spec", () => {
 
   test("a template that can no longer be read while the pod runs: PodUpToDate Unknown, Ready kept, retried", async () => {
     const { world, run } = setup({ templateRef: "python" });
-    world.add("ConfigMap", {
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { name: "python" },
-      data: { template: "image: python:3\n" },
-    } as never);
+    addPythonTemplate(world);
     await settle(world, run);
     world.deps.reader.configMap = () => Promise.reject(apiError(500, "etcd is down"));
     await expect(run()).rejects.toThrow();
