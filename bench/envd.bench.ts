@@ -11,7 +11,7 @@ import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { Process } from "../envd/src/gen/process/process_pb.js";
+import { Process } from "../api/gen/envd/process/process_pb.js";
 import { startEnvd, type EnvdUnderTest } from "../envd/test-support/envd-process.js";
 
 const RTT_WARMUP = 20;

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
-const checkedIn = "envd/src/gen";
+const checkedIn = "api/gen/envd";
 const tmp = mkdtempSync(join(tmpdir(), "soulbox-gen-"));
 try {
   const template = readFileSync("buf.gen.yaml", "utf8").replace(`out: ${checkedIn}`, `out: ${tmp}`);

@@ -15,7 +15,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as k8s from "@kubernetes/client-node";
 import { TOKEN_KEY, tokenSecretName } from "../../api/envd.js";
-import { Process } from "../../envd/src/gen/process/process_pb.js";
+import { Process } from "../../api/gen/envd/process/process_pb.js";
 import { sdkSandboxAt } from "../envd-sdk/sandbox.js";
 import { ensureNode, kubeConfig, testNamespace, waitFor } from "./test-support/cluster.js";
 import { ENVD_PORT, contractPod } from "./test-support/sandbox-pod.js";

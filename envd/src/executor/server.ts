@@ -5,8 +5,8 @@ import { createMetricsReader } from "../os/cgroup-metrics.js";
 import type { ExecutorContext } from "./context.js";
 import { filesystemService } from "./filesystem/service.js";
 import { createExecutorHttp } from "./http/routes.js";
-import { Filesystem } from "../gen/filesystem/filesystem_pb.js";
-import { Process } from "../gen/process/process_pb.js";
+import { Filesystem } from "../../../api/gen/envd/filesystem/filesystem_pb.js";
+import { Process } from "../../../api/gen/envd/process/process_pb.js";
 import { processService } from "./process/service.js";
 
 /**

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
 import { connect as netConnect } from "node:net";
-import { Process } from "../gen/process/process_pb.js";
+import { Process } from "../../../api/gen/envd/process/process_pb.js";
 
 const executor = fileURLToPath(new URL("../../../dist/executor.mjs", import.meta.url));
 

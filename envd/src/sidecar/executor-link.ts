@@ -11,8 +11,8 @@ import {
   createGrpcTransport,
   createNodeHttpClient,
 } from "@connectrpc/connect-node";
-import { Filesystem } from "../gen/filesystem/filesystem_pb.js";
-import { Process } from "../gen/process/process_pb.js";
+import { Filesystem } from "../../../api/gen/envd/filesystem/filesystem_pb.js";
+import { Process } from "../../../api/gen/envd/process/process_pb.js";
 import { EnvdError } from "../shared/errors.js";
 import { UPLOAD_COMPLETE_TRAILER } from "../shared/http-util.js";
 import { createLinkTransport } from "./link-transport.js";

@@ -6,12 +6,12 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
-import { Filesystem } from "../gen/filesystem/filesystem_pb.js";
+import { Filesystem } from "../../../api/gen/envd/filesystem/filesystem_pb.js";
 import {
   Process,
   type ProcessEvent,
   type ProcessEvent_EndEvent,
-} from "../gen/process/process_pb.js";
+} from "../../../api/gen/envd/process/process_pb.js";
 import { startEnvd, type EnvdUnderTest } from "../../test-support/envd-process.js";
 
 // One envd port, every protocol: Connect (JSON over HTTP/1.1, binary over h2c),

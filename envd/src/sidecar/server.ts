@@ -8,8 +8,8 @@ import {
 import type { Server as NetServer, Socket } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createDualProtocolListener } from "../../../lib/dual-protocol-listener.js";
-import { Filesystem } from "../gen/filesystem/filesystem_pb.js";
-import { Process } from "../gen/process/process_pb.js";
+import { Filesystem } from "../../../api/gen/envd/filesystem/filesystem_pb.js";
+import { Process } from "../../../api/gen/envd/process/process_pb.js";
 import type { AuditLog } from "./audit.js";
 import type { TokenStore } from "./auth.js";
 import type { ExecutorLink } from "./executor-link.js";

@@ -6,7 +6,7 @@ import {
   createGrpcTransport,
 } from "@connectrpc/connect-node";
 import { Sandbox } from "e2b";
-import { Process } from "../../../envd/src/gen/process/process_pb.js";
+import { Process } from "../../../api/gen/envd/process/process_pb.js";
 import { ENVD_VERSION } from "../sandboxes/sandbox-state.js";
 import { makeWildcardCerts } from "../../test-support/certs.js";
 import {

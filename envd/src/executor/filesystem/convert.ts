@@ -7,7 +7,7 @@ import {
   FilesystemEventSchema,
   type EntryInfo,
   type FilesystemEvent,
-} from "../../gen/filesystem/filesystem_pb.js";
+} from "../../../../api/gen/envd/filesystem/filesystem_pb.js";
 import type { Entry } from "../../os/entry-info.js";
 import type { FsEvent, FsEventType } from "../../os/dir-watcher.js";
 

@@ -5,7 +5,7 @@ import type {
   MoveRequest,
   RemoveRequest,
   StatRequest,
-} from "../../gen/filesystem/filesystem_pb.js";
+} from "../../../../api/gen/envd/filesystem/filesystem_pb.js";
 import { statEntry } from "../../os/entry-info.js";
 import { listDir, makeDir, move, remove, type Actor } from "../../os/fs-ops.js";
 import { resolveUserPath } from "../../os/paths.js";

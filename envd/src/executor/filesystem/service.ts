@@ -1,5 +1,5 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { Filesystem } from "../../gen/filesystem/filesystem_pb.js";
+import type { Filesystem } from "../../../../api/gen/envd/filesystem/filesystem_pb.js";
 import { mapped, mappedStream } from "../../shared/error-mapping.js";
 import type { ExecutorContext } from "../context.js";
 import { listDirRpc, makeDirRpc, moveRpc, removeRpc, statRpc } from "./entries.js";

@@ -7,7 +7,7 @@ import {
   type RemoveWatcherRequest,
   type WatchDirRequest,
   type WatchDirResponse,
-} from "../../gen/filesystem/filesystem_pb.js";
+} from "../../../../api/gen/envd/filesystem/filesystem_pb.js";
 import { watchDirectory, type FsEvent } from "../../os/dir-watcher.js";
 import { statEntry } from "../../os/entry-info.js";
 import { resolveUserPath } from "../../os/paths.js";

@@ -1,5 +1,8 @@
 import type { HandlerContext } from "@connectrpc/connect";
-import type { ConnectRequest, ConnectResponse } from "../../gen/process/process_pb.js";
+import type {
+  ConnectRequest,
+  ConnectResponse,
+} from "../../../../api/gen/envd/process/process_pb.js";
 import type { ExecutorContext } from "../context.js";
 import { refFromWire } from "./convert.js";
 import { processEvents } from "./stream-events.js";

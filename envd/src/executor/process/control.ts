@@ -4,7 +4,7 @@ import {
   Signal,
   type SendSignalRequest,
   type UpdateRequest,
-} from "../../gen/process/process_pb.js";
+} from "../../../../api/gen/envd/process/process_pb.js";
 import { EnvdError } from "../../shared/errors.js";
 import type { ExecutorContext } from "../context.js";
 import { runningProcess } from "./input.js";

@@ -4,7 +4,7 @@ import {
   type ProcessConfig,
   type ProcessEvent,
   type ProcessSelector,
-} from "../../gen/process/process_pb.js";
+} from "../../../../api/gen/envd/process/process_pb.js";
 import type { ExitInfo, OutputEvent, ProcessSpec } from "../../os/process-types.js";
 import type { ProcessRef } from "../../os/process-table.js";
 import { EnvdError } from "../../shared/errors.js";

@@ -3,7 +3,7 @@ import type {
   ProcessInput,
   SendInputRequest,
   StreamInputRequest,
-} from "../../gen/process/process_pb.js";
+} from "../../../../api/gen/envd/process/process_pb.js";
 import type { ManagedProcess } from "../../os/managed-process.js";
 import { EnvdError } from "../../shared/errors.js";
 import type { ExecutorContext } from "../context.js";

@@ -1,5 +1,5 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { Process } from "../../gen/process/process_pb.js";
+import type { Process } from "../../../../api/gen/envd/process/process_pb.js";
 import { mapped, mappedStream } from "../../shared/error-mapping.js";
 import type { ExecutorContext } from "../context.js";
 import { connect } from "./connect.js";

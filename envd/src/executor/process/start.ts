@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import type { HandlerContext } from "@connectrpc/connect";
-import type { StartRequest, StartResponse } from "../../gen/process/process_pb.js";
+import type { StartRequest, StartResponse } from "../../../../api/gen/envd/process/process_pb.js";
 import { launch } from "../../os/managed-process.js";
 import { resolveUserPath } from "../../os/paths.js";
 import { processEnv } from "../../os/process-env.js";

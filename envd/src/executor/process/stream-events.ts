@@ -1,5 +1,5 @@
 import type { HandlerContext } from "@connectrpc/connect";
-import type { ProcessEvent } from "../../gen/process/process_pb.js";
+import type { ProcessEvent } from "../../../../api/gen/envd/process/process_pb.js";
 import type { ManagedProcess } from "../../os/managed-process.js";
 import { keepaliveIntervalMs, withKeepalive } from "../../shared/keepalive.js";
 import { endEvent, eventFromOutput, keepaliveEvent, startEvent } from "./convert.js";
