@@ -62,10 +62,10 @@ const sdk = embeddedDescriptors(
 // Our generated code embeds its descriptors the same way, so both sides decode identically.
 const ours = new Map([
   ...embeddedDescriptors(
-    readFileSync(new URL("./gen/process/process_pb.ts", import.meta.url), "utf8"),
+    readFileSync(new URL("./gen/envd/process/process_pb.ts", import.meta.url), "utf8"),
   ),
   ...embeddedDescriptors(
-    readFileSync(new URL("./gen/filesystem/filesystem_pb.ts", import.meta.url), "utf8"),
+    readFileSync(new URL("./gen/envd/filesystem/filesystem_pb.ts", import.meta.url), "utf8"),
   ),
 ]);
 
