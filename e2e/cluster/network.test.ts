@@ -58,10 +58,18 @@ function hostKubeChains(): string[] {
     .sort();
 }
 
-/** `curl` from the host; prints the HTTP status (000 when no connection or TLS failed). */
+/**
+ * `curl` from the host; prints the HTTP status (000 when no connection or TLS failed). A
+ * connection that times out is tried twice more: on this 2-core machine a cluster going down
+ * beside a loaded test run can stall one attempt past 5 s. `-S` puts curl's reason (timeout,
+ * refused) into the error when all attempts fail.
+ */
 function hostCurl(url: string, extra: string[] = []): string {
   return run("curl", [
-    "-s",
+    "-sS",
+    "--retry",
+    "2",
+    "--retry-connrefused",
     "-o",
     "/dev/null",
     "-w",
