@@ -143,7 +143,7 @@ test("a sandbox-base pod per the contract serves the e2b SDK and has what E2B's 
 
   // The executor is the container's PID 1, and the template's command runs beside it.
   expect((await sh("tr '\\0' ' ' < /proc/1/cmdline")).out).toBe(
-    "/soulbox/kit/ld.so --library-path /soulbox/kit/lib /soulbox/kit/node /soulbox/kit/executor.mjs --socket /soulbox/run/executor.sock --inherit-env -- sleep infinity",
+    "/soulbox/kit/ld.so --library-path /soulbox/kit/lib /soulbox/kit/node --max-semi-space-size=1 /soulbox/kit/executor.mjs --socket /soulbox/run/executor.sock --inherit-env -- sleep infinity",
   );
   expect((await sh("pgrep -x sleep >/dev/null && echo running")).out).toBe("running");
   expect((await sh("cat /soulbox/kit/VERSION")).out).toMatch(/^[0-9a-f]{16}$/);

@@ -15,7 +15,7 @@ import { USAGE, parseConfig } from "./config.js";
 import { createAuditLog } from "./sidecar/audit.js";
 import { createExecutorLink } from "./sidecar/executor-link.js";
 import { listenSidecar } from "./sidecar/server.js";
-import { ENVD_VERSION } from "../../api/envd.js";
+import { ENVD_NODE_FLAGS, ENVD_VERSION } from "../../api/envd.js";
 import { createLogger } from "../../lib/log.js";
 
 const log = createLogger("info", { component: "envd" });
@@ -96,7 +96,10 @@ executor?.on("exit", (code, signal) => {
 function spawnExecutor(socket: string, defaultUser: string | undefined): Promise<ChildProcess> {
   const entry = fileURLToPath(new URL("./executor.mjs", import.meta.url));
   const args = ["--socket", socket, ...(defaultUser ? ["--default-user", defaultUser] : [])];
-  const child = fork(entry, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(entry, args, {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    execArgv: [...process.execArgv, ...ENVD_NODE_FLAGS],
+  });
   return new Promise((resolve, reject) => {
     child.once("message", () => resolve(child));
     child.once("exit", (code) =>

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { ENVD_NODE_FLAGS } from "../../api/envd.js";
 
 /** A real envd (sidecar + executor) started for a test, stopped by pid. */
 export interface EnvdUnderTest {
@@ -38,7 +39,8 @@ export async function startEnvd(
   const port = at?.port ?? (await freePort());
   const child: ChildProcess = spawn(
     process.execPath,
-    [entry, "--port", String(port), "--host", host, ...args],
+    // The sidecar's Node.js flags as its image gives them (the executor gets them from envd).
+    [...ENVD_NODE_FLAGS, entry, "--port", String(port), "--host", host, ...args],
     {
       stdio: ["ignore", "pipe", "pipe"],
     },

@@ -96,12 +96,15 @@ image_tar() {
   local name=$1 hash tar kit_entry
   kit_entry=(--config.entrypoint=/opt/soulbox/kit/ld.so --config.entrypoint=--library-path
     --config.entrypoint=/opt/soulbox/kit/lib --config.entrypoint=/opt/soulbox/kit/node --config.user=0:0)
+  # envd's Node.js flags: ENVD_NODE_FLAGS in api/envd.ts (api/envd.test.ts checks they agree).
+  local envd_node_flags=(--max-semi-space-size=1)
   case $name in
     pause) hash=$({ sha256sum "$BIN/pause"; declare -f oci_tar fill_pause; } | sha256sum | cut -c1-16) ;;
     sandbox-base) hash=$({ echo "$DEBIAN_SUITE $DEBIAN_MIRROR $BASE_PACKAGES"; sha256sum "$(kit_node)"; declare -f oci_tar fill_base; } | sha256sum | cut -c1-16) ;;
     envd)
       KIT_DIR=${KIT_DIR:-$(kit_dir)}
-      hash=$({ cat "$KIT_DIR/VERSION"; sha256sum "$REPO/envd/image/entrypoint.mjs"; declare -f oci_tar fill_kit_root fill_envd; } | sha256sum | cut -c1-16) ;;
+      hash=$({ cat "$KIT_DIR/VERSION"; sha256sum "$REPO/envd/image/entrypoint.mjs"; echo "${envd_node_flags[*]}"
+        declare -f oci_tar fill_kit_root fill_envd; } | sha256sum | cut -c1-16) ;;
     operator)
       if [ ! -f "$REPO/dist/operator.mjs" ]; then
         say "skipping the operator image: dist/operator.mjs does not exist (scripts/build.mjs has no operator entry yet)"
@@ -123,7 +126,8 @@ image_tar() {
       pause) oci_tar latest "$tar" fill_pause --config.entrypoint /pause --config.user 65535:65535 ;;
       sandbox-base) oci_tar latest "$tar" fill_base --config.cmd /bin/bash --config.workingdir /home/user \
         --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --config.env LANG=C.UTF-8 ;;
-      envd) oci_tar latest "$tar" fill_envd "${kit_entry[@]}" --config.entrypoint=/opt/soulbox/entrypoint.mjs \
+      envd) oci_tar latest "$tar" fill_envd "${kit_entry[@]}" "${envd_node_flags[@]/#/--config.entrypoint=}" \
+        --config.entrypoint=/opt/soulbox/entrypoint.mjs \
         --config.cmd=--port --config.cmd=49983 --config.cmd=--executor-socket --config.cmd=/soulbox/run/executor.sock ;;
       operator) oci_tar latest "$tar" fill_operator "${kit_entry[@]}" --config.entrypoint=/opt/soulbox/operator.mjs ;;
       busybox) oci_tar latest "$tar" fill_busybox --config.cmd=/bin/busybox --config.cmd=sh ;;

@@ -21,6 +21,7 @@ const EXECUTOR = [
   "--library-path",
   "/soulbox/kit/lib",
   "/soulbox/kit/node",
+  "--max-semi-space-size=1",
   "/soulbox/kit/executor.mjs",
   "--socket",
   "/soulbox/run/executor.sock",

@@ -19,7 +19,7 @@ import { canonicalHash } from "../../../lib/canonical-json.js";
 import type { V1Container, V1Pod, V1PodSpec, V1SecurityContext } from "@kubernetes/client-node";
 import type { Sandbox, SandboxTemplate } from "../../../api/gen/crd-types.js";
 import { Annotation, Label } from "../../../api/labels.js";
-import { ENVD_PORT, tokenSecretName, TOKEN_KEY } from "../../../api/envd.js";
+import { ENVD_NODE_FLAGS, ENVD_PORT, tokenSecretName, TOKEN_KEY } from "../../../api/envd.js";
 import { childMetadata } from "./owner.js";
 import type { SandboxPodSettings } from "./settings.js";
 import type { PodSpecView } from "./status.js";
@@ -50,6 +50,7 @@ export function executorCommand(template: SandboxTemplate): string[] {
     "--library-path",
     `${KIT_DIR}/lib`,
     `${KIT_DIR}/node`,
+    ...ENVD_NODE_FLAGS,
     `${KIT_DIR}/executor.mjs`,
     "--socket",
     EXECUTOR_SOCKET,
