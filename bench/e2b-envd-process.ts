@@ -4,10 +4,10 @@
  * measure it beside ours with the same client.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { once } from "node:events";
 import { access, constants, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../envd/test-support/envd-process.js";
+import { stopChild } from "../lib/stop-child.js";
 
 /** Where bench/e2b-envd.sh leaves its build, and the source commit beside it. */
 const CACHED = fileURLToPath(new URL(".e2b-envd/envd", import.meta.url));
@@ -74,14 +74,7 @@ export async function startE2bEnvd(binary: string): Promise<E2bEnvdProcess> {
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
   child.on("error", (e) => (out += `${e.message}\n`));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, "exit");
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = () => stopChild(child);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {

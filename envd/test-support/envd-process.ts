@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { ENVD_NODE_FLAGS } from "../../api/envd.js";
+import { stopChild } from "../../lib/stop-child.js";
 
 /** A real envd (sidecar + executor) started for a test, stopped by pid. */
 export interface EnvdUnderTest {
@@ -68,13 +69,6 @@ export async function startEnvd(
     url,
     pid: child.pid ?? 0,
     output: () => out,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, "exit");
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopChild(child),
   };
 }
