@@ -7,7 +7,11 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
-import { kubeConfig, testNamespace } from "../e2e/cluster/test-support/cluster.js";
+import {
+  kubeConfig,
+  testNamespace,
+  TEST_NAMESPACE_TIMEOUT_MS,
+} from "../e2e/cluster/test-support/cluster.js";
 import { GpuAllocationResource, SandboxResource, SnapshotResource } from "../api/gen/crd-types.js";
 import type {
   GpuAllocation,
@@ -45,7 +49,7 @@ beforeAll(() => {
 });
 beforeEach(async () => {
   ns = await testNamespace(kc, "crd");
-});
+}, TEST_NAMESPACE_TIMEOUT_MS);
 afterEach(async () => {
   await ns.dispose();
 });

@@ -22,6 +22,7 @@ import {
   kubeConfig,
   testNamespace,
   waitFor,
+  TEST_NAMESPACE_TIMEOUT_MS,
 } from "../../e2e/cluster/test-support/cluster.js";
 import type { Sandbox } from "../../api/gen/crd-types.js";
 import { conditionOf, sandboxApi } from "../../operator/test-support/operator.js";
@@ -56,7 +57,7 @@ beforeEach(async () => {
   ns = await testNamespace(kc, "chart");
   release = `r${Math.random().toString(36).slice(2, 8)}`;
   installed = false;
-});
+}, TEST_NAMESPACE_TIMEOUT_MS);
 afterEach(async () => {
   if (installed) {
     const r = helm(["uninstall", release, "--namespace", ns.name, "--wait", "--timeout", "60s"]);

@@ -15,7 +15,10 @@ import {
   clusterCommand,
   kubeConfig,
   testNamespace,
+  restartSharedApiServer,
   waitFor,
+  RESTART_TEST_TIMEOUT_MS,
+  TEST_NAMESPACE_TIMEOUT_MS,
 } from "./test-support/cluster.js";
 
 const BIN = fileURLToPath(new URL("./.bin/", import.meta.url));
@@ -28,7 +31,7 @@ let ns: { name: string; dispose(): Promise<void> };
 
 beforeEach(async () => {
   ns = await testNamespace(kc);
-});
+}, TEST_NAMESPACE_TIMEOUT_MS);
 afterEach(async () => {
   await ns.dispose();
 });
@@ -245,50 +248,58 @@ describe("bad input", () => {
 });
 
 describe("faults: the apiserver restarts", () => {
-  test("objects created before a restart are still there after it (etcd keeps its data)", async () => {
-    await core.createNamespacedConfigMap({
-      namespace: ns.name,
-      body: cm("durable", { keep: "me" }),
-    });
-    clusterCommand(["restart", "kube-apiserver"]);
-    const back = await waitFor("the ConfigMap after the restart", async () =>
-      core.readNamespacedConfigMap({ name: "durable", namespace: ns.name }),
-    );
-    expect(back.data).toEqual({ keep: "me" });
-  });
+  test(
+    "objects created before a restart are still there after it (etcd keeps its data)",
+    async () => {
+      await core.createNamespacedConfigMap({
+        namespace: ns.name,
+        body: cm("durable", { keep: "me" }),
+      });
+      await restartSharedApiServer();
+      const back = await waitFor("the ConfigMap after the restart", async () =>
+        core.readNamespacedConfigMap({ name: "durable", namespace: ns.name }),
+      );
+      expect(back.data).toEqual({ keep: "me" });
+    },
+    RESTART_TEST_TIMEOUT_MS,
+  );
 
-  test("an informer with an open watch recovers across a restart and loses no object", async () => {
-    const path = `/api/v1/namespaces/${ns.name}/configmaps`;
-    const informer = k8s.makeInformer(kc, path, () =>
-      core.listNamespacedConfigMap({ namespace: ns.name }),
-    );
-    let errors = 0;
-    let stopped = false;
-    // client-node's informer stops on a watch error; restarting it relists (the documented pattern).
-    informer.on("error", () => {
-      errors++;
-      if (!stopped) setTimeout(() => void informer.start().catch(() => undefined), 500);
-    });
-    await informer.start();
-    try {
-      await core.createNamespacedConfigMap({ namespace: ns.name, body: cm("before") });
-      await waitFor("the informer to see 'before'", async () =>
-        informer.list().some((c) => c.metadata?.name === "before") ? true : undefined,
+  test(
+    "an informer with an open watch recovers across a restart and loses no object",
+    async () => {
+      const path = `/api/v1/namespaces/${ns.name}/configmaps`;
+      const informer = k8s.makeInformer(kc, path, () =>
+        core.listNamespacedConfigMap({ namespace: ns.name }),
       );
-      clusterCommand(["restart", "kube-apiserver"]);
-      await core.createNamespacedConfigMap({ namespace: ns.name, body: cm("after") });
-      await waitFor(
-        "the informer to see 'after' and keep 'before'",
-        async () => {
-          const names = informer.list().map((c) => c.metadata?.name);
-          return names.includes("before") && names.includes("after") ? true : undefined;
-        },
-        60_000,
-      );
-      expect(errors).toBeGreaterThanOrEqual(1); // the watch really broke
-    } finally {
-      stopped = true;
-      await informer.stop();
-    }
-  });
+      let errors = 0;
+      let stopped = false;
+      // client-node's informer stops on a watch error; restarting it relists (the documented pattern).
+      informer.on("error", () => {
+        errors++;
+        if (!stopped) setTimeout(() => void informer.start().catch(() => undefined), 500);
+      });
+      await informer.start();
+      try {
+        await core.createNamespacedConfigMap({ namespace: ns.name, body: cm("before") });
+        await waitFor("the informer to see 'before'", async () =>
+          informer.list().some((c) => c.metadata?.name === "before") ? true : undefined,
+        );
+        await restartSharedApiServer();
+        await core.createNamespacedConfigMap({ namespace: ns.name, body: cm("after") });
+        await waitFor(
+          "the informer to see 'after' and keep 'before'",
+          async () => {
+            const names = informer.list().map((c) => c.metadata?.name);
+            return names.includes("before") && names.includes("after") ? true : undefined;
+          },
+          60_000,
+        );
+        expect(errors).toBeGreaterThanOrEqual(1); // the watch really broke
+      } finally {
+        stopped = true;
+        await informer.stop();
+      }
+    },
+    RESTART_TEST_TIMEOUT_MS,
+  );
 });

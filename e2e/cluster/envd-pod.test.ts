@@ -17,7 +17,13 @@ import * as k8s from "@kubernetes/client-node";
 import { TOKEN_KEY, tokenSecretName } from "../../api/envd.js";
 import { Process } from "../../api/gen/envd/process/process_pb.js";
 import { sdkSandboxAt } from "../envd-sdk/sandbox.js";
-import { ensureNode, kubeConfig, testNamespace, waitFor } from "./test-support/cluster.js";
+import {
+  ensureNode,
+  kubeConfig,
+  testNamespace,
+  waitFor,
+  TEST_NAMESPACE_TIMEOUT_MS,
+} from "./test-support/cluster.js";
 import { ENVD_PORT, contractPod } from "./test-support/sandbox-pod.js";
 
 const BASE_IMAGE = "localhost/soulbox/sandbox-base:latest";
@@ -103,7 +109,7 @@ beforeAll(() => ensureNode(), 20 * 60_000);
 
 beforeEach(async () => {
   ns = await testNamespace(kc, "envd-pod");
-});
+}, TEST_NAMESPACE_TIMEOUT_MS);
 afterEach(async () => {
   await ns.dispose();
 });

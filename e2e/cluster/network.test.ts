@@ -18,6 +18,7 @@ import {
   kubeConfig,
   testNamespace,
   waitFor,
+  TEST_NAMESPACE_TIMEOUT_MS,
 } from "./test-support/cluster.js";
 
 const BIN = fileURLToPath(new URL("./.bin/", import.meta.url));
@@ -120,7 +121,7 @@ beforeAll(() => ensureNode(), 20 * 60_000);
 
 beforeEach(async () => {
   ns = await testNamespace(kc, "net");
-});
+}, TEST_NAMESPACE_TIMEOUT_MS);
 afterEach(async () => {
   await ns.dispose();
 });

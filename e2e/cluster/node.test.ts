@@ -13,7 +13,13 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
-import { ensureNode, kubeConfig, testNamespace, waitFor } from "./test-support/cluster.js";
+import {
+  ensureNode,
+  kubeConfig,
+  testNamespace,
+  waitFor,
+  TEST_NAMESPACE_TIMEOUT_MS,
+} from "./test-support/cluster.js";
 
 const BIN = fileURLToPath(new URL("./.bin/", import.meta.url));
 const NODE = "soulbox-node";
@@ -61,7 +67,7 @@ beforeAll(() => ensureNode(), 20 * 60_000);
 
 beforeEach(async () => {
   ns = await testNamespace(kc, "node");
-});
+}, TEST_NAMESPACE_TIMEOUT_MS);
 afterEach(async () => {
   await ns.dispose();
 });

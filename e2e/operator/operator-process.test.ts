@@ -12,10 +12,12 @@ import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { freePort } from "../../envd/test-support/envd-process.js";
 import {
-  clusterCommand,
   kubeConfig,
   testNamespace,
+  restartSharedApiServer,
   waitFor,
+  RESTART_TEST_TIMEOUT_MS,
+  TEST_NAMESPACE_TIMEOUT_MS,
 } from "../cluster/test-support/cluster.js";
 import { installCrds, sandboxApi } from "../../operator/test-support/operator.js";
 import type { SandboxSpec } from "../../api/gen/crd-types.js";
@@ -85,7 +87,7 @@ let operator: OperatorProcess | undefined;
 beforeAll(() => installCrds());
 beforeEach(async () => {
   ns = await testNamespace(kc, "op");
-});
+}, TEST_NAMESPACE_TIMEOUT_MS);
 afterEach(async () => {
   await operator?.stop("SIGKILL");
   operator = undefined;
@@ -179,20 +181,24 @@ test("killed during 100 creates and deletes, a restarted operator ends with exac
   });
 });
 
-test("an API server restart under the operator's watches loses no Sandbox", async () => {
-  const sandboxes = sandboxApi(kc, ns.name);
-  operator = await startOperator(ns.name);
-  await sandboxes.create("before", UNSCHEDULABLE);
-  await waitFor("the first pod", () =>
-    core.readNamespacedPod({ name: "before", namespace: ns.name }),
-  );
-  clusterCommand(["restart", "kube-apiserver"]);
-  await waitFor("the API server back", () => core.readNamespace({ name: ns.name }), 60_000);
-  await sandboxes.create("after", UNSCHEDULABLE);
-  await waitFor(
-    "the second pod",
-    () => core.readNamespacedPod({ name: "after", namespace: ns.name }),
-    60_000,
-  );
-  expect(operator.output()).toMatch(/watch ended; relisting|list failed; retrying/);
-});
+test(
+  "an API server restart under the operator's watches loses no Sandbox",
+  async () => {
+    const sandboxes = sandboxApi(kc, ns.name);
+    operator = await startOperator(ns.name);
+    await sandboxes.create("before", UNSCHEDULABLE);
+    await waitFor("the first pod", () =>
+      core.readNamespacedPod({ name: "before", namespace: ns.name }),
+    );
+    await restartSharedApiServer();
+    await waitFor("the API server back", () => core.readNamespace({ name: ns.name }), 60_000);
+    await sandboxes.create("after", UNSCHEDULABLE);
+    await waitFor(
+      "the second pod",
+      () => core.readNamespacedPod({ name: "after", namespace: ns.name }),
+      60_000,
+    );
+    expect(operator.output()).toMatch(/watch ended; relisting|list failed; retrying/);
+  },
+  RESTART_TEST_TIMEOUT_MS,
+);

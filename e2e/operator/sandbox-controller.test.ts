@@ -6,7 +6,12 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import * as k8s from "@kubernetes/client-node";
-import { kubeConfig, testNamespace, waitFor } from "../cluster/test-support/cluster.js";
+import {
+  kubeConfig,
+  testNamespace,
+  waitFor,
+  TEST_NAMESPACE_TIMEOUT_MS,
+} from "../cluster/test-support/cluster.js";
 import { sdkSandboxAt } from "../envd-sdk/sandbox.js";
 import {
   IMAGES,
@@ -44,7 +49,7 @@ beforeEach(async () => {
     settings: { envdImage: IMAGES.envd, defaultRuntimeClassName: "runc" },
   });
   await controller.synced;
-});
+}, TEST_NAMESPACE_TIMEOUT_MS);
 afterEach(async () => {
   await controller.stop();
   await ns.dispose();

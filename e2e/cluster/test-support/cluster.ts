@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
+import { useSharedApiServer, withApiServerExclusive } from "./api-server-lock.js";
 
 /** The cluster CLI (`e2e/cluster/cluster`). */
 export const CLUSTER_CLI = fileURLToPath(new URL("../cluster", import.meta.url));
@@ -16,6 +17,20 @@ export function clusterCommand(
   return { stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * Restarts the run's shared kube-apiserver when no other test file is using it (see
+ * api-server-lock.ts); returns when it answers again.
+ */
+export async function restartSharedApiServer(): Promise<void> {
+  await withApiServerExclusive(() => clusterCommand(["restart", "kube-apiserver"]));
+}
+
+/**
+ * How long a test that calls {@link restartSharedApiServer} may take: it may first wait for the
+ * test another file has in flight (a few minutes at most) to end.
+ */
+export const RESTART_TEST_TIMEOUT_MS = 360_000;
+
 /** A KubeConfig for the test cluster (KUBECONFIG is set by jest's global setup). */
 export function kubeConfig(): k8s.KubeConfig {
   const path = process.env.KUBECONFIG;
@@ -25,6 +40,15 @@ export function kubeConfig(): k8s.KubeConfig {
   return kc;
 }
 
+/**
+ * How long a hook that calls {@link testNamespace} needs: a wait for another file's API server
+ * restart to end, its wait for the default ServiceAccount (120 s) and the namespace's creation,
+ * more than jest's 60 s default. With less, a slow controller-manager (just restarted by another
+ * test file) timed the hook out while it went on in the background and later overwrote the next
+ * test's namespace.
+ */
+export const TEST_NAMESPACE_TIMEOUT_MS = 240_000;
+
 /** Creates a fresh namespace for one test; `dispose` deletes it. */
 export async function testNamespace(
   kc: k8s.KubeConfig,
@@ -32,6 +56,24 @@ export async function testNamespace(
 ): Promise<{ name: string; dispose(): Promise<void> }> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const name = `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+  // The namespace's test uses the shared API server until it is disposed: no restart meanwhile.
+  const done = await useSharedApiServer();
+  try {
+    await createAndAwait(core, name);
+  } catch (err) {
+    await done();
+    throw err;
+  }
+  return {
+    name,
+    async dispose() {
+      await core.deleteNamespace({ name }).catch(() => undefined);
+      await done();
+    },
+  };
+}
+
+async function createAndAwait(core: k8s.CoreV1Api, name: string): Promise<void> {
   await core.createNamespace({ body: { metadata: { name } } });
   // Pods are refused until the controller-manager made the namespace's default ServiceAccount,
   // which can take a while when another test file just restarted the API server.
@@ -40,12 +82,6 @@ export async function testNamespace(
     () => core.readNamespacedServiceAccount({ name: "default", namespace: name }),
     120_000,
   );
-  return {
-    name,
-    async dispose() {
-      await core.deleteNamespace({ name }).catch(() => undefined);
-    },
-  };
 }
 
 /** Polls until `check` returns a value (not undefined) or the deadline passes. */
