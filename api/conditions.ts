@@ -55,6 +55,11 @@ export const ReadyReason = {
   Starting: "Starting",
   /** False: the pod is being deleted. */
   PodTerminating: "PodTerminating",
+  /**
+   * False: the sandbox took a ready pod of a SandboxPool and envd there does not hold the
+   * Sandbox's access token and environment yet; nobody but the operator can call it meanwhile.
+   */
+  IdentityPending: "IdentityPending",
   /** False: the pod ended (evicted, node lost) and will not run again; the kubelet's reason wins when it gave one. */
   PodFailed: "PodFailed",
   /**

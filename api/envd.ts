@@ -36,6 +36,15 @@ export function tokenSecretName(sandbox: string): string {
   return `${sandbox}-envd`;
 }
 
+/**
+ * The name of a SandboxPool's token Secret, the token envd has in the pool's pods until a Sandbox
+ * takes one and the operator gives it the Sandbox's token. The dot keeps it apart from every
+ * sandbox's Secret (a sandbox name has no dot).
+ */
+export function poolTokenSecretName(pool: string): string {
+  return `${pool}.pool-envd`;
+}
+
 /** The token a Secret holds, or undefined when it holds none. */
 export function tokenFromSecret(secret: V1Secret | undefined): string | undefined {
   const encoded = secret?.data?.[TOKEN_KEY];

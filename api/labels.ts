@@ -9,8 +9,13 @@ export const Label = {
   sandbox: `${DOMAIN}/sandbox`,
   /** The team (namespace-scoped API key owner) a sandbox belongs to; set by the gateway. */
   team: `${DOMAIN}/team`,
-  /** What a child is: pod, token, network-policy, service. */
+  /** What a child is: pod, token, network-policy, service, pool-pod (a pool's pod no Sandbox took yet). */
   component: `${DOMAIN}/component`,
+  /**
+   * The SandboxPool a pod was started for (value: the pool name). It stays when a Sandbox takes
+   * the pod, so a pod always tells where it came from.
+   */
+  pool: `${DOMAIN}/pool`,
   /** Standard: who manages the object. */
   managedBy: "app.kubernetes.io/managed-by",
 } as const;
@@ -28,6 +33,15 @@ export const Annotation = {
   podSpecHash: `${DOMAIN}/pod-spec-hash`,
   /** On a Sandbox the gateway created with E2B's `autoResume`: the first request to it resumes it. */
   autoResume: `${DOMAIN}/auto-resume`,
+  /** On a pool pod a Sandbox took: when it took it (RFC 3339). */
+  claimedAt: `${DOMAIN}/claimed-at`,
+  /**
+   * On a pool pod a Sandbox took: whose identity its envd holds, as `<sandbox uid>/<restarts>`
+   * (the pod's container restarts when envd was given it). Until it names the Sandbox, the
+   * sandbox is not Ready: envd still accepts only the pool's token. A restarted container lost
+   * what envd was given, so a different restart count means it is given again.
+   */
+  identity: `${DOMAIN}/identity`,
 } as const;
 
 /** The value of `app.kubernetes.io/managed-by` and the server-side apply field manager. */

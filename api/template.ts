@@ -54,8 +54,22 @@ export function resolveTemplate(sb: Sandbox, configMap: V1ConfigMap | undefined)
       "the Sandbox names no template: set spec.template (an image to run) or spec.templateRef (a template ConfigMap)",
     );
 
-  const ref = spec.templateRef;
-  const namespace = sb.metadata.namespace ?? "the sandbox's namespace";
+  return templateFromConfigMap(
+    spec.templateRef,
+    sb.metadata.namespace ?? "the sandbox's namespace",
+    configMap,
+  );
+}
+
+/**
+ * The template in the ConfigMap `ref` of `namespace` (`configMap` as read, undefined when it
+ * does not exist), validated. Throws {@link TemplateError} as {@link resolveTemplate} does.
+ */
+export function templateFromConfigMap(
+  ref: string,
+  namespace: string,
+  configMap: V1ConfigMap | undefined,
+): SandboxTemplate {
   if (!configMap)
     throw new TemplateError(
       "TemplateNotFound",

@@ -153,6 +153,20 @@ export interface SandboxSpec {
    */
   restoreFrom?: string;
   /**
+   * The name of a SandboxPool in the Sandbox's namespace to take a ready pod from (a warm start).
+   * Without it, a Sandbox with `templateRef` takes one from a pool of the same template, if the
+   * namespace has one. When the pool has no ready pod, the sandbox starts a pod of its own (a cold
+   * start).
+   */
+  poolRef?: string;
+  /**
+   * Never take a pod from a SandboxPool: always start a new pod (for a sandbox that must not start
+   * from a pre-started pod, e.g. to measure a cold start).
+   *
+   * @default false
+   */
+  coldStart?: boolean;
+  /**
    * The desired state. `Running`: the sandbox runs. `Paused`: it is paused the way `pauseMode`
    * says; setting `Running` again resumes it.
    *
@@ -338,6 +352,8 @@ export interface SandboxStatus {
   expiresAt?: string;
   /** The name of the latest Snapshot taken of this sandbox. */
   lastSnapshot?: string;
+  /** The SandboxPool whose ready pod this sandbox took (absent after a cold start). */
+  pool?: string;
   /** The `metadata.generation` this status describes. */
   observedGeneration?: number;
 }
@@ -357,6 +373,90 @@ export interface SandboxList {
   kind: typeof SandboxResource.listKind;
   metadata: V1ListMeta;
   items: Sandbox[];
+}
+
+/** Where the API serves SandboxPool (crds/sandboxpools.yaml). */
+export const SandboxPoolResource = {
+  group: "soulbox.dev",
+  version: "v1alpha1",
+  apiVersion: "soulbox.dev/v1alpha1",
+  kind: "SandboxPool",
+  listKind: "SandboxPoolList",
+  plural: "sandboxpools",
+  singular: "sandboxpool",
+  shortNames: ["sbxpool"],
+} as const;
+
+/**
+ * A SandboxPool keeps pods of one template started and Ready, unassigned, so that a new Sandbox of
+ * that template takes one (a warm start) instead of starting its own. A taken pod gets the
+ * Sandbox's identity (envd access token, environment, labels, network policy) before any user call,
+ * and is never given to another Sandbox.
+ */
+export interface SandboxPool {
+  apiVersion: typeof SandboxPoolResource.apiVersion;
+  kind: typeof SandboxPoolResource.kind;
+  metadata: V1ObjectMeta;
+  /** Which template the pool keeps ready, and how many pods of it. */
+  spec: SandboxPoolSpec;
+  /** What the operator observed. Written only by the operator. */
+  status?: SandboxPoolStatus;
+}
+
+/** Which template the pool keeps ready, and how many pods of it. */
+export interface SandboxPoolSpec {
+  /**
+   * The name of a template ConfigMap in the pool's namespace (as a Sandbox's `spec.templateRef`).
+   * Changing it replaces the pool's ready pods; pods already taken keep running.
+   */
+  templateRef: string;
+  /**
+   * The fewest ready, unassigned pods the pool keeps.
+   *
+   * @default 2
+   */
+  minReady?: number;
+  /**
+   * The most ready, unassigned pods the pool keeps when demand raises its target (absent: minReady,
+   * so demand does not raise it).
+   */
+  maxReady?: number;
+  /**
+   * The predictive warm-up: the pool expects as many claims in the next window as in the last one
+   * of this length, and keeps that many pods ready (between minReady and maxReady).
+   *
+   * @default 300
+   */
+  demandWindowSeconds?: number;
+}
+
+/** What the operator observed. Written only by the operator. */
+export interface SandboxPoolStatus {
+  /** Pods started, Ready and not yet taken by a Sandbox. */
+  ready?: number;
+  /** Pods created and not Ready yet. */
+  starting?: number;
+  /** How many ready pods the pool keeps now. */
+  target?: number;
+  /**
+   * Pods taken by Sandboxes in the last demand window (counted by this operator process: it starts
+   * from zero after an operator restart).
+   */
+  claimed?: number;
+  /** Claims per minute over the demand window (e.g. `1.5`). */
+  claimRate?: string;
+  /** When a Sandbox last took a pod of this pool. */
+  lastClaimTime?: string;
+  /** The `metadata.generation` this status describes. */
+  observedGeneration?: number;
+}
+
+/** A list of SandboxPool objects, as the API returns it. */
+export interface SandboxPoolList {
+  apiVersion: typeof SandboxPoolResource.apiVersion;
+  kind: typeof SandboxPoolResource.listKind;
+  metadata: V1ListMeta;
+  items: SandboxPool[];
 }
 
 /** Where the API serves Snapshot (crds/snapshots.yaml). */

@@ -71,6 +71,8 @@ const CLUSTER_GRANTS = [
   ...every("soulbox.dev", ["sandboxes/status"], ["get", "update", "patch"]),
   ...every("soulbox.dev", ["sandboxes/finalizers"], ["update"]),
   ...every("soulbox.dev", ["snapshots", "gpuallocations"], ["get", "list", "watch"]),
+  ...every("soulbox.dev", ["sandboxpools"], ["get", "list", "watch"]),
+  ...every("soulbox.dev", ["sandboxpools/status"], ["get", "update", "patch"]),
   ...every(
     "core",
     ["pods", "secrets", "services"],
@@ -465,6 +467,7 @@ test("the chart's CRDs are the ones in crds/", () => {
   expect(shipped.map((c) => c.metadata.name).sort()).toEqual([
     "gpuallocations.soulbox.dev",
     "sandboxes.soulbox.dev",
+    "sandboxpools.soulbox.dev",
     "snapshots.soulbox.dev",
   ]);
   expect(shipped).toEqual(source);

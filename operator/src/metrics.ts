@@ -10,6 +10,10 @@ export interface OperatorMetrics {
   timeToReady: Histogram;
   queueDepth: Gauge<"kind">;
   childRepairs: Counter<"kind">;
+  poolClaims: Counter<"pool" | "result">;
+  poolClaimSeconds: Histogram<"pool">;
+  poolPods: Gauge<"pool" | "state">;
+  poolTarget: Gauge<"pool">;
 }
 
 /** Creates the metrics (names prefixed `soulbox_`). */
@@ -59,6 +63,31 @@ export function createOperatorMetrics(): OperatorMetrics {
       name: "soulbox_child_repairs_total",
       help: "Owned children (by kind) found differing from their desired state (a hand edit, an upgrade) and put back.",
       labelNames: ["kind"],
+      registers: [registry],
+    }),
+    poolClaims: new Counter({
+      name: "soulbox_pool_claims_total",
+      help: "Sandboxes that asked a SandboxPool for a pod, by pool (namespace/name) and result: hit (took a ready pod) or miss (none ready: a cold start).",
+      labelNames: ["pool", "result"],
+      registers: [registry],
+    }),
+    poolClaimSeconds: new Histogram({
+      name: "soulbox_pool_claim_seconds",
+      help: "Time from a Sandbox's creation to envd in the pool pod it took holding its identity (the warm start's latency in the operator), by pool.",
+      labelNames: ["pool"],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers: [registry],
+    }),
+    poolPods: new Gauge({
+      name: "soulbox_pool_pods",
+      help: "A SandboxPool's untaken pods by state: ready, or starting.",
+      labelNames: ["pool", "state"],
+      registers: [registry],
+    }),
+    poolTarget: new Gauge({
+      name: "soulbox_pool_target",
+      help: "How many ready pods a SandboxPool keeps now (minReady raised by recent demand).",
+      labelNames: ["pool"],
       registers: [registry],
     }),
   };

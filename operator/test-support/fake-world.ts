@@ -6,19 +6,34 @@
  * a person with kubectl would.
  */
 import type * as k8s from "@kubernetes/client-node";
-import { SandboxResource, type Sandbox, type SandboxSpec } from "../../api/gen/crd-types.js";
+import {
+  SandboxPoolResource,
+  SandboxResource,
+  type Sandbox,
+  type SandboxPool,
+  type SandboxPoolSpec,
+  type SandboxSpec,
+} from "../../api/gen/crd-types.js";
 import type { Cache } from "../../lib/informer-cache.js";
 import { createLogger } from "../../lib/log.js";
 import type { SandboxCaches } from "../src/controller/reconcile-sandbox.js";
 import type { ObjectRef, SandboxReader, SandboxWriter } from "../src/controller/sandbox-io.js";
-import type { EnvdClient } from "../src/controller/envd-client.js";
+import { EnvdCallError, type EnvdClient } from "../src/controller/envd-client.js";
 import type { EventRecorder } from "../src/kube/events.js";
 import { modelName, toWire } from "../src/kube/wire.js";
 import { createOperatorMetrics } from "../src/metrics.js";
+import { createClaimLog } from "../src/pool/claim-log.js";
 
 /** One write the reconciler made. */
 export interface Write {
-  verb: "apply" | "create" | "patchLabels" | "delete" | "writeStatus";
+  verb:
+    | "apply"
+    | "create"
+    | "patchLabels"
+    | "patchMetadataAt"
+    | "delete"
+    | "writeStatus"
+    | "writePoolStatus";
   kind: string;
   name: string;
   body?: unknown;
@@ -31,7 +46,7 @@ export interface RecordedEvent {
   message: string;
 }
 
-type Kind = "Sandbox" | "Pod" | "Secret" | "NetworkPolicy" | "ConfigMap";
+type Kind = "Sandbox" | "SandboxPool" | "Pod" | "Secret" | "NetworkPolicy" | "ConfigMap";
 type Obj = k8s.KubernetesObject & Record<string, unknown>;
 
 /** An error shaped like client-node's ApiException. */
@@ -94,6 +109,11 @@ export function createFakeWorld(ns = "team-a") {
     },
     async create<T extends k8s.KubernetesObject>(obj: T) {
       const kind = obj.kind as Kind;
+      if (!obj.metadata?.name && obj.metadata?.generateName)
+        obj = {
+          ...obj,
+          metadata: { ...obj.metadata, name: `${obj.metadata.generateName}${++uids}` },
+        };
       record("create", kind, obj.metadata?.name ?? "", obj);
       if (get(kind, obj.metadata?.name ?? "", obj.metadata?.namespace))
         throw apiError(409, "already exists");
@@ -109,9 +129,26 @@ export function createFakeWorld(ns = "team-a") {
         metadata: { ...meta, labels: { ...meta.labels, ...labels } },
       });
     },
-    async delete(ref: ObjectRef) {
+    async patchMetadataAt(ref: ObjectRef, resourceVersion: string, metadata) {
+      record("patchMetadataAt", ref.kind, ref.name, metadata);
+      const live = get(ref.kind as Kind, ref.name, ref.namespace);
+      if (!live) throw apiError(404, "not found");
+      if (live.metadata?.resourceVersion !== resourceVersion)
+        throw apiError(409, "the object has been modified");
+      put(ref.kind as Kind, merge(live, { metadata }) as Obj);
+    },
+    async delete(ref: ObjectRef, opts) {
       record("delete", ref.kind, ref.name);
+      const live = get(ref.kind as Kind, ref.name, ref.namespace);
+      if (opts?.resourceVersion && live?.metadata?.resourceVersion !== opts.resourceVersion) return;
       store(ref.kind as Kind).delete(`${ref.namespace}/${ref.name}`);
+    },
+    async writePoolStatus(pool, status) {
+      record("writePoolStatus", "SandboxPool", pool.metadata.name ?? "", status);
+      const live = get("SandboxPool", pool.metadata.name ?? "", pool.metadata.namespace);
+      if (live?.metadata?.resourceVersion !== pool.metadata.resourceVersion)
+        throw apiError(409, "the object has been modified");
+      return put("SandboxPool", { ...live, status } as Obj) as unknown as SandboxPool;
     },
     async writeStatus(sb, status) {
       record("writeStatus", "Sandbox", sb.metadata.name ?? "", status);
@@ -125,15 +162,33 @@ export function createFakeWorld(ns = "team-a") {
     secret: async (namespace, name) => get("Secret", name, namespace) as k8s.V1Secret | undefined,
     configMap: async (namespace, name) =>
       get("ConfigMap", name, namespace) as k8s.V1ConfigMap | undefined,
+    // `key=value` selectors, as the reconciler uses them.
+    pods: async (namespace, selector) => {
+      const [key = "", value = ""] = selector.split("=");
+      return [...store("Pod").values()].filter(
+        (p) => p.metadata?.namespace === namespace && p.metadata.labels?.[key] === value,
+      ) as k8s.V1Pod[];
+    },
   };
 
   const envdCalls: boolean[] = [];
   let envdError: Error | undefined;
+  /** What envd in each pod IP holds: its token and its env vars (set by `init`). */
+  const envdState = new Map<string, { token: string; envVars: Record<string, string> }>();
+  const inits: { endpoint: string; token: string; accessToken: string }[] = [];
   const envd: EnvdClient = {
     async setFrozen(_endpoint, _token, frozen) {
       envdCalls.push(frozen);
       if (envdError) throw envdError;
       return frozen;
+    },
+    async init(endpoint, token, body) {
+      inits.push({ endpoint, token, accessToken: body.accessToken });
+      if (envdError) throw envdError;
+      const state = envdState.get(endpoint);
+      if (state && state.token !== token)
+        throw new EnvdCallError("envd answered POST /init with 401: invalid access token", 401);
+      envdState.set(endpoint, { token: body.accessToken, envVars: body.envVars ?? {} });
     },
   };
   function edit<T = Obj>(kind: Kind, name: string, change: (obj: T) => void) {
@@ -151,6 +206,7 @@ export function createFakeWorld(ns = "team-a") {
     pods: cache<k8s.V1Pod>("Pod"),
     secrets: cache<k8s.V1Secret>("Secret"),
     networkPolicies: cache<k8s.V1NetworkPolicy>("NetworkPolicy"),
+    pools: cache<SandboxPool>("SandboxPool"),
   };
 
   return {
@@ -158,6 +214,8 @@ export function createFakeWorld(ns = "team-a") {
     writes,
     events,
     envdCalls,
+    inits,
+    envdState,
     /** The reconciler's dependencies, all in memory. */
     deps: {
       caches,
@@ -166,6 +224,7 @@ export function createFakeWorld(ns = "team-a") {
       envd,
       events: recorder,
       metrics: createOperatorMetrics(),
+      claims: createClaimLog(),
       log: createLogger("error", {}, () => undefined),
       settings: { envdImage: "envd:1", defaultRuntimeClassName: "kata" },
     },
@@ -185,6 +244,16 @@ export function createFakeWorld(ns = "team-a") {
       };
       return put("Sandbox", sb as unknown as Obj) as unknown as Sandbox;
     },
+    /** Adds a SandboxPool (not a write of the reconciler's). */
+    addPool(name: string, spec: SandboxPoolSpec): SandboxPool {
+      const pool = {
+        apiVersion: SandboxPoolResource.apiVersion,
+        kind: SandboxPoolResource.kind,
+        metadata: { name, namespace: ns, generation: 1, creationTimestamp: "2026-03-01T09:00:00Z" },
+        spec,
+      };
+      return put("SandboxPool", pool as unknown as Obj) as unknown as SandboxPool;
+    },
     /** Adds any object as it is (a template ConfigMap, a pod of another owner). */
     add(kind: Kind, obj: k8s.KubernetesObject) {
       put(kind, { ...obj, metadata: { namespace: ns, ...obj.metadata } } as Obj);
@@ -194,12 +263,12 @@ export function createFakeWorld(ns = "team-a") {
     /** A hand edit: changes the stored object without counting as a write. */
     edit,
     /** Makes the pod Running and Ready with an IP, as the kubelet would. */
-    podReady(name: string, readySince = "2026-03-01T10:00:05Z") {
+    podReady(name: string, readySince = "2026-03-01T10:00:05Z", podIP = "10.244.0.7") {
       edit<k8s.V1Pod>("Pod", name, (p) => {
         p.spec = { ...p.spec, containers: p.spec?.containers ?? [], nodeName: "node-1" };
         p.status = {
           phase: "Running",
-          podIP: "10.244.0.7",
+          podIP,
           conditions: [
             { type: "PodScheduled", status: "True" },
             { type: "Ready", status: "True", lastTransitionTime: readySince as unknown as Date },

@@ -6,7 +6,12 @@ import {
   SandboxConditionType as ConditionType,
   findCondition,
 } from "../../../api/conditions.js";
-import { SandboxResource, type Sandbox, type SandboxStatus } from "../../../api/gen/crd-types.js";
+import {
+  SandboxResource,
+  type Sandbox,
+  type SandboxPool,
+  type SandboxStatus,
+} from "../../../api/gen/crd-types.js";
 import { tokenSecretName } from "../../../api/envd.js";
 import { expiresAt, isExpired, requeueAfterMs } from "../../../api/expiry.js";
 import type { Cache } from "../../../lib/informer-cache.js";
@@ -20,10 +25,14 @@ import { computeStatus, desiredPaused, envdEndpoint, type Observed } from "../sa
 import type { ReconcileResult } from "../work-queue.js";
 import type { EnvdClient } from "./envd-client.js";
 import { collectedError, createFailures, type Failure } from "./failures.js";
+import { isPodReady } from "./pod-ready.js";
+import { syncIdentity } from "./pool-claim.js";
+import type { ClaimLog } from "../pool/claim-log.js";
 import { ensureApplied, syncPod, syncToken, type SandboxContext } from "./sandbox-children.js";
 import type { SandboxReader, SandboxWriter } from "./sandbox-io.js";
 
 export { isFinished } from "./sandbox-children.js";
+export { isPodReady } from "./pod-ready.js";
 
 /** The informer caches a Sandbox reconcile reads. */
 export interface SandboxCaches {
@@ -31,6 +40,7 @@ export interface SandboxCaches {
   pods: Cache<k8s.V1Pod>;
   secrets: Cache<k8s.V1Secret>;
   networkPolicies: Cache<k8s.V1NetworkPolicy>;
+  pools: Cache<SandboxPool>;
 }
 
 /** What {@link createSandboxReconciler} needs. */
@@ -44,6 +54,8 @@ export interface SandboxReconcilerDeps {
   envd: EnvdClient;
   events: EventRecorder;
   metrics: OperatorMetrics;
+  /** Where takes of pool pods are counted (the pools' demand). */
+  claims: ClaimLog;
   log: Logger;
   now?: () => Date;
 }
@@ -95,8 +107,10 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
     await ctx.failures.attempt(`apply the NetworkPolicy ${namespace}/${name}`, () =>
       ensureApplied(ctx, deps.caches.networkPolicies.get(name, namespace), policy),
     );
-    const pod = await syncPod(ctx);
-    const envd = await syncFreeze(ctx, pod.pod, token, expiry, t);
+    const pod = await syncPod(ctx, t);
+    const identityPending =
+      pod.pod && pod.pool ? await syncIdentity(ctx, pod.pod, token, t) : undefined;
+    const envd = identityPending ? {} : await syncFreeze(ctx, pod.pod, token, expiry, t);
 
     const status = computeStatus(sb, {
       now: t,
@@ -108,6 +122,8 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
       applyFailures: childFailures(ctx.failures.list),
       envdFailure: envd.failure,
       podSpec: pod.podSpec,
+      identityPending,
+      pool: pod.pool,
     });
     if (!isDeepStrictEqual(status, sb.status ?? {})) await deps.writer.writeStatus(sb, status);
     announce(sb, status, t);
@@ -195,9 +211,4 @@ function childFailures(list: readonly Failure[]): Observed["applyFailures"] {
   return children.length
     ? children.map((f) => ({ step: f.what, error: describeError(f.error) }))
     : undefined;
-}
-
-/** The pod's Ready condition (every container, the envd readiness probe included). Pure. */
-export function isPodReady(pod: k8s.V1Pod): boolean {
-  return pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 }

@@ -13,7 +13,10 @@ import type { Logger } from "../../../lib/log.js";
 import { driftedFrom } from "../kube/drift.js";
 import { statusOf } from "../kube/errors.js";
 import { modelName, toWire } from "../kube/wire.js";
-import { desiredPod, podLabels, podSpecView } from "../sandbox/desired-pod.js";
+import { desiredPod, podLabels, podSpecHash, podSpecView } from "../sandbox/desired-pod.js";
+import { Annotation } from "../../../api/labels.js";
+import { poolPodSpec } from "../pool/desired-pool.js";
+import { findTakenPod, poolOf, takePoolPod } from "./pool-claim.js";
 import { desiredTokenSecret, newAccessToken } from "../sandbox/desired-secret.js";
 import type { PodSpecView } from "../sandbox/status.js";
 import type { Failures } from "./failures.js";
@@ -98,6 +101,8 @@ export async function syncToken(ctx: SandboxContext): Promise<string> {
 export interface PodOutcome {
   /** The Sandbox's pod as it now is; undefined when there is none (or one of another owner). */
   pod?: k8s.V1Pod;
+  /** The SandboxPool the pod was taken from, when it was. */
+  pool?: string;
   /** Why no pod can be made from the template (only when there is no pod). */
   templateError?: { reason: string; message: string };
   /** How the pod's spec compares with the current one. */
@@ -105,15 +110,21 @@ export interface PodOutcome {
 }
 
 /**
- * The pod: created when missing, deleted when it finished (the next reconcile
- * creates a new one), its labels kept current while it runs. A changed spec
- * is reported, never acted on (see `desired-pod.ts`). A pod of this name that
- * another Sandbox owns (an earlier one of the same name) is waited out.
+ * The pod: its own (named after the Sandbox) or one taken from a SandboxPool;
+ * without either, a ready pool pod is taken, else one is created. A pod that
+ * finished is deleted (the next reconcile takes or creates another); a running
+ * one has its labels kept current. A changed spec is reported, never acted on
+ * (see `desired-pod.ts`). A pod of the Sandbox's name that another Sandbox owns
+ * (an earlier one of the same name) is waited out.
  */
-export async function syncPod(ctx: SandboxContext): Promise<PodOutcome> {
+export async function syncPod(ctx: SandboxContext, now: Date): Promise<PodOutcome> {
   const { deps, sb, namespace, name, failures } = ctx;
-  const live = deps.caches.pods.get(name, namespace);
-  if (live && !ownedBy(live, sb)) {
+  const named = deps.caches.pods.get(name, namespace);
+  const own = named && ownedBy(named, sb) ? named : undefined;
+  // Only a Sandbox with no pod in the cache asks the API server: it is about to take or create one.
+  const taken = own ? undefined : await findTakenPod(ctx, !named);
+  const live = own ?? taken;
+  if (!live && named) {
     ctx.log.info("a pod of this name belongs to something else; waiting for it to go");
     return { podSpec: { state: "unknown", why: "the pod of this name is not this Sandbox's" } };
   }
@@ -124,17 +135,28 @@ export async function syncPod(ctx: SandboxContext): Promise<PodOutcome> {
     () => templateOf(ctx),
     !live,
   );
-  if (!live) return createPod(ctx, template);
+  if (!live) {
+    if (!template || template instanceof TemplateError) return createPod(ctx, template);
+    const took = await failures.attempt(`take a pod of a SandboxPool`, () => takePoolPod(ctx, now));
+    if (took) return { pod: took.pod, pool: took.pool, podSpec: { state: "current" } };
+    return createPod(ctx, template);
+  }
+  const podName = live.metadata?.name ?? name;
   if (!live.metadata?.deletionTimestamp && isFinished(live)) {
     ctx.log.info("the sandbox pod finished; replacing it", { phase: live.status?.phase });
-    await failures.attempt(`delete the finished pod ${namespace}/${name}`, () =>
-      deps.writer.delete({ apiVersion: "v1", kind: "Pod", namespace, name }),
+    await failures.attempt(`delete the finished pod ${namespace}/${podName}`, () =>
+      deps.writer.delete({ apiVersion: "v1", kind: "Pod", namespace, name: podName }),
     );
   } else
-    await failures.attempt(`patch the labels of the pod ${namespace}/${name}`, () =>
+    await failures.attempt(`patch the labels of the pod ${namespace}/${podName}`, () =>
       syncPodLabels(ctx, live),
     );
-  return { pod: live, podSpec: specView(ctx, live, template) };
+  const pool = taken ? poolOf(taken) : undefined;
+  return {
+    pod: live,
+    ...(pool ? { pool } : {}),
+    podSpec: specView(ctx, live, template, pool),
+  };
 }
 
 async function createPod(
@@ -163,14 +185,15 @@ async function syncPodLabels(ctx: SandboxContext, live: k8s.V1Pod): Promise<void
   const want = podLabels(ctx.sb);
   const drift = driftedFrom(live.metadata?.labels ?? {}, want);
   if (drift.length === 0) return;
+  const name = live.metadata?.name ?? ctx.name;
   repaired(
     ctx,
     "Pod",
-    ctx.name,
+    name,
     drift.map((key) => `metadata.labels.${key}`),
   );
   await ctx.deps.writer.patchLabels(
-    { apiVersion: "v1", kind: "Pod", namespace: ctx.namespace, name: ctx.name },
+    { apiVersion: "v1", kind: "Pod", namespace: ctx.namespace, name },
     want,
   );
 }
@@ -179,11 +202,18 @@ function specView(
   ctx: SandboxContext,
   live: k8s.V1Pod,
   template: SandboxTemplate | TemplateError | undefined,
+  pool: string | undefined,
 ): PodSpecView {
   if (!template) return { state: "unknown", why: "the template could not be read" };
   if (template instanceof TemplateError)
     return { state: "unknown", why: `the template cannot be used: ${template.message}` };
-  return podSpecView(live, desiredPod(ctx.sb, template, ctx.deps.settings));
+  if (!pool) return podSpecView(live, desiredPod(ctx.sb, template, ctx.deps.settings));
+  // A taken pod was made as its pool makes pods: compare it with what the pool would make now.
+  const spec = poolPodSpec(pool, template, ctx.deps.settings);
+  return podSpecView(live, {
+    metadata: { annotations: { [Annotation.podSpecHash]: podSpecHash(spec) } },
+    spec,
+  });
 }
 
 /** The resolved template, or the TemplateError that says why there is none. */

@@ -1,5 +1,10 @@
 import * as k8s from "@kubernetes/client-node";
-import { SandboxResource, type Sandbox } from "../../../api/gen/crd-types.js";
+import {
+  SandboxPoolResource,
+  SandboxResource,
+  type Sandbox,
+  type SandboxPool,
+} from "../../../api/gen/crd-types.js";
 import { customResourcePath, listCustomObjects } from "../../../lib/custom-resource.js";
 import { statusOf } from "../kube/errors.js";
 import { createEventRecorder } from "../kube/events.js";
@@ -12,6 +17,8 @@ import type { SandboxPodSettings } from "../sandbox/settings.js";
 import { createWorkQueue } from "../work-queue.js";
 import { createEnvdClient, type EnvdClient } from "./envd-client.js";
 import { createSandboxReconciler, type SandboxCaches } from "./reconcile-sandbox.js";
+import { createPoolReconciler } from "./reconcile-pool.js";
+import { createClaimLog } from "../pool/claim-log.js";
 
 /** Options for {@link startSandboxController}. */
 export interface SandboxControllerOptions {
@@ -34,11 +41,14 @@ export interface SandboxController {
 }
 
 const KIND = "Sandbox";
+const POOL_KIND = "SandboxPool";
 
 /**
- * Wires the Sandbox reconciler: informers on Sandboxes and on the children the
- * operator manages (selected by the managed-by label, mapped back to their
- * owner), all feeding one de-duplicating work queue keyed by namespace/name.
+ * Wires the Sandbox and SandboxPool reconcilers: informers on Sandboxes,
+ * SandboxPools and the children the operator manages (selected by the
+ * managed-by label, mapped back to their owner), feeding one de-duplicating
+ * work queue per kind keyed by namespace/name. One process runs both: a
+ * Sandbox takes pool pods from the same pod cache the pool counts them in.
  */
 export function startSandboxController(opts: SandboxControllerOptions): SandboxController {
   const { kubeConfig, log, metrics } = opts;
@@ -55,30 +65,46 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
     workers: opts.workers,
     // Nothing is decided from a half-filled cache: a missing child there may only be unlisted yet.
     reconcile: (key) => synced.then(() => reconcile(key)),
-    onResult: (key, outcome) => {
-      const durationS = outcome.durationMs / 1000;
-      metrics.reconcileDuration.observe({ kind: KIND }, durationS);
-      if (outcome.error) {
-        metrics.reconciles.inc({ kind: KIND, result: "error" });
-        metrics.reconcileErrors.inc({ kind: KIND });
-        // A conflict only means the cache was a step behind: the retry reads the new version.
-        if (statusOf(outcome.error) === 409)
-          log.debug("conflict; retrying", { sandbox: key, retryInMs: outcome.retryInMs });
-        else if (!stopping)
-          log.warn("reconcile failed; retrying", {
-            sandbox: key,
-            retryInMs: outcome.retryInMs,
-            error: outcome.error,
-          });
-      } else metrics.reconciles.inc({ kind: KIND, result: "success" });
-      metrics.queueDepth.set({ kind: KIND }, queue.depth);
-    },
+    onResult: (key, outcome) => onResult(KIND, key, outcome),
   });
+  const poolQueue = createWorkQueue({
+    workers: 1,
+    reconcile: (key) => synced.then(() => reconcilePool(key)),
+    onResult: (key, outcome) => onResult(POOL_KIND, key, outcome),
+  });
+  const onResult = (
+    kind: string,
+    key: string,
+    outcome: { durationMs: number; error?: unknown; retryInMs?: number },
+  ) => {
+    const durationS = outcome.durationMs / 1000;
+    metrics.reconcileDuration.observe({ kind }, durationS);
+    if (outcome.error) {
+      metrics.reconciles.inc({ kind, result: "error" });
+      metrics.reconcileErrors.inc({ kind });
+      // A conflict only means the cache was a step behind: the retry reads the new version.
+      if (statusOf(outcome.error) === 409)
+        log.debug("conflict; retrying", { kind, key, retryInMs: outcome.retryInMs });
+      else if (!stopping)
+        log.warn("reconcile failed; retrying", {
+          kind,
+          key,
+          retryInMs: outcome.retryInMs,
+          error: outcome.error,
+        });
+    } else metrics.reconciles.inc({ kind, result: "success" });
+    metrics.queueDepth.set({ kind }, kind === KIND ? queue.depth : poolQueue.depth);
+  };
   const keyOf = (o: k8s.KubernetesObject) =>
     `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
   const enqueueOwner = (o: k8s.KubernetesObject) => {
-    const owner = o.metadata?.ownerReferences?.find((r) => r.controller && r.kind === KIND);
-    if (owner) queue.add(`${o.metadata?.namespace ?? ""}/${owner.name}`);
+    const namespace = o.metadata?.namespace ?? "";
+    const owner = o.metadata?.ownerReferences?.find((r) => r.controller);
+    if (owner?.kind === KIND) queue.add(`${namespace}/${owner.name}`);
+    if (owner?.kind === POOL_KIND) poolQueue.add(`${namespace}/${owner.name}`);
+    // A pod taken from a pool changes the pool's count too.
+    const pool = o.metadata?.labels?.[Label.pool];
+    if (pool && owner?.kind !== POOL_KIND) poolQueue.add(`${namespace}/${pool}`);
   };
 
   const sandboxes = startCache<Sandbox>({
@@ -101,8 +127,16 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
       list,
       onChange: enqueueOwner,
     });
+  const pools = startCache<SandboxPool>({
+    kubeConfig,
+    log,
+    path: customResourcePath(SandboxPoolResource, ns),
+    list: () => listCustomObjects<SandboxPool>(custom, SandboxPoolResource, { namespace: ns }),
+    onChange: (o) => poolQueue.add(keyOf(o)),
+  });
   const caches: SandboxCaches = {
     sandboxes,
+    pools,
     pods: child("/api/v1", "pods", () =>
       ns
         ? core.listNamespacedPod({ namespace: ns, labelSelector: selector })
@@ -119,14 +153,29 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
         : net.listNetworkPolicyForAllNamespaces({ labelSelector: selector }),
     ),
   };
+  const writer = createKubeWriter(kubeConfig);
+  const reader = createKubeReader(kubeConfig);
+  const events = createEventRecorder(kubeConfig, MANAGER, log);
+  const claims = createClaimLog();
   const reconcile = createSandboxReconciler({
     caches,
-    writer: createKubeWriter(kubeConfig),
-    reader: createKubeReader(kubeConfig),
+    writer,
+    reader,
     settings: opts.settings,
     envd: opts.envd ?? createEnvdClient(),
-    events: createEventRecorder(kubeConfig, MANAGER, log),
+    events,
     metrics,
+    claims,
+    log,
+  });
+  const reconcilePool = createPoolReconciler({
+    caches,
+    writer,
+    reader,
+    settings: opts.settings,
+    events,
+    metrics,
+    claims,
     log,
   });
 
@@ -156,7 +205,7 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
       stopping = true;
       clearInterval(gauges);
       await Promise.all(all.map((c) => c.stop()));
-      await queue.shutdown();
+      await Promise.all([queue.shutdown(), poolQueue.shutdown()]);
     },
   };
 }

@@ -6,8 +6,13 @@
  * reconcile of a settled world writes nothing); `kube/kube-io.ts` implements
  * them with client-node.
  */
-import type { KubernetesObject, V1ConfigMap, V1Secret } from "@kubernetes/client-node";
-import type { Sandbox, SandboxStatus } from "../../../api/gen/crd-types.js";
+import type { KubernetesObject, V1ConfigMap, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type {
+  Sandbox,
+  SandboxPool,
+  SandboxPoolStatus,
+  SandboxStatus,
+} from "../../../api/gen/crd-types.js";
 
 /** Names one object. */
 export interface ObjectRef {
@@ -30,12 +35,24 @@ export interface SandboxWriter {
   /** Sets these labels (a merge patch: the object's other labels and its spec stay as they are). */
   patchLabels(target: ObjectRef, labels: Record<string, string>): Promise<void>;
   /**
-   * Deletes the object; resolves when it is gone or was never there. With
-   * `uid`, only that incarnation: a newer object of the same name stays.
+   * A JSON merge patch of the object's metadata, only if it is still at `resourceVersion`
+   * (else it rejects with 409): how a Sandbox takes a pool pod, so two never take the same one.
    */
-  delete(target: ObjectRef, opts?: { uid?: string }): Promise<void>;
+  patchMetadataAt(
+    target: ObjectRef,
+    resourceVersion: string,
+    metadata: Record<string, unknown>,
+  ): Promise<void>;
+  /**
+   * Deletes the object; resolves when it is gone or was never there. With
+   * `uid`, only that incarnation: a newer object of the same name stays. With
+   * `resourceVersion`, only if it did not change since (else nothing happens).
+   */
+  delete(target: ObjectRef, opts?: { uid?: string; resourceVersion?: string }): Promise<void>;
   /** Replaces the status of `sb`; its resourceVersion guards against a stale read (409). */
   writeStatus(sb: Sandbox, status: SandboxStatus): Promise<Sandbox>;
+  /** Replaces the status of `pool` (409 on a stale read). */
+  writePoolStatus(pool: SandboxPool, status: SandboxPoolStatus): Promise<SandboxPool>;
 }
 
 /** The reads that do not go through a cache. Each resolves to undefined for a missing object. */
@@ -44,6 +61,11 @@ export interface SandboxReader {
   secret(namespace: string, name: string): Promise<V1Secret | undefined>;
   /** A template ConfigMap (`spec.templateRef`): ConfigMaps are not cached, as most are not templates. */
   configMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
+  /**
+   * The pods with this label selector, read from the API server: before a Sandbox takes a pool
+   * pod, whether it took one already (the cache may not show a take of a moment ago).
+   */
+  pods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
 }
 
 /** The reference to `obj` (which must have apiVersion, kind, name and namespace). */

@@ -4,12 +4,13 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import { MANAGER } from "../../../api/labels.js";
-import { SandboxResource } from "../../../api/gen/crd-types.js";
+import { SandboxPoolResource, SandboxResource } from "../../../api/gen/crd-types.js";
 import { customObjectRef } from "../../../lib/custom-resource.js";
 import type { ObjectRef, SandboxReader, SandboxWriter } from "../controller/sandbox-io.js";
 import { statusOf } from "./errors.js";
 
 const SANDBOXES = customObjectRef(SandboxResource);
+const POOLS = customObjectRef(SandboxPoolResource);
 
 /** Writes through the API server, as the operator's field manager. */
 export function createKubeWriter(kubeConfig: k8s.KubeConfig): SandboxWriter {
@@ -42,13 +43,28 @@ export function createKubeWriter(kubeConfig: k8s.KubeConfig): SandboxWriter {
         k8s.PatchStrategy.MergePatch,
       );
     },
+    async patchMetadataAt(ref, resourceVersion, metadata) {
+      const body = shell(ref);
+      await objects.patch(
+        { ...body, metadata: { ...metadata, ...body.metadata, resourceVersion } },
+        undefined,
+        undefined,
+        MANAGER,
+        undefined,
+        k8s.PatchStrategy.MergePatch,
+      );
+    },
     async delete(ref, opts) {
-      const body = opts?.uid ? { preconditions: { uid: opts.uid } } : undefined;
+      const preconditions = {
+        ...(opts?.uid ? { uid: opts.uid } : {}),
+        ...(opts?.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}),
+      };
+      const body = Object.keys(preconditions).length ? { preconditions } : undefined;
       await objects
         .delete(shell(ref), undefined, undefined, undefined, undefined, undefined, body)
         .catch((err: unknown) => {
-          // 409 with a uid precondition: the object of that name is a newer one; ours is gone.
-          if (statusOf(err) === 404 || (opts?.uid && statusOf(err) === 409)) return;
+          // 409 with a precondition: the object of that name is a newer one or changed; it stays.
+          if (statusOf(err) === 404 || (body && statusOf(err) === 409)) return;
           throw err;
         });
     },
@@ -59,6 +75,13 @@ export function createKubeWriter(kubeConfig: k8s.KubeConfig): SandboxWriter {
         name: sb.metadata.name ?? "",
         body: { ...sb, status },
       }) as Promise<typeof sb>,
+    writePoolStatus: (pool, status) =>
+      custom.replaceNamespacedCustomObjectStatus({
+        ...POOLS,
+        namespace: pool.metadata.namespace ?? "default",
+        name: pool.metadata.name ?? "",
+        body: { ...pool, status },
+      }) as Promise<typeof pool>,
   };
 }
 
@@ -73,5 +96,7 @@ export function createKubeReader(kubeConfig: k8s.KubeConfig): SandboxReader {
   return {
     secret: (namespace, name) => orUndefined(core.readNamespacedSecret({ namespace, name })),
     configMap: (namespace, name) => orUndefined(core.readNamespacedConfigMap({ namespace, name })),
+    pods: async (namespace, labelSelector) =>
+      (await core.listNamespacedPod({ namespace, labelSelector })).items,
   };
 }

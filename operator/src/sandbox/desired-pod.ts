@@ -138,8 +138,35 @@ function changedImage(live: V1PodSpec | undefined, desired: V1PodSpec | undefine
   return undefined;
 }
 
+/** What a sandbox pod's spec takes from whoever it is made for (a Sandbox, or a SandboxPool). */
+export interface PodIdentity {
+  /** The Secret whose token envd starts with. */
+  tokenSecret: string;
+  envFrom?: Sandbox["spec"]["envFrom"];
+  gpu?: Sandbox["spec"]["gpu"];
+}
+
 function podSpec(sb: Sandbox, template: SandboxTemplate, settings: SandboxPodSettings): V1PodSpec {
-  const name = sb.metadata.name ?? "";
+  return sandboxPodSpec(
+    {
+      tokenSecret: tokenSecretName(sb.metadata.name ?? ""),
+      envFrom: sb.spec.envFrom,
+      gpu: sb.spec.gpu,
+    },
+    template,
+    settings,
+  );
+}
+
+/**
+ * The spec of a sandbox pod made for `who` from `template`: the envd native sidecar and the
+ * sandbox container running the executor. Pure.
+ */
+export function sandboxPodSpec(
+  who: PodIdentity,
+  template: SandboxTemplate,
+  settings: SandboxPodSettings,
+): V1PodSpec {
   const mounts = [{ name: SHARED_VOLUME, mountPath: SHARED_MOUNT }];
   const envd: V1Container = {
     name: "envd",
@@ -152,7 +179,7 @@ function podSpec(sb: Sandbox, template: SandboxTemplate, settings: SandboxPodSet
     env: [
       {
         name: "ENVD_ACCESS_TOKEN",
-        valueFrom: { secretKeyRef: { name: tokenSecretName(name), key: TOKEN_KEY } },
+        valueFrom: { secretKeyRef: { name: who.tokenSecret, key: TOKEN_KEY } },
       },
     ],
     ports: [{ name: "envd", containerPort: ENVD_PORT, protocol: "TCP" }],
@@ -186,9 +213,9 @@ function podSpec(sb: Sandbox, template: SandboxTemplate, settings: SandboxPodSet
     sandbox.env = template.env.map((e) => ({ name: e.name, value: e.value ?? "" }));
   // Only references: the values stay in the Secrets and reach the container
   // through the kubelet, never through the Sandbox or this spec.
-  if (sb.spec.envFrom?.length)
-    sandbox.envFrom = sb.spec.envFrom.map((e) => ({ secretRef: { name: e.secretRef.name } }));
-  const resources = resourcesOf(template, sb.spec.gpu?.count);
+  if (who.envFrom?.length)
+    sandbox.envFrom = who.envFrom.map((e) => ({ secretRef: { name: e.secretRef.name } }));
+  const resources = resourcesOf(template, who.gpu?.count);
   if (resources) sandbox.resources = resources;
 
   const spec: V1PodSpec = {
@@ -204,8 +231,8 @@ function podSpec(sb: Sandbox, template: SandboxTemplate, settings: SandboxPodSet
     containers: [sandbox],
     volumes: [{ name: SHARED_VOLUME, emptyDir: {} }],
   };
-  if (sb.spec.gpu?.product) spec.nodeSelector = { [GPU_PRODUCT_LABEL]: sb.spec.gpu.product };
-  if (sb.spec.gpu?.count)
+  if (who.gpu?.product) spec.nodeSelector = { [GPU_PRODUCT_LABEL]: who.gpu.product };
+  if (who.gpu?.count)
     // GPU nodes are commonly tainted so that only pods asking for GPUs land there.
     spec.tolerations = [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }];
   return spec;

@@ -24,6 +24,7 @@ import {
   type ConditionInput,
 } from "../../../api/conditions.js";
 import { ENVD_PORT } from "../../../api/envd.js";
+import { Annotation } from "../../../api/labels.js";
 import {
   expiresAt as deadline,
   formatRfc3339,
@@ -52,6 +53,13 @@ export interface Observed {
   applyFailures?: { step: string; error: string }[];
   /** envd's freeze (`freeze: true`) or thaw call failed with `error`. */
   envdFailure?: { freeze: boolean; error: string };
+  /**
+   * The pod was taken from a SandboxPool and envd there does not hold the Sandbox's identity
+   * yet (see `Annotation.identity`); the string says what is awaited. Ready stays False.
+   */
+  identityPending?: string;
+  /** The SandboxPool whose pod the sandbox took. */
+  pool?: string;
   /**
    * How the pod's spec compares with the current desired one; the
    * PodUpToDate condition is set only when this is given.
@@ -169,6 +177,8 @@ export function computeStatus(sb: Sandbox, o: Observed): SandboxStatus {
   if (startedAt) status.startedAt = startedAt;
   if (expiresAt) status.expiresAt = expiresAt;
   if (prev.lastSnapshot) status.lastSnapshot = prev.lastSnapshot;
+  const pool = o.pool ?? prev.pool;
+  if (pool) status.pool = pool;
   if (generation !== undefined) status.observedGeneration = generation;
   return status;
 }
@@ -293,12 +303,19 @@ function observePod(o: Observed): PodView {
     };
 
   const podReady = podCondition(pod, "Ready");
+  if (podReady?.status === "True" && o.identityPending)
+    return {
+      phase: "Starting",
+      ready: ready("False", ReadyReason.IdentityPending, o.identityPending),
+      scheduled,
+      ...facts,
+    };
   if (podReady?.status === "True")
     return {
       phase: "Running",
       ready: ready("True", ReadyReason.EnvdReady, "envd answers and the sandbox container runs"),
       scheduled,
-      readySince: toDate(podReady.lastTransitionTime) ?? o.now,
+      readySince: readySince(pod, podReady.lastTransitionTime, o.now),
       ...facts,
     };
   return {
@@ -313,6 +330,16 @@ function observePod(o: Observed): PodView {
     scheduled,
     ...facts,
   };
+}
+
+/**
+ * When the pod became the sandbox's and Ready: a pool pod was Ready long before a Sandbox took
+ * it, and the sandbox's timeout counts from the take, not from the pod's start.
+ */
+function readySince(pod: V1Pod, transition: Date | string | undefined, now: Date): Date {
+  const ready = toDate(transition) ?? now;
+  const claimed = toDate(pod.metadata?.annotations?.[Annotation.claimedAt]);
+  return claimed && claimed.getTime() > ready.getTime() ? claimed : ready;
 }
 
 /**
