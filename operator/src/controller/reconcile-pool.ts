@@ -157,7 +157,8 @@ export function createPoolReconciler(deps: PoolReconcilerDeps) {
 
     const status: SandboxPoolStatus = {
       ready: pods.ready.length,
-      starting: pods.starting.length,
+      // Pods created and not in the cache yet are starting too.
+      starting: pods.starting.length + (created.get(key)?.size ?? 0),
       target,
       claimed: demand.count,
       claimRate: claimRate(demand.count, windowMs),
