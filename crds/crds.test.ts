@@ -12,11 +12,17 @@ import {
   testNamespace,
   TEST_NAMESPACE_TIMEOUT_MS,
 } from "../e2e/cluster/test-support/cluster.js";
-import { GpuAllocationResource, SandboxResource, SnapshotResource } from "../api/gen/crd-types.js";
+import {
+  GpuAllocationResource,
+  SandboxPoolResource,
+  SandboxResource,
+  SnapshotResource,
+} from "../api/gen/crd-types.js";
 import type {
   GpuAllocation,
   GpuAllocationSpec,
   Sandbox,
+  SandboxPool,
   SandboxSpec,
   Snapshot,
   SnapshotSpec,
@@ -45,6 +51,7 @@ beforeAll(() => {
     `crd/${SandboxResource.plural}.${SandboxResource.group}`,
     `crd/${SnapshotResource.plural}.${SnapshotResource.group}`,
     `crd/${GpuAllocationResource.plural}.${GpuAllocationResource.group}`,
+    `crd/${SandboxPoolResource.plural}.${SandboxPoolResource.group}`,
   ]);
 });
 beforeEach(async () => {
@@ -54,7 +61,11 @@ afterEach(async () => {
   await ns.dispose();
 });
 
-type Resource = typeof SandboxResource | typeof SnapshotResource | typeof GpuAllocationResource;
+type Resource =
+  | typeof SandboxResource
+  | typeof SnapshotResource
+  | typeof GpuAllocationResource
+  | typeof SandboxPoolResource;
 interface Obj {
   metadata: k8s.V1ObjectMeta;
 }
@@ -87,6 +98,7 @@ function client<T extends Obj>(r: Resource) {
 const sandboxes = client<Sandbox>(SandboxResource);
 const snapshots = client<Snapshot>(SnapshotResource);
 const gpuAllocations = client<GpuAllocation>(GpuAllocationResource);
+const pools = client<SandboxPool>(SandboxPoolResource);
 
 /** The API server's refusal: status code and its Status message. */
 async function refusal(p: Promise<unknown>): Promise<{ code: number; message: string }> {
@@ -571,6 +583,75 @@ describe("Sandbox", () => {
     // The short name also works for a single object and with -o name.
     expect(kubectl(["get", "sbx", "printed", "-n", ns.name, "-o", "name"]).trim()).toBe(
       "sandbox.soulbox.dev/printed",
+    );
+  });
+});
+
+describe("SandboxPool", () => {
+  test("a minimal SandboxPool is accepted and defaulted: minReady 2, a 300 s window", async () => {
+    const created = await pools.create({ templateRef: "soulbox-template-base" });
+    expect(created.spec).toEqual({
+      templateRef: "soulbox-template-base",
+      minReady: 2,
+      demandWindowSeconds: 300,
+    });
+  });
+
+  test.each<[string, unknown, string, string?]>([
+    ["no templateRef", { minReady: 1 }, "spec.templateRef: Required value"],
+    [
+      "maxReady below minReady",
+      { templateRef: "t", minReady: 3, maxReady: 2 },
+      "maxReady must be at least minReady",
+    ],
+    ["a negative minReady", { templateRef: "t", minReady: -1 }, "spec.minReady: Invalid value"],
+    [
+      "a window under 10 s",
+      { templateRef: "t", demandWindowSeconds: 5 },
+      "spec.demandWindowSeconds: Invalid value",
+    ],
+    [
+      "a templateRef with capitals",
+      { templateRef: "Base" },
+      'templateRef "Base" is not a ConfigMap name',
+    ],
+    [
+      "a name over 40 characters",
+      { templateRef: "t" },
+      "at most 40 lowercase letters",
+      "p".repeat(41),
+    ],
+  ])("refuses %s", async (_what, bad, message, name) => {
+    await expectRefused(pools.create(bad, name), message);
+  });
+});
+
+describe("Sandbox pool fields", () => {
+  test.each<[string, SandboxSpec, string]>([
+    [
+      "poolRef without templateRef",
+      { ...image, poolRef: "base" },
+      "spec.poolRef needs spec.templateRef",
+    ],
+    [
+      "poolRef with coldStart",
+      { templateRef: "t", poolRef: "base", coldStart: true },
+      "contradict each other",
+    ],
+    [
+      "a poolRef with capitals",
+      { templateRef: "t", poolRef: "Base" },
+      'poolRef "Base" is not a SandboxPool name',
+    ],
+  ])("refuses %s", async (_what, bad, message) => {
+    await expectRefused(sandboxes.create(bad), message);
+  });
+
+  test("poolRef cannot change", async () => {
+    const sb = await sandboxes.create({ templateRef: "t", poolRef: "a" });
+    await expectRefused(
+      sandboxes.replace({ ...sb, spec: { ...sb.spec, poolRef: "b" } }),
+      "spec.poolRef cannot change after creation",
     );
   });
 });

@@ -271,6 +271,9 @@ describe("helm template with the default values", () => {
         "Gateway API calls by status",
         "Gateway API latency p99 by route",
         "Sandbox traffic by outcome",
+        "Warm pools: ready pods and target",
+        "Warm pools: claims by result",
+        "Warm pools: claim latency",
       ]),
     );
     const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));

@@ -433,6 +433,31 @@ describe("gateway values flow into the rendered objects", () => {
     ]);
   });
 
+  test("pools: a SandboxPool of each pooled template in each team; none by default", () => {
+    expect(ofKind(renderGateway(), "SandboxPool")).toEqual([]);
+    const objects = renderGateway([
+      "gateway.teams={team-a,team-b}",
+      "gateway.pools.base.minReady=2",
+      "gateway.pools.base.maxReady=8",
+    ]);
+    const pools = ofKind<{ metadata: { name: string; namespace: string }; spec: object }>(
+      objects,
+      "SandboxPool",
+    );
+    expect(pools.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort()).toEqual([
+      "team-a/base",
+      "team-b/base",
+    ]);
+    expect(pools[0]?.spec).toEqual({
+      templateRef: "soulbox-template-base",
+      minReady: 2,
+      maxReady: 8,
+    });
+    expect(() => renderGateway(["gateway.pools.python.minReady=1"])).toThrow(
+      /gateway.pools.python names no template: add gateway.templates.python/,
+    );
+  });
+
   test("the ServiceMonitor scrapes the gateway's metrics Service too", () => {
     const objects = render(["serviceMonitor.enabled=true"]);
     const sm = named<{ spec: { selector: { matchLabels: Record<string, string> } } }>(
@@ -485,6 +510,16 @@ describe("bad gateway values are refused with a message that names them", () => 
     ],
     ["a timeout as a word", "gateway:\n  maxTimeoutSeconds: day\n", /maxTimeoutSeconds/],
     ["a port out of range", "gateway:\n  ports:\n    https: 0\n", /at '\/gateway\/ports\/https'/],
+    [
+      "a pool with a misspelt key",
+      "gateway:\n  pools:\n    base: {min: 2}\n",
+      /at '\/gateway\/pools\/base': additional properties/,
+    ],
+    [
+      "a pool with a negative size",
+      "gateway:\n  pools:\n    base: {minReady: -1}\n",
+      /at '\/gateway\/pools\/base\/minReady'/,
+    ],
     [
       "a template without an image",
       "gateway:\n  templates:\n    py: {command: [python]}\n",

@@ -1,7 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
-import { SandboxResource, type Sandbox, type SandboxSpec } from "../../api/gen/crd-types.js";
+import {
+  SandboxPoolResource,
+  SandboxResource,
+  type Sandbox,
+  type SandboxSpec,
+} from "../../api/gen/crd-types.js";
 
 const KUBECTL = fileURLToPath(new URL("../../e2e/cluster/.bin/kubectl", import.meta.url));
 const CRDS = fileURLToPath(new URL("../../crds/", import.meta.url));
@@ -26,6 +31,7 @@ export function installCrds(): void {
       "--for=condition=Established",
       "--timeout=60s",
       `crd/${SandboxResource.plural}.${SandboxResource.group}`,
+      `crd/${SandboxPoolResource.plural}.${SandboxPoolResource.group}`,
     ],
     { env: process.env, stdio: "pipe" },
   );

@@ -25,12 +25,14 @@ start_named() {
 
 cmd_up() {
   local with_node=0 with_soulbox=0 arg
+  WITH_POOLS=1
   for arg in "$@"; do
     case "$arg" in
       --with-node) with_node=1 ;;
       --with-soulbox) with_node=1 with_soulbox=1 ;;
       --no-soulbox) with_soulbox=0 ;;
-      *) die "unknown option '$arg' (up takes --with-node, --with-soulbox, --no-soulbox)" ;;
+      --no-pools) WITH_POOLS=0 ;;
+      *) die "unknown option '$arg' (up takes --with-node, --with-soulbox, --no-soulbox, --no-pools)" ;;
     esac
   done
   check_prerequisites

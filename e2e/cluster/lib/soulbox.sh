@@ -12,6 +12,8 @@ install_soulbox() {
     gateway=1
     gateway_tls_secret "$SOULBOX_NAMESPACE" "$GATEWAY_TLS_SECRET" "$SOULBOX_DOMAIN"
     sets=(--set "gateway.domain=$SOULBOX_DOMAIN" --set "gateway.tls.secretName=$GATEWAY_TLS_SECRET" --set "gateway.teams={default}")
+    # A warm pool of the base template (up --no-pools: none), so a plain Sandbox.create() is warm.
+    [ "${WITH_POOLS:-1}" = 0 ] || sets+=(--set "gateway.pools.base.minReady=2")
   else
     say "installing SoulBox without the gateway: dist/gateway.mjs does not exist"
     sets=(--set gateway.enabled=false)
