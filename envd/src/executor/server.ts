@@ -27,7 +27,13 @@ export async function listenExecutor(
     // The sidecar enforces the client's deadline; we still read it to kill processes.
     shutdownSignal: undefined,
   });
-  const server = createServer({ settings: { maxConcurrentStreams: 10_000 } }, handler);
+  // Wide flow-control windows, as on the sidecar's side of the link (see LINK_STREAM_WINDOW
+  // there): uploads then stream without waiting a round trip per 64 KiB.
+  const server = createServer(
+    { settings: { maxConcurrentStreams: 10_000, initialWindowSize: 8 << 20 } },
+    handler,
+  );
+  server.on("session", (session) => session.setLocalWindowSize(64 << 20));
   await rm(socketPath, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
