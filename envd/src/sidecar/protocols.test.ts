@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import { Agent } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import {
   Http2SessionManager,
@@ -330,6 +333,77 @@ describe("envd on one port, every protocol", () => {
     expect(longOut.stdout).toBe(sent.join(""));
     expect(longOut.ends).toEqual([expect.objectContaining({ exitCode: 0 })]);
   });
+});
+
+// Every test here waits for its own audit lines, so each starts from a settled log.
+describe("audit of relayed streams", () => {
+  let envd: EnvdUnderTest;
+  beforeAll(async () => {
+    envd = await startEnvd();
+  });
+  afterAll(async () => {
+    await envd?.stop();
+  });
+
+  test.each<TransportName>(["connect-json-h1", "connect-binary-h2", "grpc-h2"])(
+    "a stream relayed over %s leaves one audit line with the status it ended with",
+    async (name) => {
+      const client = createClient(Process, transport(name, envd.url));
+      const auditLines = (op: string, status: string) =>
+        envd
+          .output()
+          .split("\n")
+          .filter(
+            (l) =>
+              l.includes('"audit":true') &&
+              l.includes(`"op":"process.Process/${op}"`) &&
+              l.includes(`"status":"${status}"`),
+          ).length;
+      const ok = auditLines("Start", "OK");
+      const notFound = auditLines("Connect", "NotFound");
+      expect((await collect(client.start(bash("exit 0")))).ends[0]?.exitCode).toBe(0);
+      const missing = await connectError(
+        collect(client.connect({ process: { selector: { case: "pid", value: 999_999_999 } } })),
+      );
+      expect(missing.code).toBe(Code.NotFound);
+      // Audit lines reach us through a pipe: poll.
+      await eventually("the audit lines", () =>
+        auditLines("Start", "OK") === ok + 1 && auditLines("Connect", "NotFound") === notFound + 1
+          ? true
+          : undefined,
+      );
+    },
+  );
+});
+
+describe("envd whose executor does not answer", () => {
+  let envd: EnvdUnderTest;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "sbx-no-executor-"));
+    envd = await startEnvd(["--executor-socket", join(dir, "executor.sock")]);
+  });
+  afterAll(async () => {
+    await envd?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test.each<TransportName>(["connect-json-h1", "connect-binary-h2", "grpc-h2"])(
+    "a stream over %s ends UNAVAILABLE, and the audit line says so",
+    async (name) => {
+      const auditLines = () =>
+        envd
+          .output()
+          .split("\n")
+          .filter((l) => /"op":"process\.Process\/Start".*"status":"Unavailable"/.test(l)).length;
+      const before = auditLines();
+      const client = createClient(Process, transport(name, envd.url));
+      const err = await connectError(collect(client.start(bash("echo never"))));
+      expect(Code[err.code]).toBe(Code[Code.Unavailable]);
+      expect(err.rawMessage).toMatch(/executor/);
+      await eventually("the audit line", () => (auditLines() === before + 1 ? true : undefined));
+    },
+  );
 });
 
 describe("envd with --access-token", () => {

@@ -14,8 +14,11 @@ import type { AuditLog } from "./audit.js";
 import type { TokenStore } from "./auth.js";
 import type { ExecutorLink } from "./executor-link.js";
 import { createHttpRoutes } from "./http-routes.js";
+import { grpcPercentEncode } from "./grpc-message.js";
 import { createNonceCache } from "./nonce-cache.js";
 import { authAndAuditInterceptor, forwardingService } from "./rpc-forward.js";
+import { createStreamRelay } from "./stream-relay.js";
+import type { AnyRequest, AnyResponse } from "../shared/http-util.js";
 
 /** The envd front door, listening. */
 export interface SidecarServer {
@@ -39,7 +42,13 @@ export async function listenSidecar(opts: {
     { tokens: opts.tokens, nonces: createNonceCache(), executor: opts.executor },
     opts.audit,
   );
-  const handler = connectNodeAdapter({
+  const relay = createStreamRelay({
+    services: [Process, Filesystem],
+    tokens: opts.tokens,
+    executor: opts.executor,
+    audit: opts.audit,
+  });
+  const adapter = connectNodeAdapter({
     routes(router) {
       router.service(Process, forwardingService(Process, opts.executor.process));
       router.service(Filesystem, forwardingService(Filesystem, opts.executor.filesystem));
@@ -47,6 +56,10 @@ export async function listenSidecar(opts: {
     interceptors: [authAndAuditInterceptor(opts.tokens, opts.audit)],
     fallback: (req, res) => void httpRoutes(req, res),
   });
+  // Server streams go through the byte relay; everything else (and whatever it declines) here.
+  const handler = (req: AnyRequest, res: AnyResponse) => {
+    if (!relay(req, res)) adapter(req, res);
+  };
   // Streams may legitimately run for hours; Node's default request timeouts would cut them.
   const h1: Http1Server = createHttp1Server(
     { requestTimeout: 0, keepAliveTimeout: 65_000 },
@@ -86,13 +99,7 @@ function isGrpc(req: Http2ServerRequest): boolean {
   return type.startsWith("application/grpc") && !type.startsWith("application/grpc-web");
 }
 
-/**
- * connect-es percent-encodes `grpc-message` with encodeURIComponent, which
- * also escapes '/', ':', ',' and the like; grpc-js decodes it with decodeURI,
- * which leaves those escaped, so stock grpc-js clients saw messages such as
- * "cannot stat '%2Ftmp%2Fx'". Re-encode the trailer as the gRPC spec says:
- * only '%' and bytes outside printable ASCII are escaped.
- */
+/** Re-encodes the grpc-message trailer as the gRPC spec asks (see {@link grpcPercentEncode}). */
 function respecGrpcMessage(res: Http2ServerResponse): void {
   const addTrailers = res.addTrailers.bind(res);
   res.addTrailers = (trailers) => {
@@ -100,22 +107,4 @@ function respecGrpcMessage(res: Http2ServerResponse): void {
     if (typeof message === "string") trailers["grpc-message"] = grpcPercentEncode(message);
     addTrailers(trailers);
   };
-}
-
-/** Decodes a percent-encoded grpc-message and encodes it the way the gRPC spec asks. Pure. */
-function grpcPercentEncode(encoded: string): string {
-  let raw: string;
-  try {
-    raw = decodeURIComponent(encoded);
-  } catch {
-    return encoded;
-  }
-  let out = "";
-  for (const byte of Buffer.from(raw, "utf8")) {
-    out +=
-      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
-        ? String.fromCharCode(byte)
-        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
-  return out;
 }
