@@ -597,23 +597,32 @@ describe("SandboxPool", () => {
     });
   });
 
-  test.each<[string, unknown, string, string?]>([
-    ["no templateRef", { minReady: 1 }, "spec.templateRef: Required value"],
+  // Every row names its pool: jest would take a fourth parameter that a row leaves out for `done`.
+  test.each<[string, unknown, string, string]>([
+    ["no templateRef", { minReady: 1 }, "spec.templateRef: Required value", "pool-a"],
     [
       "maxReady below minReady",
       { templateRef: "t", minReady: 3, maxReady: 2 },
       "maxReady must be at least minReady",
+      "pool-b",
     ],
-    ["a negative minReady", { templateRef: "t", minReady: -1 }, "spec.minReady: Invalid value"],
+    [
+      "a negative minReady",
+      { templateRef: "t", minReady: -1 },
+      "spec.minReady: Invalid value",
+      "pool-c",
+    ],
     [
       "a window under 10 s",
       { templateRef: "t", demandWindowSeconds: 5 },
       "spec.demandWindowSeconds: Invalid value",
+      "pool-d",
     ],
     [
       "a templateRef with capitals",
       { templateRef: "Base" },
       'templateRef "Base" is not a ConfigMap name',
+      "pool-e",
     ],
     [
       "a name over 40 characters",

@@ -162,8 +162,6 @@ export interface SandboxSpec {
   /**
    * Never take a pod from a SandboxPool: always start a new pod (for a sandbox that must not start
    * from a pre-started pod, e.g. to measure a cold start).
-   *
-   * @default false
    */
   coldStart?: boolean;
   /**

@@ -25,7 +25,7 @@ start_named() {
 
 cmd_up() {
   local with_node=0 with_soulbox=0 arg
-  WITH_POOLS=1
+  export WITH_POOLS=1 # read by install_soulbox (soulbox.sh)
   for arg in "$@"; do
     case "$arg" in
       --with-node) with_node=1 ;;
