@@ -17,7 +17,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
@@ -52,9 +52,14 @@ async function createToFirstOutput(template: string): Promise<{ ms: number; id: 
   return { ms: took, id: sbx.sandboxId };
 }
 
-/** The anonymous memory of a pod's cgroup (cgroup v2, the kubelet's cgroupfs layout), in bytes. */
+/**
+ * The anonymous memory (RSS) of a pod's memory cgroup, in bytes: cgroup v2 `anon`, v1
+ * `total_rss`. The kubelet here uses the cgroupfs driver under a cgroup root of its own
+ * (`/soulbox-<id>/kubepods/<qos>/pod<uid>`).
+ */
 function podAnonBytes(uid: string): number | undefined {
   const want = `pod${uid}`;
+  const walk = /^(soulbox-|kubepods|besteffort|burstable|guaranteed)/;
   const search = (dir: string, depth: number): string | undefined => {
     let entries: string[];
     try {
@@ -62,25 +67,22 @@ function podAnonBytes(uid: string): number | undefined {
     } catch {
       return undefined;
     }
-    for (const e of entries) {
-      const path = join(dir, e);
-      if (e === want) return path;
-      if (depth > 0 && e.startsWith("kubepods") && statSync(path).isDirectory()) {
-        const found = search(path, depth - 1);
-        if (found) return found;
-      }
-      if (depth > 0 && ["besteffort", "burstable"].includes(e)) {
-        const found = search(path, depth - 1);
-        if (found) return found;
-      }
+    if (entries.includes(want)) return join(dir, want);
+    if (depth === 0) return undefined;
+    for (const e of entries.filter((x) => walk.test(x))) {
+      const found = search(join(dir, e), depth - 1);
+      if (found) return found;
     }
     return undefined;
   };
-  const dir = search("/sys/fs/cgroup", 3);
-  if (!dir) return undefined;
-  const stat = readFileSync(join(dir, "memory.stat"), "utf8");
-  const anon = /^anon (\d+)$/m.exec(stat)?.[1];
-  return anon ? Number(anon) : undefined;
+  for (const root of ["/sys/fs/cgroup/memory", "/sys/fs/cgroup"]) {
+    const dir = search(root, 4);
+    if (!dir) continue;
+    const stat = readFileSync(join(dir, "memory.stat"), "utf8");
+    const bytes = /^(?:anon|total_rss) (\d+)$/m.exec(stat)?.[1];
+    if (bytes) return Number(bytes);
+  }
+  return undefined;
 }
 
 async function main(kubeconfig: string) {
@@ -190,14 +192,10 @@ async function main(kubeconfig: string) {
       labelSelector: `${Label.pool}=base,${Label.component}=pool-pod`,
     });
     const anon = pods.items
-      .map(
-        (p) =>
-          podAnonBytes(p.metadata?.uid?.replaceAll("-", "_") ?? "") ??
-          podAnonBytes(p.metadata?.uid ?? ""),
-      )
+      .map((p) => podAnonBytes(p.metadata?.uid ?? ""))
       .filter((b): b is number => b !== undefined);
     const idleMiB = anon.length ? anon.reduce((a, b) => a + b, 0) / anon.length / 2 ** 20 : NaN;
-    await setMinReady(0);
+    // The pool keeps its size during the burst (a lower target would delete its ready pods).
     const burstStart = performance.now();
     const burst = await Promise.all(
       Array.from({ length: BURST }, () => createToFirstOutput("base")),

@@ -82,9 +82,15 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
     if (outcome.error) {
       metrics.reconciles.inc({ kind, result: "error" });
       metrics.reconcileErrors.inc({ kind });
-      // A conflict only means the cache was a step behind: the retry reads the new version.
-      if (statusOf(outcome.error) === 409)
-        log.debug("conflict; retrying", { kind, key, retryInMs: outcome.retryInMs });
+      // A conflict only means the cache was a step behind: the retry reads the new version. Not
+      // found: the object was deleted under the reconcile (a killed sandbox); the retry finds it gone.
+      const status = statusOf(outcome.error);
+      if (status === 409 || status === 404)
+        log.debug(status === 409 ? "conflict; retrying" : "deleted meanwhile; retrying", {
+          kind,
+          key,
+          retryInMs: outcome.retryInMs,
+        });
       else if (!stopping)
         log.warn("reconcile failed; retrying", {
           kind,
