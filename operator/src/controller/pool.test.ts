@@ -15,7 +15,7 @@ import { Annotation, Label } from "../../../api/labels.js";
 import { poolTokenSecretName, tokenFromSecret, tokenSecretName } from "../../../api/envd.js";
 import { apiError, createFakeWorld, type FakeWorld } from "../../test-support/fake-world.js";
 import { createSandboxReconciler } from "./reconcile-sandbox.js";
-import { createPoolReconciler } from "./reconcile-pool.js";
+import { createPoolReconciler, poolPodsToCreate } from "./reconcile-pool.js";
 import { poolFor } from "./pool-claim.js";
 import { poolTarget } from "../pool/desired-pool.js";
 
@@ -68,6 +68,19 @@ describe("poolTarget: minReady, raised by the last window's claims up to maxRead
     ["an empty pool", { minReady: 0 }, 0, 0],
   ])("%s", (_name, spec, claims, want) => {
     expect(poolTarget({ templateRef: "t", ...spec }, claims)).toBe(want);
+  });
+});
+
+describe("poolPodsToCreate: up to the target, at most 4 starting at once", () => {
+  test.each<[string, number, number, number, number]>([
+    ["an empty pool of 2", 2, 0, 0, 2],
+    ["an empty pool of 30", 30, 0, 0, 4],
+    ["4 already starting", 30, 10, 4, 0],
+    ["1 starting", 30, 10, 1, 3],
+    ["at the target", 2, 2, 0, 0],
+    ["above the target", 2, 5, 3, 0],
+  ])("%s", (_name, target, have, starting, want) => {
+    expect(poolPodsToCreate(target, have, starting)).toBe(want);
   });
 });
 

@@ -93,7 +93,7 @@ describe("desiredPod", () => {
               periodSeconds: 1,
               failureThreshold: 60,
             },
-            readinessProbe: { httpGet: { path: "/ready", port: 49983 }, periodSeconds: 2 },
+            readinessProbe: { httpGet: { path: "/ready", port: 49983 }, periodSeconds: 1 },
             securityContext: {
               runAsUser: 0,
               allowPrivilegeEscalation: false,
