@@ -135,7 +135,7 @@ export function createFakeWorld(ns = "team-a") {
       if (!live) throw apiError(404, "not found");
       if (live.metadata?.resourceVersion !== resourceVersion)
         throw apiError(409, "the object has been modified");
-      put(ref.kind as Kind, merge(live, { metadata }) as Obj);
+      return put(ref.kind as Kind, merge(live, { metadata }) as Obj);
     },
     async delete(ref: ObjectRef, opts) {
       record("delete", ref.kind, ref.name);

@@ -82,6 +82,9 @@ export async function findTakenPod(
   live: boolean,
 ): Promise<k8s.V1Pod | undefined> {
   const { sb, namespace, deps } = ctx;
+  // The status names the pod once a reconcile wrote it: no scan of the namespace's pods then.
+  const named = sb.status?.podName ? deps.caches.pods.get(sb.status.podName, namespace) : undefined;
+  if (named && isTakenBy(named, sb)) return named;
   const cached = deps.caches.pods.list(namespace).find((p) => isTakenBy(p, sb));
   if (cached || !live) return cached;
   const pods = await deps.reader.pods(namespace, `${Label.sandbox}=${labelValue(ctx.name)}`);
@@ -102,18 +105,21 @@ export async function takePoolPod(
   if (!pool) return undefined;
   const poolName = pool.metadata.name ?? "";
   const key = `${namespace}/${poolName}`;
+  const take = {
+    ownerReferences: [ownerReference(sb)],
+    labels: podLabels(sb),
+    annotations: { [Annotation.claimedAt]: now.toISOString() },
+  };
   for (const pod of readyPoolPods(pool, deps.caches.pods.list(namespace))) {
     const podName = pod.metadata?.name ?? "";
+    let taken: k8s.V1Pod;
     try {
-      await deps.writer.patchMetadataAt(
+      // As stored: the identity's patch that follows needs the pod's new resourceVersion.
+      taken = (await deps.writer.patchMetadataAt(
         { apiVersion: "v1", kind: "Pod", namespace, name: podName },
         pod.metadata?.resourceVersion ?? "",
-        {
-          ownerReferences: [ownerReference(sb)],
-          labels: podLabels(sb),
-          annotations: { [Annotation.claimedAt]: now.toISOString() },
-        },
-      );
+        take,
+      )) as k8s.V1Pod;
     } catch (err) {
       const status = statusOf(err);
       if (status === 409 || status === 404) continue;
@@ -128,8 +134,7 @@ export async function takePoolPod(
       "PoolPodTaken",
       `Took the ready pod ${podName} of the SandboxPool ${poolName}.`,
     );
-    const taken = deps.caches.pods.get(podName, namespace) ?? pod;
-    return { pod: withTake(taken, sb, now), pool: poolName };
+    return { pod: taken, pool: poolName };
   }
   deps.claims.record(key, now);
   deps.metrics.poolClaims.inc({ pool: key, result: "miss" });
@@ -140,20 +145,6 @@ export async function takePoolPod(
     `The SandboxPool ${poolName} has no ready pod; starting a pod of the sandbox's own.`,
   );
   return undefined;
-}
-
-/** The pod as the take left it, for this reconcile (the cache shows it a moment later). */
-function withTake(pod: k8s.V1Pod, sb: Sandbox, now: Date): k8s.V1Pod {
-  const meta = pod.metadata ?? {};
-  return {
-    ...pod,
-    metadata: {
-      ...meta,
-      ownerReferences: [ownerReference(sb)],
-      labels: { ...meta.labels, ...podLabels(sb) },
-      annotations: { ...meta.annotations, [Annotation.claimedAt]: now.toISOString() },
-    },
-  };
 }
 
 /** The pool a taken pod came from (its `soulbox.dev/pool` label). */

@@ -17,10 +17,8 @@ import { Annotation } from "../../../api/labels.js";
 import { TemplateError, templateFromConfigMap } from "../../../api/template.js";
 import type { Cache } from "../../../lib/informer-cache.js";
 import type { Logger } from "../../../lib/log.js";
-import { driftedFrom } from "../kube/drift.js";
 import type { EventRecorder } from "../kube/events.js";
 import { statusOf } from "../kube/errors.js";
-import { modelName, toWire } from "../kube/wire.js";
 import type { OperatorMetrics } from "../metrics.js";
 import { claimRate, type ClaimLog } from "../pool/claim-log.js";
 import {
@@ -38,7 +36,7 @@ import type { ReconcileResult } from "../work-queue.js";
 import { collectedError, createFailures, type Failures } from "./failures.js";
 import { isPodReady } from "./pod-ready.js";
 import { isUntakenPodOf } from "./pool-claim.js";
-import { isFinished } from "./sandbox-children.js";
+import { isFinished, objectDrift } from "./sandbox-children.js";
 import type { SandboxReader, SandboxWriter } from "./sandbox-io.js";
 
 /** What {@link createPoolReconciler} needs. */
@@ -234,10 +232,7 @@ export function createPoolReconciler(deps: PoolReconcilerDeps) {
   }
 
   async function applyIfDrifted<T extends k8s.KubernetesObject>(live: T | undefined, desired: T) {
-    if (live) {
-      const type = modelName(desired.apiVersion ?? "", desired.kind ?? "");
-      if (driftedFrom(toWire(live, type), toWire(desired, type)).length === 0) return;
-    }
+    if (live && objectDrift(live, desired).length === 0) return;
     await deps.writer.apply(desired);
   }
 }

@@ -45,11 +45,16 @@ export async function ensureApplied<T extends k8s.KubernetesObject>(
   desired: T,
 ): Promise<T> {
   if (!live) return ctx.deps.writer.apply(desired);
-  const type = modelName(desired.apiVersion ?? "", desired.kind ?? "");
-  const drift = driftedFrom(toWire(live, type), toWire(desired, type));
+  const drift = objectDrift(live, desired);
   if (drift.length === 0) return live;
   repaired(ctx, desired.kind ?? "object", desired.metadata?.name ?? "", drift);
   return ctx.deps.writer.apply(desired);
+}
+
+/** Where `live` differs from `desired` (two objects of one kind), compared in wire form. */
+export function objectDrift<T extends k8s.KubernetesObject>(live: T, desired: T): string[] {
+  const type = modelName(desired.apiVersion ?? "", desired.kind ?? "");
+  return driftedFrom(toWire(live, type), toWire(desired, type));
 }
 
 function repaired(ctx: SandboxContext, kind: string, name: string, drift: string[]) {

@@ -37,12 +37,13 @@ export interface SandboxWriter {
   /**
    * A JSON merge patch of the object's metadata, only if it is still at `resourceVersion`
    * (else it rejects with 409): how a Sandbox takes a pool pod, so two never take the same one.
+   * Resolves to the object as stored (its new resourceVersion guards the next patch).
    */
   patchMetadataAt(
     target: ObjectRef,
     resourceVersion: string,
     metadata: Record<string, unknown>,
-  ): Promise<void>;
+  ): Promise<KubernetesObject>;
   /**
    * Deletes the object; resolves when it is gone or was never there. With
    * `uid`, only that incarnation: a newer object of the same name stays. With

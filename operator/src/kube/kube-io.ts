@@ -45,7 +45,7 @@ export function createKubeWriter(kubeConfig: k8s.KubeConfig): SandboxWriter {
     },
     async patchMetadataAt(ref, resourceVersion, metadata) {
       const body = shell(ref);
-      await objects.patch(
+      return objects.patch(
         { ...body, metadata: { ...metadata, ...body.metadata, resourceVersion } },
         undefined,
         undefined,

@@ -12,60 +12,23 @@
  * NetworkPolicy (the empty `soulbox.dev/sandbox` label), so other sandboxes cannot reach it.
  */
 import { randomBytes } from "node:crypto";
-import type {
-  V1NetworkPolicy,
-  V1OwnerReference,
-  V1Pod,
-  V1PodSpec,
-  V1Secret,
-} from "@kubernetes/client-node";
-import {
-  SandboxPoolResource,
-  type SandboxPool,
-  type SandboxTemplate,
-} from "../../../api/gen/crd-types.js";
-import { poolTokenSecretName, TOKEN_KEY } from "../../../api/envd.js";
-import { Annotation, Label, MANAGER, labelValue } from "../../../api/labels.js";
+import type { V1NetworkPolicy, V1Pod, V1PodSpec, V1Secret } from "@kubernetes/client-node";
+import type { SandboxPool, SandboxTemplate } from "../../../api/gen/crd-types.js";
+import { poolTokenSecretName } from "../../../api/envd.js";
+import { Annotation, Label, labelValue } from "../../../api/labels.js";
+import { tokenSecret } from "../sandbox/desired-secret.js";
+import { ownedMetadata, type ChildComponent } from "../sandbox/owner.js";
 import { podSpecHash, sandboxPodSpec } from "../sandbox/desired-pod.js";
 import type { SandboxPodSettings } from "../sandbox/settings.js";
 
 /** The `soulbox.dev/component` of a pool pod no Sandbox took yet. */
-export const POOL_POD_COMPONENT = "pool-pod";
+export const POOL_POD_COMPONENT: ChildComponent = "pool-pod";
 
-/**
- * The controller owner reference to `pool`. Throws when the pool has no name or uid (it was
- * never read from the API server).
- */
-export function poolOwnerReference(pool: SandboxPool): V1OwnerReference {
-  const { name, uid } = pool.metadata;
-  if (!name || !uid)
-    throw new Error(
-      `a SandboxPool needs metadata.name and metadata.uid to own children (got name ${JSON.stringify(name)}, uid ${JSON.stringify(uid)})`,
-    );
-  return {
-    apiVersion: SandboxPoolResource.apiVersion,
-    kind: SandboxPoolResource.kind,
-    name,
-    uid,
-    controller: true,
-    blockOwnerDeletion: true,
-  };
-}
-
-function metadataOf(pool: SandboxPool, name: string, component: string) {
-  const namespace = pool.metadata.namespace;
-  if (!namespace)
-    throw new Error(`SandboxPool "${pool.metadata.name ?? ""}" has no metadata.namespace`);
-  return {
-    name,
-    namespace,
-    labels: {
-      [Label.pool]: labelValue(pool.metadata.name ?? ""),
-      [Label.component]: component,
-      [Label.managedBy]: MANAGER,
-    },
-    ownerReferences: [poolOwnerReference(pool)],
-  };
+function metadataOf(pool: SandboxPool, name: string, component: ChildComponent) {
+  return ownedMetadata(pool, name, {
+    [Label.pool]: labelValue(pool.metadata.name ?? ""),
+    [Label.component]: component,
+  });
 }
 
 /** A new pool pod's name: the pool's, a `-p-` and 5 random characters. */
@@ -108,13 +71,10 @@ export function desiredPoolPod(
 /** The pool's token Secret (the token is passed in: a live one is kept). Pure. */
 export function desiredPoolTokenSecret(pool: SandboxPool, token: string): V1Secret {
   if (!token) throw new Error("a pool's envd token must not be empty");
-  return {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: metadataOf(pool, poolTokenSecretName(pool.metadata.name ?? ""), "token"),
-    type: "Opaque",
-    data: { [TOKEN_KEY]: Buffer.from(token, "utf8").toString("base64") },
-  };
+  return tokenSecret(
+    metadataOf(pool, poolTokenSecretName(pool.metadata.name ?? ""), "token"),
+    token,
+  );
 }
 
 /**

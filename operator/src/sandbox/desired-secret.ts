@@ -5,7 +5,7 @@
  * code in the sandbox container never does.
  */
 import { randomBytes } from "node:crypto";
-import type { V1Secret } from "@kubernetes/client-node";
+import type { V1ObjectMeta, V1Secret } from "@kubernetes/client-node";
 import type { Sandbox } from "../../../api/gen/crd-types.js";
 import { TOKEN_KEY, tokenSecretName } from "../../../api/envd.js";
 import { childMetadata } from "./owner.js";
@@ -19,10 +19,15 @@ import { childMetadata } from "./owner.js";
 export function desiredTokenSecret(sb: Sandbox, token: string): V1Secret {
   const name = sb.metadata.name ?? "";
   if (!token) throw new Error(`the envd access token of sandbox "${name}" must not be empty`);
+  return tokenSecret(childMetadata(sb, tokenSecretName(name), "token"), token);
+}
+
+/** A Secret holding an envd access token under {@link TOKEN_KEY}. Pure. */
+export function tokenSecret(metadata: V1ObjectMeta, token: string): V1Secret {
   return {
     apiVersion: "v1",
     kind: "Secret",
-    metadata: childMetadata(sb, tokenSecretName(name), "token"),
+    metadata,
     type: "Opaque",
     // `data`, not `stringData`: stringData is write-only, so an applied
     // stringData never reads back equal and every apply would look like a change.
