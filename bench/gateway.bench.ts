@@ -8,29 +8,22 @@
  * Prints Markdown tables; stops the processes and the cluster by pid.
  * Run with `npm run bench:gateway` (SOULBOX_BENCH_SANDBOXES, SOULBOX_BENCH_RPCS to change counts).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { availableParallelism, totalmem } from "node:os";
-import { dirname, join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { Sandbox } from "e2b";
 import { installCrds, IMAGES, sandboxApi } from "../operator/test-support/operator.js";
 import { sdkSandboxAt } from "../e2e/envd-sdk/sandbox.js";
-import { progress, quantile, sleep, withBenchCluster } from "./support.js";
+import {
+  progress,
+  quantile,
+  startSoulBox,
+  withBenchCluster,
+  type SoulBoxProcesses,
+} from "./support.js";
 
 const SANDBOXES = Number(process.env.SOULBOX_BENCH_SANDBOXES ?? 20);
 const RPCS = Number(process.env.SOULBOX_BENCH_RPCS ?? 300);
 const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(2));
-
-function start(args: string[]): ChildProcess {
-  return spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
-}
-async function stop(p: ChildProcess | undefined): Promise<void> {
-  if (!p || p.exitCode !== null) return;
-  const exited = once(p, "exit");
-  p.kill("SIGTERM");
-  await exited;
-}
 
 async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
   for (let i = 0; i < Math.min(20, n); i++) await fn(); // warm connections and JIT
@@ -44,8 +37,7 @@ async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
 }
 
 async function main(kubeconfig: string) {
-  let operator: ChildProcess | undefined;
-  let gateway: ChildProcess | undefined;
+  let soulbox: SoulBoxProcesses | undefined;
   try {
     installCrds();
     const kc = new k8s.KubeConfig();
@@ -60,38 +52,7 @@ async function main(kubeconfig: string) {
         data: { template: `image: ${IMAGES.base}\n` },
       },
     });
-    const keys = spawnSync(
-      process.execPath,
-      ["dist/gateway.mjs", "keys", "create", "--team", ns, "--namespace", ns, "--name", "bench"],
-      { encoding: "utf8" },
-    );
-    const apiKey = /e2b_[0-9a-f]{40}/.exec(keys.stdout)?.[0];
-    if (!apiKey) throw new Error(`gateway keys create failed: ${keys.stderr}`);
-    operator = start([
-      "dist/operator.mjs",
-      ...["--watch-namespace", ns, "--health-port", "0", "--metrics-port", "0"],
-      ...["--default-runtime-class", "runc", "--log-level", "warn"],
-    ]);
-    const port = 18000 + (process.pid % 1000);
-    gateway = start([
-      "dist/gateway.mjs",
-      ...["--http-port", String(port), "--health-port", "0", "--namespace", ns],
-      ...["--rate-limit", "100000", "--rate-burst", "100000", "--log-level", "warn"],
-      // In the cluster's state dir, which `down` removes.
-      ...["--audit-log", join(dirname(kubeconfig), "gateway-audit.log")],
-    ]);
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i++) {
-      if (
-        await fetch(`${url}/sandboxes`).then(
-          () => true,
-          () => false,
-        )
-      )
-        break;
-      await sleep(100);
-    }
-    Object.assign(process.env, { E2B_API_URL: url, E2B_SANDBOX_URL: url, E2B_API_KEY: apiKey });
+    soulbox = await startSoulBox(kubeconfig, ns);
 
     progress(`${SANDBOXES} × Sandbox.create() → first command output`);
     const toFirst: number[] = [];
@@ -152,8 +113,7 @@ async function main(kubeconfig: string) {
       }
     }
   } finally {
-    await stop(gateway);
-    await stop(operator);
+    await soulbox?.stop();
   }
 }
 

@@ -15,31 +15,26 @@
  * Run with `npm run bench:pool` (SOULBOX_BENCH_SANDBOXES: warm and cold creates, default 50;
  * SOULBOX_BENCH_BURST: creates at once, default 50).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { readFileSync, readdirSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { Sandbox } from "e2b";
 import { SandboxPoolResource, type SandboxPool } from "../api/gen/crd-types.js";
 import { Label } from "../api/labels.js";
 import { installCrds, IMAGES } from "../operator/test-support/operator.js";
-import { progress, quantile, sleep, withBenchCluster } from "./support.js";
+import {
+  progress,
+  quantile,
+  sleep,
+  startSoulBox,
+  withBenchCluster,
+  type SoulBoxProcesses,
+} from "./support.js";
 
 const SANDBOXES = Number(process.env.SOULBOX_BENCH_SANDBOXES ?? 50);
 const BURST = Number(process.env.SOULBOX_BENCH_BURST ?? 50);
 const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
-
-function start(args: string[]): ChildProcess {
-  return spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
-}
-async function stop(p: ChildProcess | undefined): Promise<void> {
-  if (!p || p.exitCode !== null) return;
-  const exited = once(p, "exit");
-  p.kill("SIGTERM");
-  await exited;
-}
 
 /** Milliseconds from `Sandbox.create(template)` to the first stdout of `echo`; kills it after. */
 async function createToFirstOutput(template: string): Promise<{ ms: number; id: string }> {
@@ -86,8 +81,7 @@ function podAnonBytes(uid: string): number | undefined {
 }
 
 async function main(kubeconfig: string) {
-  let operator: ChildProcess | undefined;
-  let gateway: ChildProcess | undefined;
+  let soulbox: SoulBoxProcesses | undefined;
   try {
     installCrds();
     const kc = new k8s.KubeConfig();
@@ -135,37 +129,7 @@ async function main(kubeconfig: string) {
       }
     };
 
-    const keys = spawnSync(
-      process.execPath,
-      ["dist/gateway.mjs", "keys", "create", "--team", ns, "--namespace", ns, "--name", "bench"],
-      { encoding: "utf8" },
-    );
-    const apiKey = /e2b_[0-9a-f]{40}/.exec(keys.stdout)?.[0];
-    if (!apiKey) throw new Error(`gateway keys create failed: ${keys.stderr}`);
-    operator = start([
-      "dist/operator.mjs",
-      ...["--watch-namespace", ns, "--health-port", "0", "--metrics-port", "0"],
-      ...["--default-runtime-class", "runc", "--log-level", "warn"],
-    ]);
-    const port = 18000 + (process.pid % 1000);
-    gateway = start([
-      "dist/gateway.mjs",
-      ...["--http-port", String(port), "--health-port", "0", "--namespace", ns],
-      ...["--rate-limit", "100000", "--rate-burst", "100000", "--log-level", "warn"],
-      ...["--audit-log", join(dirname(kubeconfig), "gateway-audit.log")],
-    ]);
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i++) {
-      if (
-        await fetch(`${url}/sandboxes`).then(
-          () => true,
-          () => false,
-        )
-      )
-        break;
-      await sleep(100);
-    }
-    Object.assign(process.env, { E2B_API_URL: url, E2B_SANDBOX_URL: url, E2B_API_KEY: apiKey });
+    soulbox = await startSoulBox(kubeconfig, ns);
 
     progress("waiting for the pool's first 2 ready pods");
     await waitReady(2);
@@ -221,8 +185,7 @@ async function main(kubeconfig: string) {
       `\npool: warm p50 ${ms(quantile(warm, 0.5))} ms p99 ${ms(quantile(warm, 0.99))} ms, cold p50 ${ms(quantile(cold, 0.5))} ms, idle sandbox ${idleMiB.toFixed(1)} MiB`,
     );
   } finally {
-    await stop(gateway);
-    await stop(operator);
+    await soulbox?.stop();
   }
 }
 

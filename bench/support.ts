@@ -2,9 +2,10 @@
  * What the cluster benchmarks share: progress lines on stderr, quantiles, and a local cluster with
  * a node of the bench's own (its own state dir), taken down by pid when the bench ends.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 const CLUSTER = "e2e/cluster/cluster";
 
@@ -43,4 +44,63 @@ export async function withBenchCluster(
     progress("taking the cluster down");
     spawnSync(CLUSTER, ["down"], { env, stdio: "inherit" });
   }
+}
+
+/** SoulBox's operator and gateway running as processes for one team namespace. */
+export interface SoulBoxProcesses {
+  /** The gateway's URL (also set as E2B_API_URL and E2B_SANDBOX_URL for the e2b SDK). */
+  url: string;
+  /** Stops both by pid. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs dist/operator.mjs and dist/gateway.mjs on this machine for team namespace `ns` (the
+ * gateway reaches pods by their IPs, as it does in the cluster), with an API key of the team,
+ * and points the e2b SDK at them through E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY.
+ */
+export async function startSoulBox(kubeconfig: string, ns: string): Promise<SoulBoxProcesses> {
+  const keys = spawnSync(
+    process.execPath,
+    ["dist/gateway.mjs", "keys", "create", "--team", ns, "--namespace", ns, "--name", "bench"],
+    { encoding: "utf8" },
+  );
+  const apiKey = /e2b_[0-9a-f]{40}/.exec(keys.stdout)?.[0];
+  if (!apiKey) throw new Error(`gateway keys create failed: ${keys.stderr}`);
+  const start = (args: string[]): ChildProcess =>
+    spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
+  const operator = start([
+    "dist/operator.mjs",
+    ...["--watch-namespace", ns, "--health-port", "0", "--metrics-port", "0"],
+    ...["--default-runtime-class", "runc", "--log-level", "warn"],
+  ]);
+  const port = 18000 + (process.pid % 1000);
+  const gateway = start([
+    "dist/gateway.mjs",
+    ...["--http-port", String(port), "--health-port", "0", "--namespace", ns],
+    ...["--rate-limit", "100000", "--rate-burst", "100000", "--log-level", "warn"],
+    // In the cluster's state dir, which `down` removes.
+    ...["--audit-log", join(dirname(kubeconfig), "gateway-audit.log")],
+  ]);
+  const stop = async () => {
+    for (const p of [gateway, operator]) {
+      if (p.exitCode !== null) continue;
+      const exited = once(p, "exit");
+      p.kill("SIGTERM");
+      await exited;
+    }
+  };
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (
+      await fetch(`${url}/sandboxes`).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
+    await sleep(100);
+  }
+  Object.assign(process.env, { E2B_API_URL: url, E2B_SANDBOX_URL: url, E2B_API_KEY: apiKey });
+  return { url, stop };
 }
