@@ -367,6 +367,50 @@ describe("values flow into the rendered objects", () => {
     expect(single<k8s.V1Service>(objects, "Service").spec?.ports?.[0]?.port).toBe(9090);
   });
 
+  test("object storage reaches the operator and the gateway: URL, mounted credentials and keyring", () => {
+    const storageOf = (sets: string[]) =>
+      ofKind<k8s.V1Deployment>(render(sets), "Deployment").map((d) => {
+        const pod = d.spec?.template.spec;
+        const container = pod?.containers[0];
+        const env = Object.fromEntries(
+          (container?.env ?? [])
+            .filter((e) => e.name.startsWith("SOULBOX_STORAGE_"))
+            .map((e) => [e.name, e.value]),
+        );
+        const mounts = (container?.volumeMounts ?? []).filter((m) => m.name.startsWith("storage-"));
+        const volumes = (pod?.volumes ?? []).filter((v) => v.name.startsWith("storage-"));
+        return { name: d.metadata?.name, env, mounts, volumes };
+      });
+    for (const d of storageOf([])) expect([d.env, d.mounts, d.volumes]).toEqual([{}, [], []]);
+    const s3 = storageOf([
+      "storage.url=s3://snaps/prod?region=eu-west-1",
+      "storage.credentialsSecret=s3-creds",
+      "storage.encryption.keySecret=snap-keys",
+    ]);
+    expect(s3.map((d) => d.name)).toEqual(["demo-soulbox-operator", "demo-soulbox-gateway"]);
+    for (const d of s3) {
+      expect(d.env).toEqual({
+        SOULBOX_STORAGE_URL: "s3://snaps/prod?region=eu-west-1",
+        SOULBOX_STORAGE_CREDENTIALS_DIR: "/etc/soulbox/storage/credentials",
+        SOULBOX_STORAGE_KEYRING_DIR: "/etc/soulbox/storage/keyring",
+      });
+      expect(d.mounts.every((m) => m.readOnly)).toBe(true);
+      expect(d.volumes.map((v) => v.secret?.secretName)).toEqual(["s3-creds", "snap-keys"]);
+    }
+    const clear = storageOf([
+      "storage.url=gs://snaps",
+      "storage.encryption.keySecret=snap-keys",
+      "storage.encryption.enabled=false",
+    ]);
+    expect(clear[0]?.env).toEqual({ SOULBOX_STORAGE_URL: "gs://snaps" });
+    const file = storageOf([
+      "storage.url=file:///var/soulbox/snaps",
+      "storage.pvc.claimName=snaps",
+    ]);
+    expect(file[0]?.mounts).toEqual([{ name: "storage-files", mountPath: "/var/soulbox/snaps" }]);
+    expect(file[0]?.volumes[0]?.persistentVolumeClaim?.claimName).toBe("snaps");
+  });
+
   test("an empty image tag means the chart's appVersion", () => {
     const appVersion = (
       parse(readFileSync(join(CHART, "Chart.yaml"), "utf8")) as { appVersion: string }
@@ -523,6 +567,31 @@ describe("bad values are refused with a message that names them", () => {
       /replicaCount is 2 but leaderElection.enabled is false: .*Enable leader election or set replicaCount to 1/,
     ],
     ["one port for both", "health:\n  port: 8080\n", /metrics.port and health.port are both 8080/],
+    [
+      "a storage URL of an unknown scheme",
+      "storage:\n  url: ftp://host/x\n",
+      /at '\/storage\/url'/,
+    ],
+    [
+      "credentials inside the storage URL",
+      "storage:\n  url: s3://key:secret@bucket/p\n",
+      /at '\/storage\/url'/,
+    ],
+    [
+      "a secret in the storage URL's query",
+      "storage:\n  url: s3://bucket/p?secretAccessKey=x\n",
+      /at '\/storage\/url': 'not' failed/,
+    ],
+    [
+      "a file store without a PVC",
+      "storage:\n  url: file:///snapshots\n",
+      /storage.url is file:\/\/\/snapshots but storage.pvc.claimName is empty/,
+    ],
+    [
+      "a PVC for a store that is not a file store",
+      "storage:\n  url: gs://bucket/p\n  pvc:\n    claimName: snaps\n",
+      /storage.pvc.claimName is set but storage.url is not a file:\/\/ URL/,
+    ],
     [
       "no ServiceAccount to use",
       "serviceAccount:\n  create: false\n",

@@ -140,3 +140,81 @@ Rules over several gateway values, rendered by the gateway Deployment.
 {{- fail "gateway.tls.certManager.enabled is true but gateway.tls.certManager.issuerRef.name is empty: name the cert-manager Issuer or ClusterIssuer that signs the gateway's certificate." }}
 {{- end }}
 {{- end }}
+
+{{/*
+Object storage (values storage.*): the env, volume mounts and volumes that the operator and the
+gateway pods share. Each renders nothing when storage.url is empty.
+*/}}
+{{- define "soulbox.storageEnabled" -}}
+{{- if .Values.storage.url }}true{{ end }}
+{{- end }}
+
+{{- define "soulbox.storageFilePath" -}}
+{{- trimPrefix "file://" (regexReplaceAll "\\?.*$" .Values.storage.url "") }}
+{{- end }}
+
+{{- define "soulbox.validateStorage" -}}
+{{- $s := .Values.storage }}
+{{- if and $s.url (hasPrefix "file://" $s.url) (not $s.pvc.claimName) }}
+{{- fail (printf "storage.url is %s but storage.pvc.claimName is empty: a file:// store needs a PersistentVolumeClaim mounted at its path, or every replica would write to its own scratch disk." $s.url) }}
+{{- end }}
+{{- if and $s.pvc.claimName (not (hasPrefix "file://" $s.url)) }}
+{{- fail "storage.pvc.claimName is set but storage.url is not a file:// URL: the claim is mounted only for a file:// store." }}
+{{- end }}
+{{- end }}
+
+{{- define "soulbox.storageEnv" -}}
+{{- if .Values.storage.url }}
+- name: SOULBOX_STORAGE_URL
+  value: {{ .Values.storage.url | quote }}
+{{- if .Values.storage.credentialsSecret }}
+- name: SOULBOX_STORAGE_CREDENTIALS_DIR
+  value: /etc/soulbox/storage/credentials
+{{- end }}
+{{- if and .Values.storage.encryption.enabled .Values.storage.encryption.keySecret }}
+- name: SOULBOX_STORAGE_KEYRING_DIR
+  value: /etc/soulbox/storage/keyring
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "soulbox.storageVolumeMounts" -}}
+{{- if .Values.storage.url }}
+{{- if .Values.storage.credentialsSecret }}
+- name: storage-credentials
+  mountPath: /etc/soulbox/storage/credentials
+  readOnly: true
+{{- end }}
+{{- if .Values.storage.encryption.keySecret }}
+- name: storage-keyring
+  mountPath: /etc/soulbox/storage/keyring
+  readOnly: true
+{{- end }}
+{{- if .Values.storage.pvc.claimName }}
+- name: storage-files
+  mountPath: {{ include "soulbox.storageFilePath" . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "soulbox.storageVolumes" -}}
+{{- if .Values.storage.url }}
+{{- with .Values.storage.credentialsSecret }}
+- name: storage-credentials
+  secret:
+    secretName: {{ . | quote }}
+    defaultMode: 0400
+{{- end }}
+{{- with .Values.storage.encryption.keySecret }}
+- name: storage-keyring
+  secret:
+    secretName: {{ . | quote }}
+    defaultMode: 0400
+{{- end }}
+{{- with .Values.storage.pvc.claimName }}
+- name: storage-files
+  persistentVolumeClaim:
+    claimName: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
