@@ -20,6 +20,7 @@ import {
   RESTART_TEST_TIMEOUT_MS,
   TEST_NAMESPACE_TIMEOUT_MS,
 } from "./test-support/cluster.js";
+import { AESGCM_PREFIX, readEtcdRaw } from "./test-support/etcd.js";
 
 const BIN = fileURLToPath(new URL("./.bin/", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
@@ -108,6 +109,26 @@ describe("the local control plane", () => {
     expect(err.body).toMatch(/the object has been modified/);
     const now = await core.readNamespacedConfigMap({ name: "conflict", namespace: ns.name });
     expect(now.data).toEqual({ v: "2" });
+  });
+
+  test("Secrets are ciphertext in etcd (AES-GCM) and plaintext through the API", async () => {
+    const value = `env-value-${Math.random().toString(36).slice(2)}`;
+    await core.createNamespacedSecret({
+      namespace: ns.name,
+      body: { metadata: { name: "sbx-env" }, stringData: { GREETING: value } },
+    });
+    const raw = await readEtcdRaw(`/registry/secrets/${ns.name}/sbx-env`);
+    expect(raw?.subarray(0, AESGCM_PREFIX.length).toString()).toBe(AESGCM_PREFIX);
+    expect(raw?.includes(value)).toBe(false);
+    expect(raw?.includes(Buffer.from(value).toString("base64"))).toBe(false);
+    // A ConfigMap is not in the EncryptionConfiguration: the same read sees its plaintext, so the
+    // check above can fail.
+    await core.createNamespacedConfigMap({ namespace: ns.name, body: cm("plain", { v: value }) });
+    expect((await readEtcdRaw(`/registry/configmaps/${ns.name}/plain`))?.includes(value)).toBe(
+      true,
+    );
+    const read = await core.readNamespacedSecret({ name: "sbx-env", namespace: ns.name });
+    expect(Buffer.from(read.data?.GREETING ?? "", "base64").toString()).toBe(value);
   });
 
   test("owner-reference garbage collection deletes a child", async () => {

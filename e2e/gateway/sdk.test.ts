@@ -14,7 +14,9 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import tls from "node:tls";
+import * as k8s from "@kubernetes/client-node";
 import { ensureNode, kubeConfig } from "../cluster/test-support/cluster.js";
+import { AESGCM_PREFIX, readEtcdRaw } from "../cluster/test-support/etcd.js";
 import { installGatewayRelease, type GatewayRelease } from "./release.js";
 
 const SDK_VARS = ["E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY", "E2B_DOMAIN"] as const;
@@ -47,6 +49,17 @@ function ensureVenv(): void {
 }
 
 let gw: GatewayRelease;
+
+/** The raw etcd value of the sandbox's env Secret (`<id>-env`, in whichever namespace holds it). */
+async function envSecretInEtcd(id: string): Promise<Buffer> {
+  const core = kubeConfig().makeApiClient(k8s.CoreV1Api);
+  const found = await core.listSecretForAllNamespaces({ fieldSelector: `metadata.name=${id}-env` });
+  const ns = found.items[0]?.metadata?.namespace;
+  if (!ns) throw new Error(`no Secret ${id}-env in the cluster`);
+  const raw = await readEtcdRaw(`/registry/secrets/${ns}/${id}-env`);
+  if (!raw) throw new Error(`etcd has no /registry/secrets/${ns}/${id}-env`);
+  return raw;
+}
 
 beforeAll(async () => {
   await ensureNode();
@@ -88,6 +101,10 @@ test("create, run with streaming output, write and read files, list by metadata,
     expect(sbx.sandboxId).toMatch(/^[a-z0-9]+$/);
     // Create-time envVars are sandbox-wide: every command sees them.
     expect((await sbx.commands.run("echo $GREETING")).stdout).toBe("hello from envVars\n");
+    // ...and at rest they are ciphertext: etcd holds the env Secret encrypted (AES-GCM).
+    const envSecret = await envSecretInEtcd(sbx.sandboxId);
+    expect(envSecret.subarray(0, AESGCM_PREFIX.length).toString()).toBe(AESGCM_PREFIX);
+    expect(envSecret.includes("hello from envVars")).toBe(false);
     const chunks: string[] = [];
     const run = await sbx.commands.run("for i in 1 2 3; do echo line$i; sleep 0.2; done", {
       onStdout: (d) => void chunks.push(d),

@@ -27,11 +27,12 @@ start_apiserver() {
   net_ids
   # Bound to the bridge address only (not 0.0.0.0): reachable from this machine and its pods.
   [ "$addr" = 127.0.0.1 ] || ensure_bridge
+  encryption_config
   start_component kube-apiserver \
     --etcd-servers "http://127.0.0.1:$(cat "$STATE/etcd.port")" \
     --bind-address "$addr" --advertise-address "$addr" --secure-port "$(cat "$STATE/apiserver.port")" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
-    --client-ca-file "$pki/ca.crt" \
+    --client-ca-file "$pki/ca.crt" --encryption-provider-config "$pki/encryption-config.yaml" \
     --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
     --kubelet-certificate-authority "$pki/ca.crt" --kubelet-preferred-address-types InternalIP,Hostname \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \

@@ -26,6 +26,30 @@ make_pki() {
   )
 }
 
+# The API server's EncryptionConfiguration (pki/encryption-config.yaml, made once): Secrets are
+# stored in etcd encrypted with AES-GCM under a random 32-byte key of this cluster's own, so a
+# sandbox's env values are ciphertext at rest. identity comes last so Secrets written before the
+# file existed (an older state dir) stay readable; they are encrypted when next written.
+encryption_config() {
+  local out=$STATE/pki/encryption-config.yaml
+  [ -f "$out" ] && return 0
+  local key; key=$(head -c 32 /dev/urandom | base64 -w0)
+  (umask 077 && cat > "$out.tmp" <<YAML
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+  - resources: [secrets]
+    providers:
+      - aesgcm:
+          keys:
+            - name: key1
+              secret: $key
+      - identity: {}
+YAML
+  )
+  mv "$out.tmp" "$out"
+}
+
 b64() { base64 -w0 < "$1"; }
 
 # kubeconfig <out> <server> <user> <context> embed|paths <ca.crt> <client.crt> <client.key>: a
