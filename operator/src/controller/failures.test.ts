@@ -12,6 +12,20 @@ test("a failed step is recorded and the next one still runs", async () => {
   ]);
 });
 
+test("steps run side by side report in the order they were started, not the order they failed", async () => {
+  const failures = createFailures();
+  let failSlow: (e: Error) => void = () => undefined;
+  const slow = failures.attempt(
+    "slow",
+    () => new Promise<never>((_r, reject) => (failSlow = reject)),
+  );
+  const fast = failures.attempt("fast", () => Promise.reject(new Error("fast")));
+  await fast;
+  failSlow(new Error("slow"));
+  await slow;
+  expect(failures.list.map((f) => f.what)).toEqual(["slow", "fast"]);
+});
+
 test.each([
   ["nothing", [], undefined],
   [

@@ -24,19 +24,28 @@ export interface Failures {
    * failure unless `child` is false) and resolves to undefined.
    */
   attempt<T>(what: string, step: () => Promise<T>, child?: boolean): Promise<T | undefined>;
-  /** What failed so far, in order. */
+  /**
+   * What failed so far, in the order the steps were started (steps that run side by side still
+   * report in one order, so the conditions they become do not flap).
+   */
   readonly list: readonly Failure[];
 }
 
 /** A new, empty collector. */
 export function createFailures(): Failures {
   const list: Failure[] = [];
+  const startedAs: number[] = [];
+  let started = 0;
   return {
     async attempt(what, step, child = true) {
+      const order = started++;
       try {
         return await step();
       } catch (error) {
-        list.push({ what, error, child });
+        const at = startedAs.findIndex((o) => o > order);
+        const index = at === -1 ? list.length : at;
+        list.splice(index, 0, { what, error, child });
+        startedAs.splice(index, 0, order);
         return undefined;
       }
     },

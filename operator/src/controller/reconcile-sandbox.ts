@@ -28,7 +28,13 @@ import { collectedError, createFailures, type Failure } from "./failures.js";
 import { isPodReady } from "./pod-ready.js";
 import { syncIdentity } from "./pool-claim.js";
 import type { ClaimLog } from "../pool/claim-log.js";
-import { ensureApplied, syncPod, syncToken, type SandboxContext } from "./sandbox-children.js";
+import {
+  ensureApplied,
+  lookUpPod,
+  syncPod,
+  syncToken,
+  type SandboxContext,
+} from "./sandbox-children.js";
 import type { SandboxReader, SandboxWriter } from "./sandbox-io.js";
 
 export { isFinished } from "./sandbox-children.js";
@@ -99,15 +105,20 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
     }
 
     const ctx: SandboxContext = { sb, namespace, name, deps, log, failures: createFailures() };
-    const token = await ctx.failures.attempt(
-      `apply the Secret ${namespace}/${tokenSecretName(name)}`,
-      () => syncToken(ctx),
-    );
     const { policy, unenforced } = desiredNetworkPolicy(sb);
-    await ctx.failures.attempt(`apply the NetworkPolicy ${namespace}/${name}`, () =>
-      ensureApplied(ctx, deps.caches.networkPolicies.get(name, namespace), policy),
-    );
-    const pod = await syncPod(ctx, t);
+    // The token Secret, the NetworkPolicy and the pod lookup do not wait for each other: on a warm
+    // start they were three API round trips in a row. The pod is taken or made only after the
+    // NetworkPolicy is applied, so it never runs unfenced.
+    const [token, , lookup] = await Promise.all([
+      ctx.failures.attempt(`apply the Secret ${namespace}/${tokenSecretName(name)}`, () =>
+        syncToken(ctx),
+      ),
+      ctx.failures.attempt(`apply the NetworkPolicy ${namespace}/${name}`, () =>
+        ensureApplied(ctx, deps.caches.networkPolicies.get(name, namespace), policy),
+      ),
+      lookUpPod(ctx),
+    ]);
+    const pod = await syncPod(ctx, t, lookup);
     const identityPending =
       pod.pod && pod.pool ? await syncIdentity(ctx, pod.pod, token, t) : undefined;
     const envd = identityPending ? {} : await syncFreeze(ctx, pod.pod, token, expiry, t);

@@ -75,16 +75,16 @@ function repaired(ctx: SandboxContext, kind: string, name: string, drift: string
 
 /**
  * The envd access token. A token already in the Secret is kept (a running
- * envd uses it; the cache may lag, so a cache miss is read from the API); the
- * Secret's other fields are repaired. Without one, a new Secret is created,
- * never applied: another reconcile may have created one a moment ago, and
- * its token must win.
+ * envd uses it) and the Secret's other fields are repaired. Without one in
+ * the cache, a new Secret is created, never applied: the cache may lag, or
+ * another reconcile may have created one a moment ago, and then the create's
+ * conflict reads the token that must win. (A new sandbox, the common case,
+ * costs one round trip, not a read and a create.)
  */
 export async function syncToken(ctx: SandboxContext): Promise<string> {
   const { deps, sb, namespace } = ctx;
   const name = tokenSecretName(ctx.name);
-  const live =
-    deps.caches.secrets.get(name, namespace) ?? (await deps.reader.secret(namespace, name));
+  const live = deps.caches.secrets.get(name, namespace);
   const existing = tokenFromSecret(live);
   if (existing) {
     await ensureApplied(ctx, live, desiredTokenSecret(sb, existing));
@@ -115,6 +115,38 @@ export interface PodOutcome {
 }
 
 /**
+ * What {@link syncPod} reads before it acts: the pod named after the Sandbox, the one it took
+ * from a pool, and its template. Reads only, so a reconcile runs it beside its other children's
+ * writes (one API round trip instead of three on a warm start).
+ */
+export interface PodLookup {
+  /** The pod of the Sandbox's name in the cache, whoever owns it. */
+  named?: k8s.V1Pod;
+  /** `named`, when the Sandbox owns it. */
+  own?: k8s.V1Pod;
+  /** A pool pod the Sandbox took. */
+  taken?: k8s.V1Pod;
+  /** The template, or why it could not be read (a failure is recorded by syncPod). */
+  template: { ok: SandboxTemplate | TemplateError } | { error: unknown };
+}
+
+/** Reads what {@link syncPod} needs: the cache, and the API server only for a Sandbox without a pod. */
+export async function lookUpPod(ctx: SandboxContext): Promise<PodLookup> {
+  const { deps, sb, namespace, name } = ctx;
+  const named = deps.caches.pods.get(name, namespace);
+  const own = named && ownedBy(named, sb) ? named : undefined;
+  // Only a Sandbox with no pod in the cache asks the API server: it is about to take or create one.
+  const [taken, template] = await Promise.all([
+    own ? undefined : findTakenPod(ctx, !named),
+    templateOf(ctx).then(
+      (ok) => ({ ok }),
+      (error: unknown) => ({ error }),
+    ),
+  ]);
+  return { named, own, taken, template };
+}
+
+/**
  * The pod: its own (named after the Sandbox) or one taken from a SandboxPool;
  * without either, a ready pool pod is taken, else one is created. A pod that
  * finished is deleted (the next reconcile takes or creates another); a running
@@ -122,12 +154,13 @@ export interface PodOutcome {
  * (see `desired-pod.ts`). A pod of the Sandbox's name that another Sandbox owns
  * (an earlier one of the same name) is waited out.
  */
-export async function syncPod(ctx: SandboxContext, now: Date): Promise<PodOutcome> {
+export async function syncPod(
+  ctx: SandboxContext,
+  now: Date,
+  lookup: PodLookup,
+): Promise<PodOutcome> {
   const { deps, sb, namespace, name, failures } = ctx;
-  const named = deps.caches.pods.get(name, namespace);
-  const own = named && ownedBy(named, sb) ? named : undefined;
-  // Only a Sandbox with no pod in the cache asks the API server: it is about to take or create one.
-  const taken = own ? undefined : await findTakenPod(ctx, !named);
+  const { named, own, taken } = lookup;
   const live = own ?? taken;
   if (!live && named) {
     ctx.log.info("a pod of this name belongs to something else; waiting for it to go");
@@ -135,9 +168,10 @@ export async function syncPod(ctx: SandboxContext, now: Date): Promise<PodOutcom
   }
   // Without a pod, a template that cannot be read keeps the sandbox from starting;
   // with one, it only leaves PodUpToDate unknown.
+  const read = lookup.template;
   const template = await failures.attempt(
     `read the template ConfigMap ${namespace}/${sb.spec.templateRef ?? ""}`,
-    () => templateOf(ctx),
+    () => ("ok" in read ? Promise.resolve(read.ok) : Promise.reject(read.error)),
     !live,
   );
   if (!live) {
