@@ -13,7 +13,8 @@
  * `pool: warm p50 <a> ms p99 <b> ms, cold p50 <c> ms, idle sandbox <d> MiB`.
  * Stops the processes and the cluster by pid.
  * Run with `npm run bench:pool` (SOULBOX_BENCH_SANDBOXES: warm and cold creates, default 50;
- * SOULBOX_BENCH_BURST: creates at once, default 50).
+ * SOULBOX_BENCH_BURST: creates at once, default 50; SOULBOX_BENCH_KIT_VOLUME: image or copy, default
+ * image).
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
@@ -24,6 +25,7 @@ import { SandboxPoolResource, type SandboxPool } from "../api/gen/crd-types.js";
 import { Label } from "../api/labels.js";
 import { installCrds, IMAGES } from "../operator/test-support/operator.js";
 import {
+  KIT_VOLUME,
   progress,
   quantile,
   sleep,
@@ -177,7 +179,7 @@ async function main(kubeconfig: string) {
     const burstWall = performance.now() - burstStart;
 
     console.log(
-      `\n### Warm pool (${availableParallelism()} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, one local node, runc)\n`,
+      `\n### Warm pool (${availableParallelism()} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, one local node, runc, kit ${KIT_VOLUME})\n`,
     );
     console.log("| measure | p50 | p99 |\n|---|---|---|");
     const row = (name: string, xs: number[]) =>

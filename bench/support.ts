@@ -54,6 +54,9 @@ export interface SoulBoxProcesses {
   stop(): Promise<void>;
 }
 
+/** How the benches' sandbox pods get the executor kit (SOULBOX_BENCH_KIT_VOLUME: image or copy). */
+export const KIT_VOLUME = process.env.SOULBOX_BENCH_KIT_VOLUME ?? "image";
+
 /**
  * Runs dist/operator.mjs and dist/gateway.mjs on this machine for team namespace `ns` (the
  * gateway reaches pods by their IPs, as it does in the cluster), with an API key of the team,
@@ -73,6 +76,8 @@ export async function startSoulBox(kubeconfig: string, ns: string): Promise<Soul
     "dist/operator.mjs",
     ...["--watch-namespace", ns, "--health-port", "0", "--metrics-port", "0"],
     ...["--default-runtime-class", "runc", "--log-level", "warn"],
+    // The bench cluster has the ImageVolume gate on: the kit is mounted unless asked otherwise.
+    ...["--kit-volume", KIT_VOLUME],
   ]);
   const port = 18000 + (process.pid % 1000);
   const gateway = start([

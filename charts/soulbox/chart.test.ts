@@ -164,6 +164,8 @@ describe("helm template with the default values", () => {
       "8081",
       "--envd-image",
       "localhost/soulbox/envd:latest",
+      "--kit-volume",
+      "copy",
       "--default-runtime-class",
       "kata",
       "--workers",
@@ -309,6 +311,8 @@ describe("values flow into the rendered objects", () => {
       ["envd.image=images.internal/soulbox/envd:1.2"],
       { "--envd-image": "images.internal/soulbox/envd:1.2" },
     ],
+    ["the kit from an image volume", ["envd.kitVolume=image"], { "--kit-volume": "image" }],
+    ["the kit copied per pod", ["envd.kitVolume=copy"], { "--kit-volume": "copy" }],
     [
       "default runtime class",
       ["runtimeClass.default=gvisor"],
@@ -409,6 +413,20 @@ describe("values flow into the rendered objects", () => {
     ]);
     expect(file[0]?.mounts).toEqual([{ name: "storage-files", mountPath: "/var/soulbox/snaps" }]);
     expect(file[0]?.volumes[0]?.persistentVolumeClaim?.claimName).toBe("snaps");
+  });
+
+  test("envd.kitVolume auto is an image volume from Kubernetes 1.35 (ImageVolume on by default)", () => {
+    const kitVolume = (kubeVersion: string) => {
+      const args = single<k8s.V1Deployment>(
+        render([], ["--kube-version", kubeVersion]).filter(
+          (o) => o.metadata?.name === "demo-soulbox-operator",
+        ),
+        "Deployment",
+      ).spec?.template.spec?.containers[0]?.args;
+      return args?.[(args?.indexOf("--kit-volume") ?? -2) + 1];
+    };
+    expect(kitVolume("1.34.4")).toBe("copy");
+    expect(kitVolume("1.35.0")).toBe("image");
   });
 
   test("an empty image tag means the chart's appVersion", () => {

@@ -53,7 +53,7 @@ beforeEach(async () => {
     namespace: ns.name,
     log: createLogger("error", {}, () => undefined),
     metrics: createOperatorMetrics(),
-    settings: { envdImage: IMAGES.envd, defaultRuntimeClassName: "runc" },
+    settings: { envdImage: IMAGES.envd, defaultRuntimeClassName: "runc", kitVolume: "image" },
   });
   await controller.synced;
 }, TEST_NAMESPACE_TIMEOUT_MS);

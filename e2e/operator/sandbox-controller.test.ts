@@ -46,7 +46,7 @@ beforeEach(async () => {
     namespace: ns.name,
     log: createLogger("debug", {}, (l) => logs.push(l)),
     metrics: (metrics = createOperatorMetrics()),
-    settings: { envdImage: IMAGES.envd, defaultRuntimeClassName: "runc" },
+    settings: { envdImage: IMAGES.envd, defaultRuntimeClassName: "runc", kitVolume: "image" },
   });
   await controller.synced;
 }, TEST_NAMESPACE_TIMEOUT_MS);
@@ -104,6 +104,15 @@ test("a Sandbox becomes Ready with its owned children and runs echo through envd
   const sdk = sdkSandboxAt(sb.status?.envdEndpoint ?? "", await tokenOf("hello"));
   const run = await sdk.commands.run("echo hello from $(whoami)");
   expect(run.stdout).toBe("hello from user\n");
+  // The executor runs from the kit the pod mounts read-only from the envd image (kitVolume
+  // image): a real image volume, not a copy.
+  expect(pod.spec?.volumes?.find((v) => v.name === "soulbox-kit")?.image?.reference).toBe(
+    IMAGES.envd,
+  );
+  const kit = await sdk.commands.run(
+    "grep ' /soulbox/kit ' /proc/self/mountinfo | grep -c ' ro,'; touch /soulbox/kit/x 2>&1 || true",
+  );
+  expect(kit.stdout).toMatch(/^1\n.*Read-only file system/);
 
   const events = await waitFor("the transition events", async () => {
     const list = await core.listNamespacedEvent({

@@ -9,6 +9,8 @@
  *    container starts the executor from. The copy goes to a private directory first and is
  *    renamed into place, so the sandbox container never sees half a kit. A kit with our VERSION
  *    is left alone: a restarted sidecar must not replace files the running executor has mapped.
+ *    With SOULBOX_KIT_VOLUME=image the pod mounts the kit from this image read-only into the
+ *    sandbox container (a Kubernetes image volume): nothing is copied.
  * 2. Creates /soulbox/run (the executor's socket lives there).
  * 3. Runs envd (/opt/soulbox/kit/envd.mjs) in this process with the same arguments.
  *
@@ -65,12 +67,26 @@ function placeKit(imageKit = IMAGE_KIT, shared = SHARED) {
   return "copied";
 }
 
+/** How the sandbox container gets the kit: "image" (mounted by the pod) or "copy" (by us). */
+function kitVolume() {
+  const v = process.env.SOULBOX_KIT_VOLUME ?? "copy";
+  if (v !== "image" && v !== "copy")
+    throw new Error(`SOULBOX_KIT_VOLUME must be image or copy, got '${v}'`);
+  return v;
+}
+
+const MESSAGES = {
+  kept: "executor kit already in place",
+  copied: "executor kit placed",
+  mounted: "executor kit mounted from the envd image: nothing copied",
+};
+
 /** Steps 1 to 3 above; errors end the process with a message that says what to fix. */
 async function main() {
   const started = Date.now();
   let placed;
   try {
-    placed = placeKit();
+    placed = kitVolume() === "image" ? "mounted" : placeKit();
     mkdirSync(join(SHARED, "run"), { recursive: true });
   } catch (err) {
     console.error(`envd entrypoint: ${err.message}`);
@@ -80,7 +96,7 @@ async function main() {
     JSON.stringify({
       ts: new Date().toISOString(),
       level: "info",
-      msg: placed === "kept" ? "executor kit already in place" : "executor kit placed",
+      msg: MESSAGES[placed],
       kit: join(SHARED, "kit"),
       version: versionOf(IMAGE_KIT),
       ms: Date.now() - started,

@@ -40,9 +40,9 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function runEntrypoint(args: string[] = ["--port", "49983"]) {
+function runEntrypoint(args: string[] = ["--port", "49983"], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [ENTRYPOINT, ...args], {
-    env: { ...process.env, SOULBOX_IMAGE_KIT: imageKit, SOULBOX_SHARED_DIR: shared },
+    env: { ...process.env, SOULBOX_IMAGE_KIT: imageKit, SOULBOX_SHARED_DIR: shared, ...env },
     encoding: "utf8",
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -67,6 +67,22 @@ test("copies the kit, creates run/, and starts envd with the same arguments", ()
   expect(statSync(join(shared, "kit", "ld.so")).mode & 0o777).toBe(0o755);
   expect(statSync(join(shared, "run")).isDirectory()).toBe(true);
   expect(readdirSync(shared).sort()).toEqual(["kit", "run"]); // no temporary copy left behind
+});
+
+test("SOULBOX_KIT_VOLUME=image: the pod mounts the kit, so nothing is copied; envd starts", () => {
+  const r = runEntrypoint(["--port", "49983"], { SOULBOX_KIT_VOLUME: "image" });
+  expect(r).toMatchObject({ status: 0 });
+  expect(JSON.parse(r.stdout)).toEqual({ envdArgs: ["--port", "49983"] });
+  expect(r.stderr).toContain("executor kit mounted from the envd image: nothing copied");
+  expect(readdirSync(shared)).toEqual(["run"]);
+});
+
+test("SOULBOX_KIT_VOLUME of another value: exits 1 with a message, envd not started", () => {
+  const r = runEntrypoint(["--port", "49983"], { SOULBOX_KIT_VOLUME: "mount" });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(/SOULBOX_KIT_VOLUME must be image or copy, got 'mount'/);
+  expect(r.stdout).not.toContain("envdArgs");
+  expect(readdirSync(shared)).toEqual([]);
 });
 
 test.each([

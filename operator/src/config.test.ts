@@ -12,6 +12,7 @@ test("defaults", () => {
     watchNamespace: undefined,
     envdImage: "localhost/soulbox/envd:latest",
     defaultRuntimeClassName: "kata",
+    kitVolume: "copy",
     metricsPort: 8080,
     healthPort: 8081,
     workers: 8,
@@ -39,6 +40,7 @@ test.each<[string, string[], Record<string, string>, Record<string, unknown>]>([
     {},
     { envdImage: "r/envd:1", defaultRuntimeClassName: "runc" },
   ],
+  ["the kit from an image volume", ["--kit-volume", "image"], {}, { kitVolume: "image" }],
   [
     "ports, off and on",
     ["--metrics-port", "0", "--health-port", "9000"],
@@ -70,6 +72,7 @@ test.each<[string[], RegExp]>([
   [["--watch-namespace", "Team_A"], /--watch-namespace must be a DNS label/],
   [["--envd-image", " "], /--envd-image must not be empty/],
   [["--default-runtime-class", "Kata!"], /--default-runtime-class must be a RuntimeClass name/],
+  [["--kit-volume", "mount"], /--kit-volume must be image or copy, got 'mount'/],
   [["--no-such-flag"], /Unknown option '--no-such-flag'/],
   [["stray"], /Unexpected argument 'stray'/],
 ])("refuses %j", (argv, message) => {

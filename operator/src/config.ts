@@ -6,6 +6,8 @@ import {
   type LogLevel,
 } from "../../lib/flags.js";
 
+import { KIT_VOLUMES, type KitVolume } from "./sandbox/settings.js";
+
 export { ConfigError, LOG_LEVELS, type LogLevel } from "../../lib/flags.js";
 
 /** Usage text for `operator --help`. */
@@ -19,6 +21,9 @@ Usage: node dist/operator.mjs [options]
   --watch-namespace <ns>         reconcile Sandboxes of this namespace only (default: all)
   --envd-image <image>           the envd sidecar image (default localhost/soulbox/envd:latest)
   --default-runtime-class <name> RuntimeClass of sandbox pods whose template names none (default kata)
+  --kit-volume image|copy        how sandbox containers get the executor kit: mounted read-only from
+                                 the envd image (a Kubernetes image volume; needs the ImageVolume
+                                 feature, on by default from 1.35) or copied per pod (default copy)
   --metrics-port <n>             serve Prometheus metrics on GET /metrics (default 8080; 0 = off)
   --health-port <n>              serve GET /healthz and GET /readyz (default 8081; 0 = off)
   --workers <n>                  sandboxes reconciled in parallel (default 8)
@@ -37,6 +42,7 @@ export interface OperatorConfig {
   watchNamespace?: string;
   envdImage: string;
   defaultRuntimeClassName: string;
+  kitVolume: KitVolume;
   metricsPort: number;
   healthPort: number;
   workers: number;
@@ -77,6 +83,7 @@ export function parseConfig(
     "watch-namespace": { type: "string" },
     "envd-image": { type: "string" },
     "default-runtime-class": { type: "string" },
+    "kit-volume": { type: "string" },
     "metrics-port": { type: "string" },
     "health-port": { type: "string" },
     workers: { type: "string" },
@@ -95,6 +102,9 @@ export function parseConfig(
     throw new ConfigError(
       `--default-runtime-class must be a RuntimeClass name, got '${runtimeClass}'`,
     );
+  const kitVolume = values["kit-volume"] ?? "copy";
+  if (!KIT_VOLUMES.includes(kitVolume as KitVolume))
+    throw new ConfigError(`--kit-volume must be ${KIT_VOLUMES.join(" or ")}, got '${kitVolume}'`);
   return {
     leaderElect: values["leader-elect"] ?? false,
     leaseNamespace:
@@ -104,6 +114,7 @@ export function parseConfig(
     watchNamespace: name("watch-namespace", values["watch-namespace"]),
     envdImage,
     defaultRuntimeClassName: runtimeClass,
+    kitVolume: kitVolume as KitVolume,
     metricsPort: port("metrics-port", values["metrics-port"], 8080),
     healthPort: port("health-port", values["health-port"], 8081),
     workers: Number(workers),

@@ -47,7 +47,11 @@ const startController = () => {
     metrics,
     namespace: cfg.watchNamespace,
     workers: cfg.workers,
-    settings: { envdImage: cfg.envdImage, defaultRuntimeClassName: cfg.defaultRuntimeClassName },
+    settings: {
+      envdImage: cfg.envdImage,
+      defaultRuntimeClassName: cfg.defaultRuntimeClassName,
+      kitVolume: cfg.kitVolume,
+    },
   });
   controller.synced.then(
     () => log.info("caches synced"),

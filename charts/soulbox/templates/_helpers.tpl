@@ -218,3 +218,14 @@ gateway pods share. Each renders nothing when storage.url is empty.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+How sandbox containers get the executor kit (envd.kitVolume): auto is an image volume where the
+cluster has the ImageVolume feature on by default (1.35 and newer), else a copy per pod.
+*/}}
+{{- define "soulbox.kitVolume" -}}
+{{- $v := .Values.envd.kitVolume | default "auto" }}
+{{- if eq $v "auto" }}
+{{- if semverCompare ">=1.35.0-0" .Capabilities.KubeVersion.Version }}image{{ else }}copy{{ end }}
+{{- else }}{{ $v }}{{ end }}
+{{- end }}

@@ -39,7 +39,7 @@ start_apiserver() {
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --authorization-mode Node,RBAC \
     --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota,NodeRestriction,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy \
-    --service-cluster-ip-range "$SERVICE_CIDR" --allow-privileged=true \
+    --service-cluster-ip-range "$SERVICE_CIDR" --allow-privileged=true --feature-gates ImageVolume=true \
     --profiling=false --v=1
 }
 

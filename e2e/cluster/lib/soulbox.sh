@@ -24,6 +24,9 @@ install_soulbox() {
   KIT_DIR=$(kit_dir)
   digest=$(tar -xOf "$(image_tar operator)" ./index.json | grep -o -m1 'sha256:[0-9a-f]*' | cut -c8-23)
   sets+=(--set-string "podAnnotations.soulbox\\.dev/image=$digest")
+  # The API server and the kubelet run with the ImageVolume gate (1.34: beta, off by default):
+  # sandbox pods mount the executor kit from the envd image instead of copying it.
+  sets+=(--set envd.kitVolume=image)
   [ "$gateway" = 0 ] || sets+=(--set-string "gateway.podAnnotations.soulbox\\.dev/image=$digest")
   say "installing SoulBox (charts/soulbox) as release $SOULBOX_RELEASE in $SOULBOX_NAMESPACE"
   out=$("$BIN/helm" --kubeconfig "$STATE/kubeconfig" upgrade --install "$SOULBOX_RELEASE" "$HERE/../../charts/soulbox" \

@@ -222,6 +222,43 @@ describe("desiredPod", () => {
     expect(pick(desiredPod(sandbox(spec), template, settings))).toEqual(expected);
   });
 
+  test("kitVolume image: the kit is the envd image mounted read-only, and envd copies nothing", () => {
+    const pod = desiredPod(
+      sandbox(),
+      { image: "python:3.12" },
+      { ...settings, kitVolume: "image" },
+    );
+    const copy = desiredPod(
+      sandbox(),
+      { image: "python:3.12" },
+      { ...settings, kitVolume: "copy" },
+    );
+    expect(pod.spec?.volumes).toEqual([
+      { name: "soulbox", emptyDir: {} },
+      {
+        name: "soulbox-kit",
+        image: { reference: "localhost/soulbox/envd:latest", pullPolicy: "IfNotPresent" },
+      },
+    ]);
+    expect(sandboxContainer(pod).volumeMounts).toEqual([
+      { name: "soulbox", mountPath: "/soulbox" },
+      {
+        name: "soulbox-kit",
+        mountPath: "/soulbox/kit",
+        subPath: "opt/soulbox/kit",
+        readOnly: true,
+      },
+    ]);
+    // The executor starts from the same path either way.
+    expect(sandboxContainer(pod).command).toEqual(sandboxContainer(copy).command);
+    const envd = pod.spec?.initContainers?.[0];
+    expect(envd?.env?.find((e) => e.name === "SOULBOX_KIT_VOLUME")?.value).toBe("image");
+    expect(envd?.volumeMounts).toEqual([{ name: "soulbox", mountPath: "/soulbox" }]);
+    expect(copy.spec?.volumes).toEqual([{ name: "soulbox", emptyDir: {} }]);
+    expect(copy.spec?.initContainers?.[0]?.env?.map((e) => e.name)).toEqual(["ENVD_ACCESS_TOKEN"]);
+    expect(desiredPod(sandbox(), { image: "python:3.12" }, settings)).toEqual(copy);
+  });
+
   test("the Sandbox's team label is carried to the pod", () => {
     const pod = desiredPod(
       sandbox({}, { "soulbox.dev/team": "t-9", other: "no" }),
@@ -288,6 +325,7 @@ describe("pod-spec-hash", () => {
     ["envFrom", { envFrom: [{ secretRef: { name: "s" } }] }, { image: "x" }, settings],
     ["a GPU", { gpu: { count: 1 } }, { image: "x" }, settings],
     ["another envd image", {}, { image: "x" }, { ...settings, envdImage: "envd:2" }],
+    ["the kit from an image volume", {}, { image: "x" }, { ...settings, kitVolume: "image" }],
     [
       "another default runtime class",
       {},

@@ -30,8 +30,17 @@ export const SHARED_VOLUME = "soulbox";
 export const SHARED_MOUNT = "/soulbox";
 /** The unix socket between envd and the executor. */
 export const EXECUTOR_SOCKET = `${SHARED_MOUNT}/run/executor.sock`;
-/** Where envd's entrypoint copies the kit; the sandbox container starts the executor from it. */
+/**
+ * Where the sandbox container finds the kit and starts the executor from: copied there by envd's
+ * entrypoint, or mounted there read-only from the envd image (kitVolume `image`).
+ */
 export const KIT_DIR = `${SHARED_MOUNT}/kit`;
+/** The image volume of the envd image (kitVolume `image`). */
+export const KIT_IMAGE_VOLUME = "soulbox-kit";
+/** Where the envd image keeps the kit: the image volume's subPath. */
+export const IMAGE_KIT_SUBPATH = "opt/soulbox/kit";
+/** Tells envd's entrypoint that the kit is mounted, so it copies nothing. */
+export const KIT_VOLUME_ENV = "SOULBOX_KIT_VOLUME";
 /** The extended resource of NVIDIA GPUs (the device plugin's name). */
 export const GPU_RESOURCE = "nvidia.com/gpu";
 /** The node label the NVIDIA GPU feature discovery sets to the GPU model. */
@@ -168,6 +177,7 @@ export function sandboxPodSpec(
   settings: SandboxPodSettings,
 ): V1PodSpec {
   const mounts = [{ name: SHARED_VOLUME, mountPath: SHARED_MOUNT }];
+  const imageKit = settings.kitVolume === "image";
   const envd: V1Container = {
     name: "envd",
     image: settings.envdImage,
@@ -181,6 +191,7 @@ export function sandboxPodSpec(
         name: "ENVD_ACCESS_TOKEN",
         valueFrom: { secretKeyRef: { name: who.tokenSecret, key: TOKEN_KEY } },
       },
+      ...(imageKit ? [{ name: KIT_VOLUME_ENV, value: "image" }] : []),
     ],
     ports: [{ name: "envd", containerPort: ENVD_PORT, protocol: "TCP" }],
     startupProbe: {
@@ -209,7 +220,17 @@ export function sandboxPodSpec(
     imagePullPolicy: "IfNotPresent",
     command: executorCommand(template),
     securityContext: sandboxSecurityContext(),
-    volumeMounts: mounts,
+    volumeMounts: imageKit
+      ? [
+          ...mounts,
+          {
+            name: KIT_IMAGE_VOLUME,
+            mountPath: KIT_DIR,
+            subPath: IMAGE_KIT_SUBPATH,
+            readOnly: true,
+          },
+        ]
+      : mounts,
   };
   if (template.env?.length)
     sandbox.env = template.env.map((e) => ({ name: e.name, value: e.value ?? "" }));
@@ -231,7 +252,17 @@ export function sandboxPodSpec(
     terminationGracePeriodSeconds: 5,
     initContainers: [envd],
     containers: [sandbox],
-    volumes: [{ name: SHARED_VOLUME, emptyDir: {} }],
+    volumes: [
+      { name: SHARED_VOLUME, emptyDir: {} },
+      ...(imageKit
+        ? [
+            {
+              name: KIT_IMAGE_VOLUME,
+              image: { reference: settings.envdImage, pullPolicy: "IfNotPresent" },
+            },
+          ]
+        : []),
+    ],
   };
   if (who.gpu?.product) spec.nodeSelector = { [GPU_PRODUCT_LABEL]: who.gpu.product };
   if (who.gpu?.count)

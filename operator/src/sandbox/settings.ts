@@ -10,4 +10,17 @@ export interface SandboxPodSettings {
   envdImage: string;
   /** The RuntimeClass of sandboxes whose template names none (`kata` in production). */
   defaultRuntimeClassName: string;
+  /**
+   * How the sandbox container gets the executor kit: `image` mounts it read-only from the envd
+   * image (a Kubernetes image volume: nothing copied, one copy per node in the image store);
+   * `copy` has envd's entrypoint copy it into the pod's shared emptyDir (any cluster; about
+   * 130 MB written per pod). Default `copy`.
+   */
+  kitVolume?: KitVolume;
 }
+
+/** See {@link SandboxPodSettings.kitVolume}. */
+export type KitVolume = "image" | "copy";
+
+/** The values `--kit-volume` takes. */
+export const KIT_VOLUMES: readonly KitVolume[] = ["image", "copy"];
