@@ -1,0 +1,711 @@
+/**
+ * The node-local cache in front of an {@link ObjectStore}: snapshot and template layers are
+ * fetched from object storage once per node and then read from the node's disk.
+ *
+ * Levels, nearest first (README "Node-local cache"):
+ * 1. manifest: an in-process LRU of recent `head` answers (ObjectInfo by store URL + key) with a
+ *    short TTL (default 30 s; 0 turns it off). Layers are written once under their key, so a
+ *    repeat open within the TTL skips the store's round trip; a key rewritten within it is served
+ *    as the object it was, at most `manifestTtlMs` longer.
+ * 2. node-disk: files named by sha256 under `dir`, size-capped, least recently opened evicted
+ *    first, never one a reader holds.
+ * 3. origin: the object store, read whole, once per sha256 however many open it at once.
+ *
+ * Integrity: a fill hashes the bytes as they land in a temp file and admits the file only when
+ * size and sha256 match the object's. It then records the file's stamp (size, inode, ctime: see
+ * {@link Stamp}); every open compares the open file's stamp with it and drops a file that was
+ * written to since, refetching it. Bit rot under an unchanged stamp is not caught (the disk's
+ * own checksums are for that). A file found at startup without a matching record is hashed
+ * whole on its first open before any byte of it is served.
+ *
+ * Recency and use counts persist in `dir/state.json` (rewritten at most once a second and on
+ * close), so a restart keeps the LRU order and the warm-up list; a lost state file only costs a
+ * re-hash of each entry on its first open.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, open as openFile, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { dirname, resolve as resolvePath } from "node:path";
+import { Readable, Transform, addAbortSignal, pipeline as pipelineCb } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Registry } from "prom-client";
+import type { Logger } from "../log.js";
+import {
+  SHA256_HEX,
+  cacheLayout,
+  hashStream,
+  prepareDir,
+  readState,
+  sameStamp,
+  scanEntries,
+  stampOf,
+  writeState,
+  type PersistedState,
+} from "./node-cache-disk.js";
+import { createCacheIndex, type CacheEntry } from "./node-cache-index.js";
+import {
+  createNodeCacheMetrics,
+  type NodeCacheMetrics,
+  type PrefetchResult,
+} from "./node-cache-metrics.js";
+import { createUseTable, type UseRecord } from "./node-cache-usage.js";
+import {
+  StorageError,
+  isStorageError,
+  type ByteRange,
+  type ObjectInfo,
+  type ObjectStore,
+} from "./object-store.js";
+
+export type { PrefetchResult } from "./node-cache-metrics.js";
+export type { UseRecord } from "./node-cache-usage.js";
+
+/** Options of {@link createNodeCache}. */
+export interface NodeCacheOptions {
+  /** The cache's directory (created when missing); one cache per directory. */
+  dir: string;
+  /** The most bytes the entries may take on disk. */
+  maxBytes: number;
+  /** Where the `soulbox_storage_cache_*` metrics are registered; a private registry when absent. */
+  registry?: Registry;
+  log?: Logger;
+  /** How long a `head` answer is reused (ms). Default 30 000; 0: every open heads the object. */
+  manifestTtlMs?: number;
+  /** Time for a use count to halve (ms). Default one day. */
+  useHalfLifeMs?: number;
+  /** The clock (ms since the epoch); tests move it. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** Options of {@link NodeCache.open}. */
+export interface CacheOpenOptions {
+  /** Only these bytes (served from the cached file; the whole object is fetched on a miss). */
+  range?: ByteRange;
+  /**
+   * Aborts the open: a waiter for a fill leaves it (the fill stops when no one waits any more),
+   * and a stream already returned ends with an `AbortError`.
+   */
+  signal?: AbortSignal;
+}
+
+/** An opened object. */
+export interface CacheRead {
+  /** The bytes (of `range` when given). Read it to the end or destroy it: it pins its entry. */
+  stream: Readable;
+  info: ObjectInfo;
+  /** True when the entry was on disk already (false: fetched now, or too large to cache). */
+  hit: boolean;
+}
+
+/** One object to prefetch. */
+export interface PrefetchItem {
+  store: ObjectStore;
+  key: string;
+}
+
+/** Progress of a prefetch, once per item. */
+export interface PrefetchProgress {
+  item: PrefetchItem;
+  result: PrefetchResult;
+  /** Why, when `result` is `error`. */
+  error?: unknown;
+  /** Items finished so far, this one included. */
+  done: number;
+  total: number;
+}
+
+/** Options of {@link NodeCache.prefetch}. */
+export interface PrefetchOptions {
+  /** Objects fetched at once. Default 2, so a prefetch leaves the link to the readers. */
+  concurrency?: number;
+  onProgress?: (progress: PrefetchProgress) => void;
+}
+
+/** Items by result. */
+export type PrefetchSummary = Record<PrefetchResult, number>;
+
+/** A prefetch running in the background. */
+export interface Prefetch {
+  /** Starts no further item and abandons the fills only this prefetch waits for. */
+  stop(): void;
+  /** Resolves when every item has ended (stopped ones as `cancelled`); never rejects. */
+  done: Promise<PrefetchSummary>;
+}
+
+/** Maps a recorded use back to a store and key (the caller holds the stores by URL). */
+export type WarmupResolver = (use: UseRecord) => PrefetchItem | undefined;
+
+/** What is in the cache now. */
+export interface NodeCacheStats {
+  entries: number;
+  bytes: number;
+  pinnedBytes: number;
+}
+
+/** The node cache. */
+export interface NodeCache {
+  readonly dir: string;
+  readonly maxBytes: number;
+  readonly metrics: NodeCacheMetrics;
+  /**
+   * Opens `key` of `store`: heads it (manifest level), serves it from its disk entry, or fetches
+   * it whole into the cache first (one fetch per sha256 for all concurrent opens) and serves it
+   * from there. An object larger than `maxBytes` streams from the store uncached. Errors of the
+   * store (`NotFound`, `Unavailable`, ...) keep their code; the store's error is the `cause`.
+   * Counts a use of the object for the warm-up list.
+   */
+  open(store: ObjectStore, key: string, options?: CacheOpenOptions): Promise<CacheRead>;
+  /** The `n` objects most used on this node recently (decayed counts), most used first. */
+  warmupList(n: number): UseRecord[];
+  /**
+   * Fetches `items` into the cache in the background, `concurrency` at a time, skipping what is
+   * cached. It never evicts a pinned entry, and skips (`no_room`) what would not fit beside them.
+   */
+  prefetch(items: readonly PrefetchItem[], options?: PrefetchOptions): Prefetch;
+  /** Prefetches the node's own warm-up list (the `n` most used, default 32) after a restart. */
+  warmUp(resolve: WarmupResolver, options?: PrefetchOptions & { n?: number }): Prefetch;
+  stats(): NodeCacheStats;
+  /** Stops every prefetch and waits for them and for fills in progress; saves the state. */
+  close(): Promise<void>;
+}
+
+const NO_LOG: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  with: () => NO_LOG,
+};
+
+const SAVE_DELAY_MS = 1000;
+const MANIFEST_MAX = 1024;
+const USE_RECORDS_MAX = 1024;
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** A fill in progress: one fetch of one sha256, and everyone waiting for it. */
+interface Fill {
+  waiters: Set<Waiter>;
+  /** Aborted when the last waiter leaves. */
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+interface Waiter {
+  /** An opener (it will read the entry, so the fill pins it on its behalf); not a prefetch. */
+  pin: boolean;
+  resolve(entry: CacheEntry): void;
+  reject(err: unknown): void;
+}
+
+/** `range` checked and clamped to `size`: [start, end). */
+function rangeBounds(range: ByteRange | undefined, size: number): [number, number] {
+  if (!range) return [0, size];
+  const { start, end } = range;
+  if (
+    !Number.isSafeInteger(start) ||
+    start < 0 ||
+    (end !== undefined && !Number.isSafeInteger(end))
+  )
+    throw new StorageError("InvalidConfig", `node cache: bad range ${JSON.stringify(range)}`);
+  if (end !== undefined && end < start)
+    throw new StorageError("InvalidConfig", `node cache: range end ${end} before start ${start}`);
+  return [Math.min(start, size), Math.min(end ?? size, size)];
+}
+
+/**
+ * Opens (creating it when missing) the cache in `opts.dir`: checks that it can write there,
+ * removes temp files a crash left, and rebuilds the index from the files and `state.json`.
+ * Bad options and an unwritable directory fail with `InvalidConfig`.
+ */
+export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache> {
+  const { maxBytes } = opts;
+  if (typeof maxBytes !== "number" || !Number.isFinite(maxBytes) || maxBytes <= 0)
+    throw new StorageError(
+      "InvalidConfig",
+      `node cache: maxBytes must be a positive number of bytes, got ${String(maxBytes)}`,
+    );
+  if (typeof opts.dir !== "string" || opts.dir === "")
+    throw new StorageError("InvalidConfig", "node cache: dir is required");
+  const manifestTtlMs = opts.manifestTtlMs ?? 30_000;
+  const halfLifeMs = opts.useHalfLifeMs ?? 24 * 3600_000;
+  if (!(manifestTtlMs >= 0) || !(halfLifeMs > 0))
+    throw new StorageError(
+      "InvalidConfig",
+      "node cache: manifestTtlMs must be ≥ 0 and useHalfLifeMs > 0",
+    );
+  const log = opts.log ?? NO_LOG;
+  const clock = opts.now ?? Date.now;
+  const layout = cacheLayout(resolvePath(opts.dir));
+
+  try {
+    await prepareDir(layout);
+  } catch (err) {
+    throw new StorageError(
+      "InvalidConfig",
+      `node cache: ${layout.dir} is not a writable directory: ${message(err)}`,
+      { cause: err },
+    );
+  }
+  const state = await readState(layout);
+  const scan = await scanEntries(layout, state);
+  const index = createCacheIndex(maxBytes);
+  for (const entry of scan.entries) index.add(entry);
+  const uses = createUseTable({ halfLifeMs, maxRecords: USE_RECORDS_MAX, initial: state.uses });
+  const metrics = createNodeCacheMetrics(opts.registry);
+
+  const manifest = new Map<string, { info: ObjectInfo; expires: number }>();
+  const fills = new Map<string, Fill>();
+  /** Deletions of entry files in progress, by sha256: a fill of the same sha256 waits for it. */
+  const removals = new Map<string, Promise<void>>();
+  const prefetches = new Set<Prefetch>();
+  let closed: Promise<void> | undefined;
+  let saveTimer: NodeJS.Timeout | undefined;
+  let saving: Promise<void> = Promise.resolve();
+
+  const gauges = () => {
+    metrics.size.set(index.bytes);
+    metrics.entries.set(index.count);
+  };
+
+  const snapshot = (): PersistedState => ({
+    version: 1,
+    entries: index
+      .entries()
+      .flatMap((e) =>
+        e.stamp ? [{ sha256: e.sha256, stamp: e.stamp, lastUsed: e.lastUsed }] : [],
+      ),
+    uses: uses.all(),
+  });
+  const save = () => {
+    saving = saving
+      .then(() => writeState(layout, snapshot()))
+      .catch((err: unknown) => log.warn("node cache: state not saved", { err }));
+    return saving;
+  };
+  const scheduleSave = () => {
+    if (saveTimer || closed) return;
+    saveTimer = setTimeout(() => {
+      saveTimer = undefined;
+      void save();
+    }, SAVE_DELAY_MS);
+    saveTimer.unref();
+  };
+
+  /** Deletes the file of `sha256` (already out of the index); a later fill waits for it. */
+  const removeFile = (sha256: string) => {
+    const path = layout.entry(sha256);
+    const before = removals.get(sha256) ?? Promise.resolve();
+    const removal: Promise<void> = before
+      .then(() => rm(path, { force: true }))
+      .catch((err: unknown) => log.warn("node cache: could not delete entry", { sha256, err }))
+      .finally(() => {
+        if (removals.get(sha256) === removal) removals.delete(sha256);
+      });
+    removals.set(sha256, removal);
+  };
+
+  /** Evicts until `need` more bytes fit; false when pinned entries leave too little room. */
+  const evict = (need: number): boolean => {
+    const { victims, fits } = index.evictFor(need);
+    for (const victim of victims) {
+      metrics.evictions.inc();
+      removeFile(victim.sha256);
+      log.debug("node cache: evicted", { sha256: victim.sha256, size: victim.size });
+    }
+    if (victims.length > 0) scheduleSave();
+    gauges();
+    return fits;
+  };
+
+  /** Drops an entry whose file no longer matches (or cannot be read): it is refetched. */
+  const drop = (entry: CacheEntry, why: string) => {
+    if (!index.remove(entry)) return;
+    metrics.corrupt.inc();
+    log.warn("node cache: entry dropped", { sha256: entry.sha256, why });
+    removeFile(entry.sha256);
+    gauges();
+    scheduleSave();
+  };
+
+  const unpin = (entry: CacheEntry) => {
+    entry.pins -= 1;
+    // A fill that found everything pinned went over the cap; the last reader brings it back.
+    if (entry.pins === 0 && index.bytes + index.reserved > maxBytes) evict(0);
+  };
+
+  const cacheable = (info: ObjectInfo) =>
+    SHA256_HEX.test(info.sha256) && Number.isSafeInteger(info.size) && info.size <= maxBytes;
+
+  /** The object's info from the manifest level, or from the store's `head`. */
+  const headOf = async (store: ObjectStore, key: string): Promise<ObjectInfo> => {
+    const id = `${store.displayUrl}\n${key}`;
+    if (manifestTtlMs > 0) {
+      const known = manifest.get(id);
+      manifest.delete(id);
+      if (known && known.expires > clock()) {
+        manifest.set(id, known);
+        metrics.requests.inc({ level: "manifest", result: "hit" });
+        return known.info;
+      }
+      metrics.requests.inc({ level: "manifest", result: "miss" });
+    }
+    let info: ObjectInfo;
+    try {
+      info = await store.head(key);
+    } catch (err) {
+      const result = isStorageError(err, "NotFound") ? "miss" : "error";
+      metrics.requests.inc({ level: "origin", result });
+      throw err;
+    }
+    if (manifestTtlMs > 0) {
+      manifest.set(id, { info, expires: clock() + manifestTtlMs });
+      if (manifest.size > MANIFEST_MAX) manifest.delete(manifest.keys().next().value as string);
+    }
+    return info;
+  };
+
+  /**
+   * Fetches `info`'s object into a temp file, verifies it, renames it into place and hands the
+   * entry to the fill's waiters (pinned for openers before any other fill can evict it).
+   */
+  const runFill = async (fill: Fill, store: ObjectStore, key: string, info: ObjectInfo) => {
+    const { sha256, size } = info;
+    const tmp = `${layout.tmp}/${sha256}.${randomUUID()}`;
+    const signal = fill.controller.signal;
+    // Room first, so temp files count against the cap too; past it only while readers pin.
+    if (!evict(size))
+      log.warn("node cache: readers pin too much to make room; over the cap until they close", {
+        sha256,
+        size,
+        maxBytes,
+      });
+    index.reserve(size);
+    let reserved = true;
+    try {
+      const body = await store.get(key, { signal });
+      const hash = createHash("sha256");
+      let got = 0;
+      await pipeline(
+        body,
+        async function* (chunks: AsyncIterable<Buffer>) {
+          for await (const chunk of chunks) {
+            hash.update(chunk);
+            got += chunk.length;
+            metrics.bytes.inc({ source: "origin" }, chunk.length);
+            yield chunk;
+          }
+        },
+        // flush: fsync before close, so a crash after the rename cannot leave a short file.
+        createWriteStream(tmp, { flags: "wx", flush: true }),
+        { signal },
+      );
+      const digest = hash.digest("hex");
+      if (got !== size || digest !== sha256)
+        throw new StorageError(
+          "IntegrityMismatch",
+          `node cache: ${key} from ${store.displayUrl} gave ${got} bytes with sha256 ${digest}, expected ${size} bytes with sha256 ${sha256}`,
+        );
+      const path = layout.entry(sha256);
+      await mkdir(dirname(path), { recursive: true });
+      await removals.get(sha256);
+      await rename(tmp, path);
+      // After the rename: a rename moves ctime.
+      const stamp = stampOf(await stat(path, { bigint: true }));
+      // No await from here on: the entry is admitted and pinned for its openers at once.
+      index.release(size);
+      reserved = false;
+      const entry: CacheEntry = { sha256, size, stamp, lastUsed: clock(), pins: 0 };
+      index.add(entry);
+      fills.delete(sha256);
+      for (const waiter of fill.waiters) {
+        if (waiter.pin) entry.pins += 1;
+        waiter.resolve(entry);
+      }
+      fill.waiters.clear();
+      metrics.requests.inc({ level: "origin", result: "hit" });
+      log.debug("node cache: filled", { sha256, size, key, store: store.displayUrl });
+      evict(0);
+      scheduleSave();
+    } catch (err) {
+      if (reserved) index.release(size);
+      await rm(tmp, { force: true }).catch(() => undefined);
+      // The object may have changed under its key: head it again next time.
+      manifest.delete(`${store.displayUrl}\n${key}`);
+      const error = isStorageError(err, "IntegrityMismatch")
+        ? err
+        : new StorageError(
+            isStorageError(err) ? err.code : signal.aborted ? "Aborted" : "Unavailable",
+            `node cache: fetching ${key} from ${store.displayUrl} failed: ${message(err)}`,
+            { cause: err },
+          );
+      if (!signal.aborted) {
+        metrics.requests.inc({ level: "origin", result: "error" });
+        log.warn("node cache: fill failed", { sha256, key, store: store.displayUrl, err: error });
+      }
+      fills.delete(sha256);
+      for (const waiter of fill.waiters) waiter.reject(error);
+      fill.waiters.clear();
+      gauges();
+    }
+  };
+
+  /** Waits for the fill of `info.sha256`, starting one when none runs. */
+  const joinFill = (
+    store: ObjectStore,
+    key: string,
+    info: ObjectInfo,
+    pin: boolean,
+    signal?: AbortSignal,
+  ): Promise<CacheEntry> => {
+    let fill = fills.get(info.sha256);
+    if (!fill) {
+      const created: Fill = {
+        waiters: new Set(),
+        controller: new AbortController(),
+        done: Promise.resolve(),
+      };
+      fills.set(info.sha256, created);
+      created.done = runFill(created, store, key, info);
+      fill = created;
+    }
+    const joined = fill;
+    return new Promise<CacheEntry>((resolve, reject) => {
+      const onAbort = () => {
+        if (!joined.waiters.delete(waiter)) return;
+        reject(
+          new StorageError("Aborted", `node cache: open of ${key} aborted`, {
+            cause: signal?.reason,
+          }),
+        );
+        // The last one out stops the fetch: nobody would read what it fills.
+        if (joined.waiters.size === 0) joined.controller.abort(signal?.reason);
+      };
+      const waiter: Waiter = {
+        pin,
+        resolve: (entry) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(entry);
+        },
+        reject: (err) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      };
+      joined.waiters.add(waiter);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  };
+
+  /**
+   * Serves `entry` (pinned by the caller) from its file; undefined when the file is gone or no
+   * longer the one that was filled (the entry is dropped). The pin goes when the stream closes.
+   */
+  const serve = async (
+    entry: CacheEntry,
+    info: ObjectInfo,
+    [start, end]: [number, number],
+    signal: AbortSignal | undefined,
+  ): Promise<Readable | undefined> => {
+    let fh: FileHandle | undefined;
+    try {
+      fh = await openFile(layout.entry(entry.sha256), "r");
+      const now = stampOf(await fh.stat({ bigint: true }));
+      if (now.size !== info.size) throw new Error(`size ${now.size}, expected ${info.size}`);
+      if (!entry.stamp) {
+        // Found at startup without a record: hash it whole once before trusting it.
+        const digest = await hashStream(fh.createReadStream({ start: 0, autoClose: false }));
+        if (digest !== entry.sha256) throw new Error(`sha256 ${digest}`);
+        entry.stamp = now;
+        scheduleSave();
+      } else if (!sameStamp(entry.stamp, now)) {
+        throw new Error("changed since it was filled");
+      }
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      drop(entry, message(err));
+      unpin(entry);
+      return undefined;
+    }
+    if (start >= end) {
+      await fh.close();
+      unpin(entry);
+      return Readable.from([]);
+    }
+    const stream = fh.createReadStream({ start, end: end - 1 });
+    stream.once("close", () => {
+      metrics.bytes.inc({ source: "node-disk" }, stream.bytesRead);
+      unpin(entry);
+    });
+    return signal ? addAbortSignal(signal, stream) : stream;
+  };
+
+  /** Streams an object too large to cache straight from the store, counting its bytes. */
+  const passThrough = async (
+    store: ObjectStore,
+    key: string,
+    range: ByteRange | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Readable> => {
+    const body = await store.get(key, { range, signal });
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        metrics.bytes.inc({ source: "origin" }, chunk.length);
+        callback(null, chunk);
+      },
+    });
+    return pipelineCb(body, counted, () => undefined);
+  };
+
+  const open = async (
+    store: ObjectStore,
+    key: string,
+    options: CacheOpenOptions = {},
+  ): Promise<CacheRead> => {
+    if (closed) throw new StorageError("Unavailable", "node cache: closed");
+    rangeBounds(options.range, Number.MAX_SAFE_INTEGER); // bad input fails before any I/O
+    const info = await headOf(store, key);
+    uses.record(store.displayUrl, key, info.sha256, info.size, clock());
+    scheduleSave();
+    if (!cacheable(info)) {
+      metrics.bypass.inc();
+      log.debug("node cache: larger than the cache, not cached", { key, size: info.size });
+      return {
+        stream: await passThrough(store, key, options.range, options.signal),
+        info,
+        hit: false,
+      };
+    }
+    const bounds = rangeBounds(options.range, info.size);
+    const cached = index.get(info.sha256);
+    if (cached) {
+      cached.pins += 1;
+      index.touch(cached, clock());
+      const stream = await serve(cached, info, bounds, options.signal);
+      if (stream) {
+        metrics.requests.inc({ level: "node-disk", result: "hit" });
+        return { stream, info, hit: true };
+      }
+    }
+    metrics.requests.inc({ level: "node-disk", result: "miss" });
+    const filled = await joinFill(store, key, info, true, options.signal);
+    const stream = await serve(filled, info, bounds, options.signal);
+    if (!stream)
+      throw new StorageError(
+        "IntegrityMismatch",
+        `node cache: the file of ${key} changed as soon as it was filled`,
+      );
+    return { stream, info, hit: false };
+  };
+
+  const prefetchOne = async (item: PrefetchItem, signal: AbortSignal): Promise<PrefetchResult> => {
+    const info = await headOf(item.store, item.key);
+    if (!cacheable(info)) return "too_large";
+    const cached = index.get(info.sha256);
+    if (cached) {
+      // Someone will need it soon: keep it from being the next eviction.
+      index.touch(cached, clock());
+      return "cached";
+    }
+    if (!fills.has(info.sha256) && maxBytes - index.pinnedBytes() - index.reserved < info.size)
+      return "no_room";
+    await joinFill(item.store, item.key, info, false, signal);
+    return "fetched";
+  };
+
+  const prefetch = (items: readonly PrefetchItem[], options: PrefetchOptions = {}): Prefetch => {
+    const concurrency = options.concurrency ?? 2;
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1)
+      throw new StorageError(
+        "InvalidConfig",
+        `node cache: prefetch concurrency must be a whole number ≥ 1, got ${String(concurrency)}`,
+      );
+    if (closed) throw new StorageError("Unavailable", "node cache: closed");
+    const controller = new AbortController();
+    const summary: PrefetchSummary = {
+      fetched: 0,
+      cached: 0,
+      too_large: 0,
+      no_room: 0,
+      error: 0,
+      cancelled: 0,
+    };
+    let next = 0;
+    let finished = 0;
+    const report = (item: PrefetchItem, result: PrefetchResult, error?: unknown) => {
+      summary[result] += 1;
+      finished += 1;
+      metrics.prefetch.inc({ result });
+      if (result === "error")
+        log.warn("node cache: prefetch failed", { key: item.key, err: error });
+      try {
+        options.onProgress?.({ item, result, error, done: finished, total: items.length });
+      } catch (err) {
+        log.warn("node cache: prefetch progress callback threw", { err });
+      }
+    };
+    const worker = async () => {
+      for (let item = items[next++]; item; item = items[next++]) {
+        if (controller.signal.aborted) {
+          report(item, "cancelled");
+          continue;
+        }
+        try {
+          report(item, await prefetchOne(item, controller.signal));
+        } catch (err) {
+          report(item, controller.signal.aborted ? "cancelled" : "error", err);
+        }
+      }
+    };
+    const workers = Array.from({ length: Math.min(concurrency, items.length) }, worker);
+    const handle: Prefetch = {
+      stop: () => controller.abort(new StorageError("Aborted", "node cache: prefetch stopped")),
+      done: Promise.all(workers).then(() => summary),
+    };
+    prefetches.add(handle);
+    void handle.done.finally(() => prefetches.delete(handle));
+    return handle;
+  };
+
+  const warmupList = (n: number) => uses.top(n, clock());
+
+  gauges();
+  if (index.bytes > maxBytes) evict(0);
+  log.info("node cache ready", {
+    dir: layout.dir,
+    maxBytes,
+    entries: index.count,
+    bytes: index.bytes,
+    strays: scan.strays.length,
+  });
+
+  return {
+    dir: layout.dir,
+    maxBytes,
+    metrics,
+    open,
+    warmupList,
+    prefetch,
+    warmUp(resolve, options = {}) {
+      const items = warmupList(options.n ?? 32).flatMap((use) => {
+        const item = resolve(use);
+        return item ? [item] : [];
+      });
+      return prefetch(items, options);
+    },
+    stats: () => ({ entries: index.count, bytes: index.bytes, pinnedBytes: index.pinnedBytes() }),
+    close() {
+      closed ??= (async () => {
+        for (const p of prefetches) p.stop();
+        await Promise.all([...prefetches].map((p) => p.done));
+        await Promise.allSettled([...fills.values()].map((f) => f.done));
+        await Promise.allSettled([...removals.values()]);
+        clearTimeout(saveTimer);
+        saveTimer = undefined;
+        await save();
+      })();
+      return closed;
+    },
+  };
+}
