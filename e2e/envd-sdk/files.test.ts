@@ -148,7 +148,6 @@ describe("files through the official e2b SDK", () => {
     ["reading a missing file", () => h.sandbox.files.read(`${dir}/missing`), NotFoundError],
     ["listing a missing directory", () => h.sandbox.files.list(`${dir}/missing`), NotFoundError],
     ["getInfo of a missing path", () => h.sandbox.files.getInfo(`${dir}/missing`), NotFoundError],
-    ["removing a missing path", () => h.sandbox.files.remove(`${dir}/missing`), NotFoundError],
     [
       "watching a missing directory",
       () => h.sandbox.files.watchDir(`${dir}/missing`, () => undefined),
@@ -156,6 +155,12 @@ describe("files through the official e2b SDK", () => {
     ],
   ])("%s throws NotFoundError", async (_name, call, cls) => {
     await expect(call()).rejects.toBeInstanceOf(cls);
+  });
+
+  test("removing a path that does not exist succeeds, as E2B's envd does", async () => {
+    await expect(h.sandbox.files.remove(`${dir}/missing`)).resolves.toBeUndefined();
+    await expect(h.sandbox.files.remove(`${dir}/no/such/tree`)).resolves.toBeUndefined();
+    expect(await h.sandbox.files.exists(`${dir}/missing`)).toBe(false);
   });
 
   test("reading a directory as a file is refused with a clear error", async () => {

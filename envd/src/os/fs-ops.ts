@@ -68,11 +68,11 @@ export async function move(
   return statEntry(destination, users);
 }
 
-/** Removes a file or a directory tree. Throws `not_found` when nothing is there. */
+/**
+ * Removes a file or a directory tree. Nothing there is not an error: E2B's envd removes with
+ * "remove all" semantics, and programs written against it delete paths that may not exist.
+ */
 export async function remove(path: string): Promise<void> {
-  await lstat(path).catch((err: unknown) => {
-    throw fromSystemError(err, `cannot remove '${path}'`);
-  });
   try {
     await rm(path, { recursive: true, force: true });
   } catch (err) {
