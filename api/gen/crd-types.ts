@@ -47,6 +47,15 @@ export interface GpuAllocationSpec {
    * `NVIDIA-H100-80GB-HBM3`); any model when empty.
    */
   product?: string;
+  /** The least memory each GPU must have, in MiB (0 or absent - any). */
+  minMemoryMiB?: number;
+  /**
+   * When true, every GPU of the set has an NVLink to another of the set (needs a count of 2 or more
+   * to mean anything).
+   *
+   * @default false
+   */
+  nvlink?: boolean;
   /**
    * `SingleNUMA`: all GPUs come from one NUMA node (Sandbox `gpu.sameNuma: true`). `Any`: any GPUs
    * of the node.
@@ -59,23 +68,36 @@ export interface GpuAllocationSpec {
 /** What the operator observed. Written only by the operator. */
 export interface GpuAllocationStatus {
   /**
-   * `Pending`: waiting for a node with free GPUs. `Allocated`: reserved on `node`. `Released`:
-   * given back. `Failed`: it cannot be satisfied; the conditions say why.
+   * `Pending`: waiting for a node with free GPUs. `Bound`: reserved on `node`. `Released`: given
+   * back (its Sandbox is gone). `Failed`: it can never be satisfied (its Sandbox does not exist, or
+   * no node has such GPUs at all); the conditions say why.
    */
   phase?: GpuAllocationPhase;
   /** The node the GPUs are on. */
   node?: string;
   /** The ids of the allocated devices (e.g. GPU UUIDs), as the device plugin names them. */
   deviceIds?: string[];
-  /** The latest observations, one per type (e.g. `Allocated`). */
+  /** The allocated devices, as the node's device plugin describes them. */
+  devices?: GpuAllocationStatusDevices[];
+  /** The latest observations, one per type (e.g. `Bound`). */
   conditions?: Condition[];
 }
 
 /**
- * `Pending`: waiting for a node with free GPUs. `Allocated`: reserved on `node`. `Released`: given
- * back. `Failed`: it cannot be satisfied; the conditions say why.
+ * `Pending`: waiting for a node with free GPUs. `Bound`: reserved on `node`. `Released`: given back
+ * (its Sandbox is gone). `Failed`: it can never be satisfied (its Sandbox does not exist, or no
+ * node has such GPUs at all); the conditions say why.
  */
-export type GpuAllocationPhase = "Pending" | "Allocated" | "Released" | "Failed";
+export type GpuAllocationPhase = "Pending" | "Bound" | "Released" | "Failed";
+
+export interface GpuAllocationStatusDevices {
+  /** The device id (the GPU UUID). */
+  uuid: string;
+  /** The driver's index (/dev/nvidia<index>). */
+  index: number;
+  /** The NUMA node of the GPU's PCI device; absent when the node reports none. */
+  numaNode?: number;
+}
 
 /** One observation (the shape of metav1.Condition). */
 export interface Condition {
@@ -203,6 +225,13 @@ export interface SandboxSpec {
    */
   envFrom?: SandboxEnvFrom[];
   /**
+   * PersistentVolumeClaims of the Sandbox's namespace mounted read-write into the sandbox container
+   * (E2B's volumeMounts). The claims are not owned by the Sandbox: their data outlives it, and the
+   * next sandbox that mounts them sees it. A sandbox with volume mounts never takes a pool pod
+   * (pool pods have none).
+   */
+  volumeMounts?: SandboxVolumeMounts[];
+  /**
    * Free labels that users filter sandboxes by (E2B's sandbox metadata). Keys and values follow the
    * rules of Kubernetes labels, because the operator also puts them on the Sandbox's pod; keys
    * under soulbox.dev/, kubernetes.io/ and k8s.io/ are reserved.
@@ -303,6 +332,16 @@ export interface SandboxEnvFrom {
 export interface SandboxEnvFromSecretRef {
   /** The Secret's name. */
   name: string;
+}
+
+export interface SandboxVolumeMounts {
+  /** The PersistentVolumeClaim's name. */
+  volume: string;
+  /**
+   * Where the volume appears in the sandbox: an absolute, clean path, not `/` and not under /proc,
+   * /sys, /dev or /soulbox (the sandbox's own runtime).
+   */
+  path: string;
 }
 
 /**

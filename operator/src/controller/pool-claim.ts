@@ -29,12 +29,20 @@ import { isPodReady } from "./pod-ready.js";
 
 /**
  * The pool a Sandbox takes a pod from: `spec.poolRef`, else the first pool (by name) of its
- * `templateRef`; none for a cold start (`coldStart`, a GPU, an inline template, a restore), a
+ * `templateRef`; none for a cold start (`coldStart`, a GPU, an inline template, a restore, volume
+ * mounts: a pool pod has no claims mounted), a
  * missing pool, or a pool of another template (its pods would not run the Sandbox's). Pure.
  */
 export function poolFor(sb: Sandbox, pools: readonly SandboxPool[]): SandboxPool | undefined {
   const spec = sb.spec;
-  if (spec.coldStart || spec.gpu || spec.restoreFrom || !spec.templateRef) return undefined;
+  if (
+    spec.coldStart ||
+    spec.gpu ||
+    spec.restoreFrom ||
+    spec.volumeMounts?.length ||
+    !spec.templateRef
+  )
+    return undefined;
   const usable = pools.filter(
     (p) => !p.metadata.deletionTimestamp && p.spec.templateRef === spec.templateRef,
   );

@@ -96,6 +96,11 @@ describe("poolFor: which pool a Sandbox takes from", () => {
     ["coldStart: none", { templateRef: "python", coldStart: true }, undefined],
     ["an inline template: none", { template: { image: "python:3" } }, undefined],
     ["a GPU: none", { templateRef: "python", gpu: { count: 1 } }, undefined],
+    [
+      "volume mounts: none",
+      { templateRef: "python", volumeMounts: [{ volume: "v", path: "/data" }] },
+      undefined,
+    ],
     ["no pool of its template: none", { templateRef: "ruby" }, undefined],
   ])("%s", (_name, spec, want) => {
     expect(poolFor({ spec } as Sandbox, pools)?.metadata.name).toBe(want);

@@ -164,6 +164,39 @@ describe("desiredPod", () => {
       [[{ secretRef: { name: "openai" } }, { secretRef: { name: "db" } }], undefined],
     ],
     [
+      "volumeMounts mount their claims read-write in the sandbox container only",
+      {
+        volumeMounts: [
+          { volume: "vol-a", path: "/data" },
+          { volume: "vol-b", path: "/home/user/cache" },
+        ],
+      },
+      { image: "x" },
+      (p) => [
+        sandboxContainer(p).volumeMounts?.filter((m) => m.name.startsWith("soulbox-claim-")),
+        p.spec?.initContainers?.[0]?.volumeMounts?.some((m) => m.name.startsWith("soulbox-claim")),
+        p.spec?.volumes?.filter((v) => v.persistentVolumeClaim),
+      ],
+      [
+        [
+          { name: "soulbox-claim-0", mountPath: "/data" },
+          { name: "soulbox-claim-1", mountPath: "/home/user/cache" },
+        ],
+        false,
+        [
+          { name: "soulbox-claim-0", persistentVolumeClaim: { claimName: "vol-a" } },
+          { name: "soulbox-claim-1", persistentVolumeClaim: { claimName: "vol-b" } },
+        ],
+      ],
+    ],
+    [
+      "no volumeMounts: no claims",
+      {},
+      { image: "x" },
+      (p) => p.spec?.volumes?.filter((v) => v.persistentVolumeClaim),
+      [],
+    ],
+    [
       "resources are the template's, as strings",
       {},
       { image: "x", resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: 2 } } },
@@ -324,6 +357,12 @@ describe("pod-spec-hash", () => {
     ["an env var", {}, { image: "x", env: [{ name: "A" }] }, settings],
     ["envFrom", { envFrom: [{ secretRef: { name: "s" } }] }, { image: "x" }, settings],
     ["a GPU", { gpu: { count: 1 } }, { image: "x" }, settings],
+    [
+      "a volume mount",
+      { volumeMounts: [{ volume: "v", path: "/data" }] },
+      { image: "x" },
+      settings,
+    ],
     ["another envd image", {}, { image: "x" }, { ...settings, envdImage: "envd:2" }],
     ["the kit from an image volume", {}, { image: "x" }, { ...settings, kitVolume: "image" }],
     [

@@ -153,7 +153,12 @@ export interface PodIdentity {
   tokenSecret: string;
   envFrom?: Sandbox["spec"]["envFrom"];
   gpu?: Sandbox["spec"]["gpu"];
+  /** PersistentVolumeClaims mounted into the sandbox container (never for a pool pod). */
+  volumeMounts?: Sandbox["spec"]["volumeMounts"];
 }
+
+/** The pod volume of the `i`th entry of `spec.volumeMounts`. */
+export const claimVolumeName = (i: number) => `soulbox-claim-${i}`;
 
 function podSpec(sb: Sandbox, template: SandboxTemplate, settings: SandboxPodSettings): V1PodSpec {
   return sandboxPodSpec(
@@ -161,6 +166,7 @@ function podSpec(sb: Sandbox, template: SandboxTemplate, settings: SandboxPodSet
       tokenSecret: tokenSecretName(sb.metadata.name ?? ""),
       envFrom: sb.spec.envFrom,
       gpu: sb.spec.gpu,
+      volumeMounts: sb.spec.volumeMounts,
     },
     template,
     settings,
@@ -214,23 +220,29 @@ export function sandboxPodSpec(
     volumeMounts: mounts,
   };
 
+  // Only the sandbox container: the executor there runs the processes and does envd's file
+  // operations (the sidecar forwards them over the socket), so both see the volume.
+  const claims = who.volumeMounts ?? [];
   const sandbox: V1Container = {
     name: "sandbox",
     image: template.image,
     imagePullPolicy: "IfNotPresent",
     command: executorCommand(template),
     securityContext: sandboxSecurityContext(),
-    volumeMounts: imageKit
-      ? [
-          ...mounts,
-          {
-            name: KIT_IMAGE_VOLUME,
-            mountPath: KIT_DIR,
-            subPath: IMAGE_KIT_SUBPATH,
-            readOnly: true,
-          },
-        ]
-      : mounts,
+    volumeMounts: [
+      ...mounts,
+      ...(imageKit
+        ? [
+            {
+              name: KIT_IMAGE_VOLUME,
+              mountPath: KIT_DIR,
+              subPath: IMAGE_KIT_SUBPATH,
+              readOnly: true,
+            },
+          ]
+        : []),
+      ...claims.map((m, i) => ({ name: claimVolumeName(i), mountPath: m.path })),
+    ],
   };
   if (template.env?.length)
     sandbox.env = template.env.map((e) => ({ name: e.name, value: e.value ?? "" }));
@@ -262,6 +274,11 @@ export function sandboxPodSpec(
             },
           ]
         : []),
+      // Not owned by the Sandbox: the claim and its data outlive the pod.
+      ...claims.map((m, i) => ({
+        name: claimVolumeName(i),
+        persistentVolumeClaim: { claimName: m.volume },
+      })),
     ],
   };
   if (who.gpu?.product) spec.nodeSelector = { [GPU_PRODUCT_LABEL]: who.gpu.product };
