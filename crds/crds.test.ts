@@ -786,19 +786,19 @@ describe("GpuAllocation", () => {
 
   test.each<[string, unknown, string]>([
     [
-      "Allocated without node and devices",
-      { phase: "Allocated" },
-      'status: Invalid value: "object": an Allocated GpuAllocation names its node and device ids',
+      "Bound without node and devices",
+      { phase: "Bound" },
+      'status: Invalid value: "object": a Bound GpuAllocation names its node and device ids',
     ],
     [
       "fewer device ids than GPUs",
-      { phase: "Allocated", node: "gpu-node-1", deviceIds: ["GPU-0"] },
+      { phase: "Bound", node: "gpu-node-1", deviceIds: ["GPU-0"] },
       'status.deviceIds: Invalid value: "object": status.deviceIds must list exactly spec.count devices',
     ],
     [
       "an unknown phase",
       { phase: "Reserved" },
-      'status.phase: Unsupported value: "Reserved": supported values: "Pending", "Allocated", "Released", "Failed"',
+      'status.phase: Unsupported value: "Reserved": supported values: "Pending", "Bound", "Released", "Failed"',
     ],
   ])("refuses a status with %s", async (_what, status, message) => {
     const created = await gpuAllocations.create(spec);
@@ -815,18 +815,18 @@ describe("GpuAllocation", () => {
     );
   });
 
-  test("an Allocated status is stored and kubectl prints the columns", async () => {
+  test("a Bound status is stored and kubectl prints the columns", async () => {
     const created = await gpuAllocations.create(spec, "gpus-1");
     await gpuAllocations.replaceStatus({
       ...created,
-      status: { phase: "Allocated", node: "gpu-node-1", deviceIds: ["GPU-0", "GPU-1"] },
+      status: { phase: "Bound", node: "gpu-node-1", deviceIds: ["GPU-0", "GPU-1"] },
     });
     const lines = kubectl(["get", "gpua", "-n", ns.name, "-o", "wide"]).trim().split("\n");
     expect(lines[0]).toMatch(
       /^NAME\s+SANDBOX\s+COUNT\s+PRODUCT\s+NODE\s+PHASE\s+AGE\s+NUMA\s+DEVICES$/,
     );
     expect(lines[1]).toMatch(
-      /^gpus-1\s+box-1\s+2\s+NVIDIA-H100-80GB-HBM3\s+gpu-node-1\s+Allocated\s+\d+s\s+Any\s+\["GPU-0","GPU-1"\]$/,
+      /^gpus-1\s+box-1\s+2\s+NVIDIA-H100-80GB-HBM3\s+gpu-node-1\s+Bound\s+\d+s\s+Any\s+\["GPU-0","GPU-1"\]$/,
     );
   });
 });
