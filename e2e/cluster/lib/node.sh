@@ -112,6 +112,7 @@ node_up() {
   alive kube-proxy || start_kube_proxy
   wait_for "node $NODE_NAME" 120 node_ready
   wait_for "kube-proxy (Services)" 60 proxy_ready
+  storage_class_up
   say "node $NODE_NAME ready in $((SECONDS - started)) s (containerd $CONTAINERD_VERSION, socket $STATE/containerd/containerd.sock)"
 }
 
@@ -127,6 +128,7 @@ unmount_state() {
 
 node_down() {
   [ -d "$STATE/containerd" ] || [ -f "$STATE/kubelet.pid" ] || return 0
+  storage_class_down
   # First let the kubelet stop the pods properly (containers, sandbox, CNI teardown).
   if alive kubelet && alive kube-apiserver && apiserver_ready; then
     kctl delete pods --all --all-namespaces --grace-period=1 --wait=false >/dev/null 2>&1 || true
