@@ -112,7 +112,9 @@ export type StorageErrorCode =
   /** The object is encrypted with a key this store does not have. */
   | "KeyUnavailable"
   /** The call was aborted by its signal. */
-  | "Aborted";
+  | "Aborted"
+  /** The caller's input is wrong: a bad key or metadata, a range outside the object. */
+  | "InvalidArgument";
 
 /** A storage failure, typed, with the provider's error kept as its cause. */
 export class StorageError extends Error {
