@@ -34,6 +34,7 @@ export const PROCESS_TESTS = [
   "envd/src/sidecar/readiness.test.ts",
   "envd/src/sidecar/stream-memory.test.ts",
   "gateway/src/proxy/front-door.*.test.ts",
+  "gpu/src/plugin-process.test.ts",
   "lib/stop-child.test.ts",
 ];
 

@@ -1,6 +1,7 @@
-// Bundles the envd entry points, the operator and the gateway into single ESM files under dist/.
+// Bundles the envd entry points, the operator, the gateway and the GPU device plugin into single ESM files under dist/.
 // node-pty and fs-xattr are native and stay external; everything else is inlined so the
 // executor can later be copied into any sandbox image as one file.
+import { copyFileSync } from "node:fs";
 import { build } from "esbuild";
 
 const common = {
@@ -40,3 +41,11 @@ await build({
   outdir: "dist",
   outExtension: { ".js": ".mjs" },
 });
+await build({
+  ...common,
+  entryPoints: { "gpu-plugin": "gpu/src/main.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
+});
+// The device plugin loads the kubelet's .proto at runtime (gpu/src/api.ts looks beside itself).
+copyFileSync("gpu/proto/api.proto", "dist/gpu-plugin.proto");
