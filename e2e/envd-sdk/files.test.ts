@@ -128,6 +128,39 @@ describe("files through the official e2b SDK", () => {
     }
   });
 
+  test("files.write while watchDir runs is a WRITE named after the file (recursive, new folder too)", async () => {
+    await h.sandbox.files.write(`${dir}/existing.txt`, "v1");
+    const events: FilesystemEvent[] = [];
+    const watch = await h.sandbox.files.watchDir(dir, (e) => void events.push(e), {
+      recursive: true,
+      includeEntry: true,
+    });
+    const of = (name: string) => events.filter((e) => e.name === name).map((e) => e.type);
+    try {
+      await h.sandbox.files.write(`${dir}/existing.txt`, "v2");
+      await eventually(() =>
+        of("existing.txt").includes(FilesystemEventType.WRITE) ? true : undefined,
+      );
+      await h.sandbox.files.makeDir(`${dir}/made-later`);
+      await eventually(() => (of("made-later").length > 0 ? true : undefined));
+      await h.sandbox.files.write(`${dir}/made-later/new.txt`, "new");
+      await eventually(() =>
+        of("made-later/new.txt").includes(FilesystemEventType.WRITE) ? true : undefined,
+      );
+      expect(of("existing.txt")).toEqual([FilesystemEventType.WRITE]);
+      expect(of("made-later/new.txt")).toEqual([
+        FilesystemEventType.CREATE,
+        FilesystemEventType.WRITE,
+      ]);
+      // The atomic upload's temporary file is envd's business, not the user's.
+      expect(events.filter((e) => e.name.includes(".upload-"))).toEqual([]);
+      const written = events.find((e) => e.name === "made-later/new.txt");
+      expect(written?.entry).toMatchObject({ name: "new.txt", path: `${dir}/made-later/new.txt` });
+    } finally {
+      await watch.stop();
+    }
+  });
+
   test("watchDir reports a chmod", async () => {
     await h.sandbox.files.write(`${dir}/c.txt`, "c");
     const events: FilesystemEvent[] = [];

@@ -2,7 +2,9 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { classifyChange, watchDirectory, type FsEvent } from "./dir-watcher.js";
+import { Readable } from "node:stream";
+import { classifyChange, uploadTarget, watchDirectory, type FsEvent } from "./dir-watcher.js";
+import { writeUpload } from "./file-transfer.js";
 
 const k = (
   o: Partial<{
@@ -36,6 +38,20 @@ describe("classifyChange", () => {
   });
 });
 
+describe("uploadTarget", () => {
+  test.each([
+    [".a.txt.upload-0123456789ab", "a.txt"],
+    ["sub/dir/.a.txt.upload-0123456789ab", "sub/dir/a.txt"],
+    ["..hidden.upload-abcdefabcdef", ".hidden"],
+    ["a.txt", undefined],
+    [".a.txt.upload-0123", undefined],
+    ["a.txt.upload-0123456789ab", undefined],
+    [".upload-0123456789ab", undefined],
+  ])("%s → %s", (rel, target) => {
+    expect(uploadTarget(rel)).toBe(target);
+  });
+});
+
 describe("watchDirectory", () => {
   let dir: string;
   beforeEach(() => {
@@ -50,6 +66,14 @@ describe("watchDirectory", () => {
         throw new Error(
           `missing events; got ${JSON.stringify(events.map((e) => [e.name, e.type]))}`,
         );
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async function untilTrue(done: () => boolean, got: () => string) {
+    const deadline = Date.now() + 5000;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`condition not met; got ${got()}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -79,6 +103,57 @@ describe("watchDirectory", () => {
         ["sub/b", "create"],
         ["sub/b", "remove"],
       ]);
+    } finally {
+      w.close();
+    }
+  });
+
+  test("an envd upload is reported as the user's write of the file, never as its temporary file", async () => {
+    const events: FsEvent[] = [];
+    const w = await watchDirectory(
+      dir,
+      true,
+      (e) => events.push(e),
+      () => undefined,
+    );
+    const me = {
+      name: "me",
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      home: dir,
+      shell: "/bin/sh",
+    };
+    const actor = { user: me, chown: false };
+    const upload = (path: string, text: string) =>
+      writeUpload(join(dir, path), Readable.from([Buffer.from(text)]), actor, {});
+    try {
+      await upload("new.txt", "first");
+      await until(events, [["new.txt", "write"]]);
+      await upload("new.txt", "second");
+      // A folder made after the watch started, and a file uploaded into it.
+      execFileSync("mkdir", [join(dir, "later")]);
+      await until(events, [["later", "create"]]);
+      await upload("later/deep.txt", "deep");
+      await until(events, [["later/deep.txt", "write"]]);
+      const of = (name: string) => events.filter((e) => e.name === name).map((e) => e.type);
+      await untilTrue(
+        () => of("new.txt").length >= 3,
+        () => JSON.stringify(of("new.txt")),
+      );
+      expect(of("new.txt")).toEqual(["create", "write", "write"]);
+      expect(of("later/deep.txt")).toEqual(["create", "write"]);
+      expect(events.filter((e) => e.name.includes(".upload-"))).toEqual([]);
+
+      // A failed upload leaves no event, and no state: a later mv onto that name is a create.
+      const failing = new Readable({
+        read() {
+          this.destroy(new Error("client went away"));
+        },
+      });
+      await expect(writeUpload(join(dir, "failed.txt"), failing, actor, {})).rejects.toThrow();
+      execFileSync("bash", ["-c", `cd ${dir} && echo x > other && mv other failed.txt`]);
+      await until(events, [["failed.txt", "create"]]);
+      expect(of("failed.txt")).toEqual(["create"]);
     } finally {
       w.close();
     }

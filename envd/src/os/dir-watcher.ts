@@ -44,6 +44,19 @@ const UNKNOWN: Known = { ino: -1, mode: 0, uid: 0, gid: 0, mtimeMs: 0, size: 0, 
 /** How many entries the initial scan of a recursive watch remembers at most. */
 const MAX_SCANNED = 100_000;
 
+/** The temporary file of an envd upload (file-transfer.ts): `.<name>.upload-<12 hex>`. */
+const UPLOAD_TEMP = /^\.(.+)\.upload-[0-9a-f]{12}$/;
+
+/**
+ * The file an envd upload's temporary file will become (relative, like `rel`), or undefined
+ * when `rel` is not one. Pure.
+ */
+export function uploadTarget(rel: string): string | undefined {
+  const slash = rel.lastIndexOf("/");
+  const m = UPLOAD_TEMP.exec(rel.slice(slash + 1));
+  return m ? `${rel.slice(0, slash + 1)}${m[1]}` : undefined;
+}
+
 /**
  * Classifies a `change` notification from what changed since the last look:
  * content or size → write; only mode or owner → chmod. Pure.
@@ -81,6 +94,10 @@ export async function watchDirectory(
   const cache = new Map<string, Known>();
   const watchers = new Map<string, FSWatcher>();
   let pending: { type: "rename" | "change"; name: string }[] = [];
+  // Files an envd upload is writing through a temporary file. What the user did is write the
+  // file: its commit (the rename over it) is reported as create (when new) and write, named
+  // after the file, and the temporary file is never reported.
+  const uploading = new Set<string>();
   let scheduled = false;
   let closed = false;
 
@@ -159,6 +176,25 @@ export async function watchDirectory(
       const s = stats[i];
       const emit = (type: FsEventType) => onEvent({ name: r.name, type, path: join(root, r.name) });
       const before = cache.get(r.name);
+      const target = uploadTarget(r.name);
+      if (target !== undefined) {
+        if (r.type === "rename") {
+          // Renamed onto its file (the kernel reports the two halves of a rename one after
+          // the other), or still there: an upload. Gone otherwise: a failed one.
+          const next = batch[i + 1];
+          if (s || (next?.type === "rename" && next.name === target)) uploading.add(target);
+          else uploading.delete(target);
+        }
+        continue;
+      }
+      if (r.type === "rename" && s && uploading.has(r.name)) {
+        uploading.delete(r.name);
+        const existed = present.get(r.name) ?? before !== undefined;
+        present.set(r.name, true);
+        if (!existed) emit("create");
+        emit("write");
+        continue;
+      }
       if (r.type === "change") {
         emit(s ? classifyChange(before, known(s)) : "write");
         if (s) cache.set(r.name, known(s));
