@@ -5,7 +5,6 @@
  */
 import {
   checkCredentials,
-  displayUrl,
   loadCredentialsDir,
   parseCredentialsJson,
   parseStorageUrl,
@@ -14,7 +13,7 @@ import type { Credentials, StorageConfig } from "./config.js";
 import type { BlobDriver } from "./drivers/driver.js";
 import { createFileDriver } from "./drivers/file.js";
 import { loadKeyring, type Keyring } from "./encryption.js";
-import { StorageError, type ObjectStore } from "./object-store.js";
+import type { ObjectStore } from "./object-store.js";
 import { createObjectStore } from "./store.js";
 
 export * from "./object-store.js";
@@ -71,12 +70,13 @@ export async function openDriver(
       await (driver as BlobDriver & { checkRoot(): Promise<void> }).checkRoot();
       return driver;
     }
-    default:
-      void credentials;
-      throw new StorageError(
-        "InvalidConfig",
-        `${displayUrl(config)}: the ${config.scheme}:// backend is not built yet`,
-      );
+    case "s3":
+    case "r2":
+      return (await import("./drivers/s3.js")).createS3Driver(config, credentials);
+    case "gs":
+      return (await import("./drivers/gcs.js")).createGcsDriver(config, credentials);
+    case "azblob":
+      return (await import("./drivers/azblob.js")).createAzblobDriver(config, credentials);
   }
 }
 
