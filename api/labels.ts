@@ -16,6 +16,12 @@ export const Label = {
    * the pod, so a pod always tells where it came from.
    */
   pool: `${DOMAIN}/pool`,
+  /** On a volume's PersistentVolumeClaim (value: the volume id) and on its content sandbox. */
+  volume: `${DOMAIN}/volume`,
+  /** On a volume's claim: its E2B name as a label value ({@link labelValue}), for lookups by name. */
+  volumeName: `${DOMAIN}/volume-name`,
+  /** On a sandbox that serves a volume's content API (value: the volume id); not a user's sandbox. */
+  volumeContent: `${DOMAIN}/volume-content`,
   /** Standard: who manages the object. */
   managedBy: "app.kubernetes.io/managed-by",
 } as const;
@@ -42,6 +48,8 @@ export const Annotation = {
    * what envd was given, so a different restart count means it is given again.
    */
   identity: `${DOMAIN}/identity`,
+  /** On a volume's PersistentVolumeClaim: the volume's E2B name, exactly as given. */
+  volumeName: `${DOMAIN}/volume-name`,
 } as const;
 
 /** The value of `app.kubernetes.io/managed-by` and the server-side apply field manager. */

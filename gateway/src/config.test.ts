@@ -25,6 +25,13 @@ test("defaults", () => {
     maxBodyBytes: 1048576,
     auditLog: undefined,
     logLevel: "info",
+    volumes: {
+      storageClassName: "",
+      accessMode: "ReadWriteOnce",
+      size: "1Gi",
+      contentTemplate: "base",
+      contentIdleSeconds: 300,
+    },
   });
 });
 

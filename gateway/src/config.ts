@@ -6,6 +6,8 @@ import {
   type LogLevel,
 } from "../../lib/flags.js";
 
+import { parseVolumeSettings, type VolumeSettings } from "./volumes/settings.js";
+
 export { ConfigError } from "../../lib/flags.js";
 
 /** Usage text for `gateway --help`. */
@@ -30,6 +32,11 @@ Usage: node dist/gateway.mjs [options]
   --rate-limit <n>               API requests per second per key (default 20)
   --rate-burst <n>               requests a key may send at once above the rate (default 40)
   --max-body-bytes <n>           largest REST request body (default 1048576)
+  --volume-storage-class <name>  StorageClass of volumes' PersistentVolumeClaims (default: the cluster default)
+  --volume-access-mode <mode>    ReadWriteOnce (default), ReadWriteMany (share across nodes) or ReadWriteOncePod
+  --volume-size <quantity>       size of each volume's claim (default 1Gi)
+  --volume-content-template <id> template of the sandboxes that serve /volumecontent (default base)
+  --volume-content-idle-seconds <n>  such a sandbox goes after this long unused (default 300)
   --audit-log <path>             append audit lines (JSON) here instead of stdout
   --log-level <level>            debug, info, warn or error (default info)
   --help                         show this text
@@ -55,6 +62,8 @@ export interface GatewayConfig {
   maxBodyBytes: number;
   auditLog?: string;
   logLevel: LogLevel;
+  /** E2B volumes: how their claims are made and their content served. */
+  volumes: VolumeSettings;
 }
 
 const DOMAIN =
@@ -101,6 +110,11 @@ export function parseConfig(
     "max-body-bytes": { type: "string" },
     "audit-log": { type: "string" },
     "log-level": { type: "string" },
+    "volume-storage-class": { type: "string" },
+    "volume-access-mode": { type: "string" },
+    "volume-size": { type: "string" },
+    "volume-content-template": { type: "string" },
+    "volume-content-idle-seconds": { type: "string" },
     help: { type: "boolean" },
   });
   if (values.help) return "help";
@@ -167,5 +181,6 @@ export function parseConfig(
     maxBodyBytes: integer("max-body-bytes", values["max-body-bytes"], 1048576, 1024, 1 << 30),
     auditLog,
     logLevel,
+    volumes: parseVolumeSettings(values),
   };
 }

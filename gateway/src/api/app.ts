@@ -11,6 +11,7 @@ import type { RateLimiter } from "../auth/rate-limit.js";
 import type { ApiContext } from "./context.js";
 import { ApiError, badRequest, toApiError } from "./errors.js";
 import { apiRoutes } from "./routes.js";
+import { volumeContentRoutes } from "../volumes/content-routes.js";
 
 /** What the app is built from. */
 export interface AppDeps {
@@ -50,6 +51,8 @@ export function createApiApp(deps: AppDeps): express.Express {
   // Sandbox state changes by the second; no conditional GETs.
   app.set("etag", false);
   app.use(auditMiddleware(deps.audit));
+  // Authorised by the volume's own token, not an API key; bodies are file bytes, not JSON.
+  app.use("/volumecontent", volumeContentRoutes(ctx));
   app.use(authMiddleware(deps.keys));
   app.use(rateLimitMiddleware(deps.limiter));
   app.use((req: Request, _res: Response, next: NextFunction) => {

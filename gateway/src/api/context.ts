@@ -10,6 +10,7 @@ import type { GatewayConfig } from "../config.js";
 import type { SandboxIndex } from "../sandboxes/sandbox-index.js";
 import { ApiError, sandboxNotFound } from "./errors.js";
 import type { KubeCalls } from "./kube.js";
+import type { VolumeService } from "../volumes/volume-service.js";
 
 /** The settings the API reads, as the gateway's flags give them. */
 export type ApiConfig = Pick<
@@ -24,7 +25,8 @@ export type ApiConfig = Pick<
   | "rateBurst"
   | "maxBodyBytes"
   | "auditLog"
->;
+> &
+  Partial<Pick<GatewayConfig, "volumes">>;
 
 /** The shared dependencies of the handlers. */
 export interface ApiContext {
@@ -32,6 +34,8 @@ export interface ApiContext {
   index: SandboxIndex;
   config: ApiConfig;
   log: Logger;
+  /** E2B volumes (PersistentVolumeClaims of the team). */
+  volumes: VolumeService;
   /** The envd access token of a sandbox (cached per sandbox uid). */
   token(s: Sandbox): Promise<string>;
 }

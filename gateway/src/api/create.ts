@@ -22,6 +22,7 @@ import { ApiError, badRequest } from "./errors.js";
 import { newSandboxId } from "./ids.js";
 import { messageOf, statusOf } from "./kube.js";
 import { parseCreateRequest, type CreateRequest } from "./validate.js";
+import { checkVolumeMounts } from "../volumes/mounts.js";
 
 /** The largest `spec.timeoutSeconds` the CRD takes (30 days). */
 const MAX_CRD_TIMEOUT_SECONDS = 2_592_000;
@@ -62,6 +63,8 @@ export function desiredSandbox(
   if (Object.keys(req.envVars).length > 0)
     spec.envFrom = [{ secretRef: { name: envSecretName(id) } }];
   if (req.allowEgress) spec.network = { allowEgress: req.allowEgress };
+  if (req.volumeMounts?.length)
+    spec.volumeMounts = req.volumeMounts.map((m) => ({ volume: m.volume, path: m.path }));
   const annotations: Record<string, string> = { [ANNOTATION_SIZE]: JSON.stringify(size) };
   if (req.autoResume) annotations[Annotation.autoResume] = "true";
   return {
@@ -79,6 +82,14 @@ export async function createSandbox(
   body: unknown,
 ): Promise<E2bSandbox> {
   const req = parseCreateRequest(body, ctx.config);
+  if (req.requestedMounts) {
+    const mounts = req.requestedMounts;
+    const claims = await ctx.volumes.claimsByName(
+      team,
+      mounts.map((m) => m.name),
+    );
+    req.volumeMounts = checkVolumeMounts(mounts, (name) => claims.get(name));
+  }
   const cmName = `${TEMPLATE_CONFIGMAP_PREFIX}${req.templateID}`;
   const cm = await ctx.kube.readConfigMap(team, cmName);
   if (!cm) throw new ApiError(404, `template '${req.templateID}' not found`);

@@ -30,6 +30,8 @@ import { readMetrics } from "./metrics.js";
 import { checkTimeoutSeconds, ttlFromNow } from "./ttl.js";
 import { e2bState } from "../sandboxes/sandbox-state.js";
 import { isRecord } from "./validate.js";
+import { isContentSandbox } from "../volumes/content-sandbox.js";
+import { volumeRoutes } from "../volumes/volume-routes.js";
 
 /** Who is calling, as the auth middleware found it. */
 export interface CallerLocals {
@@ -79,7 +81,7 @@ export function apiRoutes(ctx: ApiContext): express.Router {
     const q = parseListQuery(query(req), v2);
     const items = ctx.index
       .list(teamOf(res))
-      .filter((s) => !s.metadata.deletionTimestamp)
+      .filter((s) => !s.metadata.deletionTimestamp && !isContentSandbox(s))
       .filter((s) => matchesMetadata(s, q.metadata))
       .filter((s) =>
         v2 ? (q.states ? q.states.has(e2bState(s)) : true) : e2bState(s) === "running",
@@ -231,6 +233,7 @@ export function apiRoutes(ctx: ApiContext): express.Router {
       "they come with the snapshot work (pauseMode Filesystem and Memory)",
     );
   });
+  r.use(volumeRoutes(ctx));
   r.put("/sandboxes/:id/network", () => {
     throw notSupported(
       "changing the network of a running sandbox",

@@ -17,6 +17,8 @@ import { createKubeCalls } from "./kube.js";
 import { resumeSandbox } from "./lifecycle.js";
 import type { Registry } from "prom-client";
 import { withApiMetrics } from "../api-metrics.js";
+import { parseVolumeSettings } from "../volumes/settings.js";
+import { createVolumeService } from "../volumes/volume-service.js";
 
 /** What {@link startApi} needs; `config` may be the whole `GatewayConfig`. */
 export interface ApiOptions {
@@ -61,6 +63,11 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
     index: opts.index,
     config: opts.config,
     log,
+    volumes: createVolumeService(
+      opts.kubeConfig,
+      kube,
+      opts.config.volumes ?? parseVolumeSettings({}),
+    ),
     token: createTokenReader(kube),
   };
   const handler = createApiApp({

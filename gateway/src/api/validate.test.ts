@@ -59,12 +59,24 @@ test.each([
   [{ templateID: "base", autoResume: { enabled: true } }, /autoResume needs autoPause/],
   [{ templateID: "base", autoPause: "yes" }, /autoPause must be true or false/],
   [{ templateID: "base", autoPause: true, autoPauseMemory: false }, /filesystem-only/],
-  [{ templateID: "base", volumeMounts: [{ name: "v", path: "/v" }] }, /volumeMounts/],
+  [{ templateID: "base", volumeMounts: { name: "v", path: "/v" } }, /volumeMounts must be a list/],
+  [{ templateID: "base", volumeMounts: [{ name: "v" }] }, /volumeMounts\[0\] must be an object/],
   [{ templateID: "base", network: { denyOut: ["10.0.0.0/8"] } }, /denyOut .* not supported/],
 ])("refuses %j with 400", (body, message) => {
   const r = refusal(() => parseCreateRequest(body, limits));
   expect(r?.status).toBe(400);
   expect(r?.message).toMatch(message);
+});
+
+test("volumeMounts are kept as requested, for create to check against the team's volumes", () => {
+  const req = parseCreateRequest(
+    { templateID: "base", volumeMounts: [{ name: "data", path: "/data" }] },
+    limits,
+  );
+  expect(req.requestedMounts).toEqual([{ name: "data", path: "/data" }]);
+  expect(parseCreateRequest({ templateID: "base", volumeMounts: [] }, limits).requestedMounts).toBe(
+    undefined,
+  );
 });
 
 test("an env value never appears in a refusal", () => {

@@ -5,6 +5,7 @@
  */
 import { badRequest } from "./errors.js";
 import { checkTimeoutSeconds } from "./ttl.js";
+import { parseVolumeMounts, type ClaimMount, type RequestedMount } from "../volumes/mounts.js";
 
 /** A validated create request. */
 export interface CreateRequest {
@@ -19,6 +20,10 @@ export interface CreateRequest {
   autoResume: boolean;
   /** The only egress destinations besides DNS; undefined: the default policy (internet, no private ranges). */
   allowEgress?: string[];
+  /** E2B's volumeMounts as requested (volumes by name); create.ts checks them against the team's. */
+  requestedMounts?: RequestedMount[];
+  /** The checked mounts: the claims and where they go. */
+  volumeMounts?: ClaimMount[];
 }
 
 /** The timeout limits that apply to a request. */
@@ -148,8 +153,7 @@ export function parseCreateRequest(body: unknown, limits: TimeoutLimits): Create
     throw badRequest(
       "autoPauseMemory false (a filesystem-only pause) is not supported by SoulBox yet: pauses keep memory",
     );
-  if (Array.isArray(body.volumeMounts) && body.volumeMounts.length > 0)
-    throw badRequest("volumeMounts are not supported by SoulBox yet");
+  const volumeMounts = parseVolumeMounts(body.volumeMounts);
   optionalBoolean(body.secure, "secure"); // always secure: envd needs its access token
   const allowEgress = checkEgress(body.allow_internet_access, body.network);
   const out: CreateRequest = {
@@ -161,6 +165,7 @@ export function parseCreateRequest(body: unknown, limits: TimeoutLimits): Create
     autoResume,
   };
   if (allowEgress) out.allowEgress = allowEgress;
+  if (volumeMounts.length > 0) out.requestedMounts = volumeMounts;
   return out;
 }
 
