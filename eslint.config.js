@@ -10,6 +10,8 @@ export default tseslint.config(
       "coverage/",
       "e2e/cluster/.bin/",
       "e2e/cluster/.state/",
+      "e2e/storage/.bin/",
+      "e2e/storage/.state/",
     ],
   },
   js.configs.recommended,

@@ -14,4 +14,6 @@ export function buildDistOnce() {
 
 export default function buildSetup() {
   buildDistOnce();
+  // The storage test servers (MinIO, fake-gcs-server) from their pinned Go modules, kept by stamp.
+  execFileSync("e2e/storage/build", { stdio: "inherit" });
 }

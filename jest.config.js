@@ -25,6 +25,7 @@ export const CLUSTER_TESTS = [
 /** Test files that need dist/ or spawn processes, and no cluster. */
 export const PROCESS_TESTS = [
   "e2e/envd-sdk/**/*.test.ts",
+  "e2e/storage/**/*.test.ts",
   "envd/image/**/*.test.ts",
   "envd/src/executor/start-command.test.ts",
   "envd/src/os/dir-watcher.test.ts",

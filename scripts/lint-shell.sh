@@ -17,7 +17,7 @@ if ! command -v shellcheck >/dev/null 2>&1; then
   }
 fi
 
-files=(e2e/cluster/cluster e2e/cluster/lib/*.sh e2e/cluster/up e2e/cluster/down e2e/cluster/env run.sh .ci/run scripts/*.sh bench/*.sh)
+files=(e2e/cluster/cluster e2e/cluster/lib/*.sh e2e/cluster/up e2e/cluster/down e2e/cluster/env e2e/storage/up e2e/storage/down e2e/storage/build e2e/storage/lib/*.sh run.sh .ci/run scripts/*.sh bench/*.sh)
 echo "lint-shell: $(shellcheck --version | awk '/^version:/ {print "shellcheck " $2}') on ${#files[@]} files" >&2
 # SCRIPTDIR: a `source "$HERE/lib/x.sh"` (with a `# shellcheck source=` directive) resolves
 # against the directory of the script that sources it.
