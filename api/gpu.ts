@@ -59,3 +59,27 @@ export function parseInventoryAnnotation(value: string | undefined): PublishedDe
       typeof (d as PublishedDevice).healthy === "boolean",
   );
 }
+
+/** The GpuAllocation's one condition type: the GPUs are reserved on a node (positive polarity). */
+export const GpuAllocationConditionType = { Bound: "Bound" } as const;
+
+/** Reasons of a GpuAllocation's `Bound` condition. */
+export const GpuBoundReason = {
+  /** True: the devices in status are reserved on status.node for the Sandbox. */
+  Bound: "Bound",
+  /** False (Pending): no node publishes a GPU inventory (no device plugin runs, or no GPU nodes). */
+  NoGpuNodes: "NoGpuNodes",
+  /** False (Pending): some node could hold the request, but not with the GPUs free now; it waits. */
+  InsufficientFreeGpus: "InsufficientFreeGpus",
+  /** False (Failed): no node has GPUs of spec.product; the message lists the products there are. */
+  UnknownProduct: "UnknownProduct",
+  /** False (Failed): no node could hold the request even with all its GPUs free. */
+  Unsatisfiable: "Unsatisfiable",
+  /** False (Pending): the Sandbox named in spec.sandbox does not exist (yet). */
+  SandboxNotFound: "SandboxNotFound",
+  /** False (Released): the Sandbox is gone; the GPUs are free for others. */
+  Released: "Released",
+} as const;
+
+/** The Sandbox's Scheduled/Ready reason while its GpuAllocation is not Bound (the message says why). */
+export const WAITING_FOR_GPUS = "WaitingForGpus";

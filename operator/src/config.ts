@@ -27,6 +27,8 @@ Usage: node dist/operator.mjs [options]
   --metrics-port <n>             serve Prometheus metrics on GET /metrics (default 8080; 0 = off)
   --health-port <n>              serve GET /healthz and GET /readyz (default 8081; 0 = off)
   --workers <n>                  sandboxes reconciled in parallel (default 8)
+  --gpus                         reconcile GpuAllocations and give Sandboxes with spec.gpu their GPUs
+                                 (needs read access to Nodes, for the device plugins' inventories)
   --log-level <level>            debug, info, warn or error (default info)
   --help                         show this text
 
@@ -47,6 +49,8 @@ export interface OperatorConfig {
   healthPort: number;
   workers: number;
   logLevel: LogLevel;
+  /** Run the GpuAllocation controller (`--gpus`); absent: spec.gpu is only a GPU limit. */
+  gpus?: true;
 }
 
 function port(flag: string, value: string | undefined, fallback: number): number {
@@ -88,6 +92,7 @@ export function parseConfig(
     "health-port": { type: "string" },
     workers: { type: "string" },
     "log-level": { type: "string" },
+    gpus: { type: "boolean" },
     help: { type: "boolean" },
   });
   if (values.help) return "help";
@@ -119,5 +124,6 @@ export function parseConfig(
     healthPort: port("health-port", values["health-port"], 8081),
     workers: Number(workers),
     logLevel,
+    ...(values.gpus ? { gpus: true as const } : {}),
   };
 }

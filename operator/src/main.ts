@@ -47,6 +47,7 @@ const startController = () => {
     metrics,
     namespace: cfg.watchNamespace,
     workers: cfg.workers,
+    ...(cfg.gpus ? { gpus: true } : {}),
     settings: {
       envdImage: cfg.envdImage,
       defaultRuntimeClassName: cfg.defaultRuntimeClassName,

@@ -8,6 +8,7 @@ import {
 } from "../../../api/conditions.js";
 import {
   SandboxResource,
+  type GpuAllocation,
   type Sandbox,
   type SandboxPool,
   type SandboxStatus,
@@ -36,6 +37,7 @@ import {
   type SandboxContext,
 } from "./sandbox-children.js";
 import type { SandboxReader, SandboxWriter } from "./sandbox-io.js";
+import { syncGpuAllocation } from "./sandbox-gpu.js";
 
 export { isFinished } from "./sandbox-children.js";
 export { isPodReady } from "./pod-ready.js";
@@ -47,6 +49,8 @@ export interface SandboxCaches {
   secrets: Cache<k8s.V1Secret>;
   networkPolicies: Cache<k8s.V1NetworkPolicy>;
   pools: Cache<SandboxPool>;
+  /** GpuAllocations (see gpu-allocation-controller.ts); without it, spec.gpu is only a GPU limit. */
+  gpuAllocations?: Cache<GpuAllocation>;
 }
 
 /** What {@link createSandboxReconciler} needs. */
@@ -118,7 +122,12 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
       ),
       lookUpPod(ctx),
     ]);
-    const pod = await syncPod(ctx, t, lookup);
+    // A sandbox with GPUs gets its pod once its GpuAllocation is Bound (the pod goes to that node).
+    const gpu = lookup.own || lookup.taken ? {} : await syncGpuAllocation(ctx);
+    ctx.gpuAllocation = gpu.allocation;
+    const pod = gpu.wait
+      ? { podSpec: { state: "unknown" as const, why: gpu.wait.message } }
+      : await syncPod(ctx, t, lookup);
     const identityPending =
       pod.pod && pod.pool ? await syncIdentity(ctx, pod.pod, token, t) : undefined;
     const envd = identityPending ? {} : await syncFreeze(ctx, pod.pod, token, expiry, t);
@@ -135,6 +144,7 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
       podSpec: pod.podSpec,
       identityPending,
       pool: pod.pool,
+      gpuWait: gpu.wait,
     });
     if (!isDeepStrictEqual(status, sb.status ?? {})) await deps.writer.writeStatus(sb, status);
     announce(sb, status, t);

@@ -8,7 +8,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { TemplateError, resolveTemplate } from "../../../api/template.js";
 import { tokenFromSecret, tokenSecretName } from "../../../api/envd.js";
-import type { Sandbox, SandboxTemplate } from "../../../api/gen/crd-types.js";
+import type { GpuAllocation, Sandbox, SandboxTemplate } from "../../../api/gen/crd-types.js";
 import type { Logger } from "../../../lib/log.js";
 import { driftedFrom } from "../kube/drift.js";
 import { statusOf } from "../kube/errors.js";
@@ -16,6 +16,7 @@ import { modelName, toWire } from "../kube/wire.js";
 import { desiredPod, podLabels, podSpecHash, podSpecView } from "../sandbox/desired-pod.js";
 import { Annotation } from "../../../api/labels.js";
 import { poolPodSpec } from "../pool/desired-pool.js";
+import { withGpuAllocation } from "../gpu/desired-gpu-allocation.js";
 import { findTakenPod, poolOf, takePoolPod } from "./pool-claim.js";
 import { desiredTokenSecret, newAccessToken } from "../sandbox/desired-secret.js";
 import type { PodSpecView } from "../sandbox/status.js";
@@ -31,6 +32,8 @@ export interface SandboxContext {
   log: Logger;
   /** Where a failed step is recorded; the reconcile goes on. */
   failures: Failures;
+  /** The Sandbox's Bound GpuAllocation: a new pod goes to its node (see sandbox-gpu.ts). */
+  gpuAllocation?: GpuAllocation | undefined;
 }
 
 /**
@@ -207,7 +210,9 @@ async function createPod(
     return { templateError: template, podSpec: { state: "unknown", why: template.message } };
   const { deps, sb, namespace, name } = ctx;
   const pod = await ctx.failures.attempt(`create the pod ${namespace}/${name}`, async () => {
-    const created = await deps.writer.apply(desiredPod(sb, template, deps.settings));
+    const created = await deps.writer.apply(
+      withGpuAllocation(desiredPod(sb, template, deps.settings), ctx.gpuAllocation),
+    );
     deps.events.record(sb, "Normal", "PodCreated", `Created the sandbox pod ${name}.`);
     return created;
   });

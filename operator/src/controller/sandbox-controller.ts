@@ -19,6 +19,10 @@ import { createEnvdClient, type EnvdClient } from "./envd-client.js";
 import { createSandboxReconciler, type SandboxCaches } from "./reconcile-sandbox.js";
 import { createPoolReconciler } from "./reconcile-pool.js";
 import { createClaimLog } from "../pool/claim-log.js";
+import {
+  startGpuAllocationController,
+  type GpuAllocationController,
+} from "./gpu-allocation-controller.js";
 
 /** Options for {@link startSandboxController}. */
 export interface SandboxControllerOptions {
@@ -30,6 +34,8 @@ export interface SandboxControllerOptions {
   namespace?: string;
   workers?: number;
   envd?: EnvdClient;
+  /** Also reconcile GpuAllocations (reads Nodes cluster-wide); without it spec.gpu is only a limit. */
+  gpus?: boolean;
 }
 
 /** A running controller. */
@@ -118,7 +124,10 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
     log,
     path: customResourcePath(SandboxResource, ns),
     list: () => listCustomObjects<Sandbox>(custom, SandboxResource, { namespace: ns }),
-    onChange: (o) => queue.add(keyOf(o)),
+    onChange: (o) => {
+      queue.add(keyOf(o));
+      gpus?.enqueue(keyOf(o)); // its GpuAllocation has its name (informers call back only after start)
+    },
   });
   const child = <T extends k8s.KubernetesObject>(
     group: string,
@@ -163,6 +172,17 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
   const reader = createKubeReader(kubeConfig);
   const events = createEventRecorder(kubeConfig, MANAGER, log);
   const claims = createClaimLog();
+  const gpus: GpuAllocationController | undefined = opts.gpus
+    ? startGpuAllocationController({
+        kubeConfig,
+        sandboxes,
+        events,
+        log,
+        ...(ns ? { namespace: ns } : {}),
+        onAllocationChange: enqueueOwner,
+      })
+    : undefined;
+  if (gpus) caches.gpuAllocations = gpus.allocations;
   const reconcile = createSandboxReconciler({
     caches,
     writer,
@@ -187,7 +207,7 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
 
   const all = Object.values(caches) as Cache<k8s.KubernetesObject>[];
   let isSynced = false;
-  const synced = Promise.all(all.map((c) => c.synced)).then(() => {
+  const synced = Promise.all([...all.map((c) => c.synced), gpus?.synced]).then(() => {
     isSynced = true;
   });
   const gauges = setInterval(() => {
@@ -210,7 +230,7 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
     async stop() {
       stopping = true;
       clearInterval(gauges);
-      await Promise.all(all.map((c) => c.stop()));
+      await Promise.all([...all.map((c) => c.stop()), gpus?.stop()]);
       await Promise.all([queue.shutdown(), poolQueue.shutdown()]);
     },
   };

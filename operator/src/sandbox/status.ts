@@ -61,6 +61,11 @@ export interface Observed {
   /** The SandboxPool whose pod the sandbox took. */
   pool?: string;
   /**
+   * No pod is made yet because the Sandbox's GpuAllocation is not Bound; `message` says why
+   * (`failed`: it cannot be placed as the nodes are, so the sandbox is Failed).
+   */
+  gpuWait?: { reason: string; message: string; failed: boolean } | undefined;
+  /**
    * How the pod's spec compares with the current desired one; the
    * PodUpToDate condition is set only when this is given.
    */
@@ -227,6 +232,12 @@ function observePod(o: Observed): PodView {
         phase: "Failed",
         ready: ready("False", o.templateError.reason, o.templateError.message),
         scheduled: notCreated,
+      };
+    if (o.gpuWait)
+      return {
+        phase: o.gpuWait.failed ? "Failed" : "Pending",
+        ready: ready("False", o.gpuWait.reason, o.gpuWait.message),
+        scheduled: scheduledCond("False", o.gpuWait.reason, o.gpuWait.message),
       };
     return {
       phase: "Pending",
