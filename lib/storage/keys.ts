@@ -81,6 +81,10 @@ export function resolveRange(
 ): { start: number; end: number } {
   const { start } = range;
   const end = range.end ?? size;
+  if (Number.isSafeInteger(start) && Number.isSafeInteger(end) && (start > size || end > size))
+    throw invalid(
+      `range ${start}-${end} of ${key} lies past the end of the object (${size} bytes)`,
+    );
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start)
     throw invalid(`range ${start}-${range.end ?? ""} of ${key} is not a range (0 <= start <= end)`);
   if (start > size || end > size)
