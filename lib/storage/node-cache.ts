@@ -48,6 +48,7 @@ import {
   type NodeCacheMetrics,
   type PrefetchResult,
 } from "./node-cache-metrics.js";
+import { resolveRange } from "./keys.js";
 import { createUseTable, type UseRecord } from "./node-cache-usage.js";
 import {
   StorageError,
@@ -196,21 +197,6 @@ interface Waiter {
   pin: boolean;
   resolve(entry: CacheEntry): void;
   reject(err: unknown): void;
-}
-
-/** `range` checked and clamped to `size`: [start, end). */
-function rangeBounds(range: ByteRange | undefined, size: number): [number, number] {
-  if (!range) return [0, size];
-  const { start, end } = range;
-  if (
-    !Number.isSafeInteger(start) ||
-    start < 0 ||
-    (end !== undefined && !Number.isSafeInteger(end))
-  )
-    throw new StorageError("InvalidConfig", `node cache: bad range ${JSON.stringify(range)}`);
-  if (end !== undefined && end < start)
-    throw new StorageError("InvalidConfig", `node cache: range end ${end} before start ${start}`);
-  return [Math.min(start, size), Math.min(end ?? size, size)];
 }
 
 /**
@@ -382,6 +368,8 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
       });
     index.reserve(size);
     let reserved = true;
+    /** The fill's own verdict on the bytes (not the store's error): passed on as it is. */
+    let verdict: StorageError | undefined;
     try {
       const body = await store.get(key, { signal });
       const hash = createHash("sha256");
@@ -401,11 +389,13 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
         { signal },
       );
       const digest = hash.digest("hex");
-      if (got !== size || digest !== sha256)
-        throw new StorageError(
+      if (got !== size || digest !== sha256) {
+        verdict = new StorageError(
           "IntegrityMismatch",
           `node cache: ${key} from ${store.displayUrl} gave ${got} bytes with sha256 ${digest}, expected ${size} bytes with sha256 ${sha256}`,
         );
+        throw verdict;
+      }
       const path = layout.entry(sha256);
       await mkdir(dirname(path), { recursive: true });
       await removals.get(sha256);
@@ -432,13 +422,15 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
       await rm(tmp, { force: true }).catch(() => undefined);
       // The object may have changed under its key: head it again next time.
       manifest.delete(`${store.displayUrl}\n${key}`);
-      const error = isStorageError(err, "IntegrityMismatch")
-        ? err
-        : new StorageError(
-            isStorageError(err) ? err.code : signal.aborted ? "Aborted" : "Unavailable",
-            `node cache: fetching ${key} from ${store.displayUrl} failed: ${message(err)}`,
-            { cause: err },
-          );
+      // The store's errors keep their code and become the cause of one naming the fill.
+      const error =
+        err === verdict && verdict
+          ? verdict
+          : new StorageError(
+              isStorageError(err) ? err.code : signal.aborted ? "Aborted" : "Unavailable",
+              `node cache: fetching ${key} from ${store.displayUrl} failed: ${message(err)}`,
+              { cause: err },
+            );
       if (!signal.aborted) {
         metrics.requests.inc({ level: "origin", result: "error" });
         log.warn("node cache: fill failed", { sha256, key, store: store.displayUrl, err: error });
@@ -564,7 +556,8 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
     options: CacheOpenOptions = {},
   ): Promise<CacheRead> => {
     if (closed) throw new StorageError("Unavailable", "node cache: closed");
-    rangeBounds(options.range, Number.MAX_SAFE_INTEGER); // bad input fails before any I/O
+    // A malformed range fails before any I/O; one past the object's end once its size is known.
+    if (options.range) resolveRange(options.range, Number.MAX_SAFE_INTEGER, key);
     const info = await headOf(store, key);
     uses.record(store.displayUrl, key, info.sha256, info.size, clock());
     scheduleSave();
@@ -577,7 +570,10 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
         hit: false,
       };
     }
-    const bounds = rangeBounds(options.range, info.size);
+    const { start, end } = options.range
+      ? resolveRange(options.range, info.size, key)
+      : { start: 0, end: info.size };
+    const bounds: [number, number] = [start, end];
     const cached = index.get(info.sha256);
     if (cached) {
       cached.pins += 1;
@@ -599,30 +595,22 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
     return { stream, info, hit: false };
   };
 
-  const prefetchOne = async (item: PrefetchItem, signal: AbortSignal): Promise<PrefetchResult> => {
-    const info = await headOf(item.store, item.key);
-    if (!cacheable(info)) return "too_large";
-    const cached = index.get(info.sha256);
-    if (cached) {
-      // Someone will need it soon: keep it from being the next eviction.
-      index.touch(cached, clock());
-      return "cached";
-    }
-    if (!fills.has(info.sha256) && maxBytes - index.pinnedBytes() - index.reserved < info.size)
-      return "no_room";
-    await joinFill(item.store, item.key, info, false, signal);
-    return "fetched";
-  };
-
+  /**
+   * Prefetches in two passes: first it heads every item and marks the cached ones recently used,
+   * then it fills the rest. So a fill for one item never evicts another item of the same list
+   * that was already on disk, and it skips (`no_room`) an item that would fit only by evicting
+   * what readers pin or what this prefetch already holds.
+   */
   const prefetch = (items: readonly PrefetchItem[], options: PrefetchOptions = {}): Prefetch => {
     const concurrency = options.concurrency ?? 2;
     if (!Number.isSafeInteger(concurrency) || concurrency < 1)
       throw new StorageError(
-        "InvalidConfig",
+        "InvalidArgument",
         `node cache: prefetch concurrency must be a whole number ≥ 1, got ${String(concurrency)}`,
       );
     if (closed) throw new StorageError("Unavailable", "node cache: closed");
     const controller = new AbortController();
+    const { signal } = controller;
     const summary: PrefetchSummary = {
       fetched: 0,
       cached: 0,
@@ -631,7 +619,6 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
       error: 0,
       cancelled: 0,
     };
-    let next = 0;
     let finished = 0;
     const report = (item: PrefetchItem, result: PrefetchResult, error?: unknown) => {
       summary[result] += 1;
@@ -645,23 +632,62 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
         log.warn("node cache: prefetch progress callback threw", { err });
       }
     };
-    const worker = async () => {
-      for (let item = items[next++]; item; item = items[next++]) {
-        if (controller.signal.aborted) {
-          report(item, "cancelled");
-          continue;
+    /** Runs `step` over `list`, `concurrency` at a time; a thrown error is the item's result. */
+    const each = async <T extends { item: PrefetchItem }>(
+      list: readonly T[],
+      step: (t: T) => Promise<PrefetchResult | undefined>,
+    ) => {
+      let next = 0;
+      const worker = async () => {
+        for (let t = list[next++]; t; t = list[next++]) {
+          if (signal.aborted) {
+            report(t.item, "cancelled");
+            continue;
+          }
+          try {
+            const result = await step(t);
+            if (result) report(t.item, result);
+          } catch (err) {
+            report(t.item, signal.aborted ? "cancelled" : "error", err);
+          }
         }
-        try {
-          report(item, await prefetchOne(item, controller.signal));
-        } catch (err) {
-          report(item, controller.signal.aborted ? "cancelled" : "error", err);
-        }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, worker));
     };
-    const workers = Array.from({ length: Math.min(concurrency, items.length) }, worker);
+    /** What this prefetch found on disk or fetched. */
+    const kept = new Set<string>();
+    const run = async () => {
+      const toFetch: { item: PrefetchItem; info: ObjectInfo }[] = [];
+      await each(
+        items.map((item) => ({ item })),
+        async ({ item }) => {
+          const info = await headOf(item.store, item.key);
+          if (!cacheable(info)) return "too_large";
+          const cached = index.get(info.sha256);
+          if (cached || kept.has(info.sha256)) {
+            // Someone will need it soon: keep it from being the next eviction.
+            if (cached) index.touch(cached, clock());
+            kept.add(info.sha256);
+            return "cached";
+          }
+          toFetch.push({ item, info });
+          return undefined; // reported by the second pass
+        },
+      );
+      await each(toFetch, async ({ item, info }) => {
+        if (index.get(info.sha256)) return "cached"; // an opener filled it meanwhile
+        let held = index.reserved;
+        for (const e of index.entries()) if (e.pins > 0 || kept.has(e.sha256)) held += e.size;
+        if (!fills.has(info.sha256) && maxBytes - held < info.size) return "no_room";
+        await joinFill(item.store, item.key, info, false, signal);
+        kept.add(info.sha256);
+        return "fetched";
+      });
+      return summary;
+    };
     const handle: Prefetch = {
       stop: () => controller.abort(new StorageError("Aborted", "node cache: prefetch stopped")),
-      done: Promise.all(workers).then(() => summary),
+      done: run(),
     };
     prefetches.add(handle);
     void handle.done.finally(() => prefetches.delete(handle));
