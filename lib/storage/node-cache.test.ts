@@ -699,3 +699,66 @@ test("with manifestTtlMs 0 every open heads the object", async () => {
     await metric(e.registry, "soulbox_storage_cache_requests_total", { level: "manifest" }),
   ).toBe(0);
 });
+
+test("an empty object is cached and served like any other", async () => {
+  const e = await setup();
+  await e.store.put("empty", new Uint8Array());
+  const first = await e.cache.open(e.store, "empty");
+  expect(await read(first.stream)).toHaveLength(0);
+  const second = await e.cache.open(e.store, "empty");
+  expect(second.hit).toBe(true);
+  expect(await read(second.stream)).toHaveLength(0);
+  expect((await onDisk(e)).entries).toEqual([sha(new Uint8Array())]);
+});
+
+test("a restart with a smaller cap evicts the least recently opened entries down to it", async () => {
+  const e = await setup({ maxBytes: 4000 });
+  for (const k of ["a", "b", "c", "d"]) await e.store.put(k, randomBytes(1000));
+  for (const k of ["a", "b", "c", "d", "a"]) await read((await e.cache.open(e.store, k)).stream);
+  await e.cache.close();
+  await restart(e, { maxBytes: 2000 });
+  expect(e.cache.stats().bytes).toBe(2000);
+  expect(await metric(e.registry, "soulbox_storage_cache_evictions_total")).toBe(2);
+  for (const [k, hit] of [
+    ["a", true],
+    ["d", true],
+  ] as const) {
+    const o = await e.cache.open(e.store, k);
+    expect(o.hit).toBe(hit);
+    await read(o.stream);
+  }
+});
+
+test("a prefetch list larger than the cache keeps its first items rather than evicting them", async () => {
+  const e = await setup({ maxBytes: 3000 });
+  const keys = ["p0", "p1", "p2", "p3", "p4"];
+  for (const k of keys) await e.store.put(k, randomBytes(1000));
+  const summary = await e.cache.prefetch(
+    keys.map((key) => ({ store: e.store, key })),
+    { concurrency: 1 },
+  ).done;
+  expect(summary).toMatchObject({ fetched: 3, no_room: 2 });
+  for (const k of ["p0", "p1", "p2"]) {
+    const o = await e.cache.open(e.store, k);
+    expect(o.hit).toBe(true);
+    await read(o.stream);
+  }
+});
+
+test("bytes that do not match the sha256 the fill expects are refused, and the next open heads again", async () => {
+  const e = await setup({ manifestTtlMs: 30_000 });
+  const v1 = randomBytes(2000);
+  const v2 = randomBytes(2000);
+  await e.store.put("k", v1);
+  await read((await e.cache.open(e.store, "k")).stream);
+  // The key is rewritten within the manifest TTL and v1's entry is gone from disk: the refill
+  // still expects v1's sha256, and the store now sends v2 (valid for the store, not for the fill).
+  await e.store.put("k", v2);
+  await rm(entryPath(e, sha(v1)));
+  const err = (await e.cache.open(e.store, "k").catch((x: unknown) => x)) as Error;
+  expect(isStorageError(err, "IntegrityMismatch")).toBe(true);
+  expect(err.message).toContain(`expected 2000 bytes with sha256 ${sha(v1)}`);
+  expect(await onDisk(e)).toEqual({ entries: [], tmp: [] });
+  const again = await e.cache.open(e.store, "k");
+  expectSame(await read(again.stream), v2);
+});

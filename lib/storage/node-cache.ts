@@ -242,6 +242,8 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
 
   const manifest = new Map<string, { info: ObjectInfo; expires: number }>();
   const fills = new Map<string, Fill>();
+  /** Every fill not yet ended (a failed one leaves `fills` before its temp file is gone). */
+  const running = new Set<Promise<void>>();
   /** Deletions of entry files in progress, by sha256: a fill of the same sha256 waits for it. */
   const removals = new Map<string, Promise<void>>();
   const prefetches = new Set<Prefetch>();
@@ -418,6 +420,9 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
       evict(0);
       scheduleSave();
     } catch (err) {
+      // Out of the map first: an open arriving now starts a fill of its own rather than
+      // inheriting this one's failure (an abort it did not ask for, say).
+      fills.delete(sha256);
       if (reserved) index.release(size);
       await rm(tmp, { force: true }).catch(() => undefined);
       // The object may have changed under its key: head it again next time.
@@ -435,7 +440,6 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
         metrics.requests.inc({ level: "origin", result: "error" });
         log.warn("node cache: fill failed", { sha256, key, store: store.displayUrl, err: error });
       }
-      fills.delete(sha256);
       for (const waiter of fill.waiters) waiter.reject(error);
       fill.waiters.clear();
       gauges();
@@ -459,6 +463,9 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
       };
       fills.set(info.sha256, created);
       created.done = runFill(created, store, key, info);
+      // close() waits for every fill to end, its clean-up included.
+      running.add(created.done);
+      void created.done.finally(() => running.delete(created.done));
       fill = created;
     }
     const joined = fill;
@@ -725,7 +732,7 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
       closed ??= (async () => {
         for (const p of prefetches) p.stop();
         await Promise.all([...prefetches].map((p) => p.done));
-        await Promise.allSettled([...fills.values()].map((f) => f.done));
+        await Promise.allSettled([...running]);
         await Promise.allSettled([...removals.values()]);
         clearTimeout(saveTimer);
         saveTimer = undefined;
