@@ -1,5 +1,6 @@
 // The global setup of the `process` project (see jest.config.js): builds dist/ (envd, the
-// executor, the operator, the gateway) once per test run. The `cluster` project's setup
+// executor, the operator, the gateway) once per test run, and the storage test servers
+// (e2e/storage/build: MinIO and fake-gcs-server, kept by stamp, so only the first run compiles). The `cluster` project's setup
 // (jest.global-setup.js) calls the same build, so a run of both builds once.
 import { execFileSync } from "node:child_process";
 
