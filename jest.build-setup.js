@@ -1,7 +1,8 @@
 // The global setup of the `process` project (see jest.config.js): builds dist/ (envd, the
 // executor, the operator, the gateway) once per test run, and the storage test servers
-// (e2e/storage/build: MinIO and fake-gcs-server, kept by stamp, so only the first run compiles). The `cluster` project's setup
-// (jest.global-setup.js) calls the same build, so a run of both builds once.
+// (e2e/storage/build: MinIO and fake-gcs-server, kept by stamp, so only the first run compiles).
+// The `cluster` project's setup (jest.global-setup.js) calls the same dist/ build, so a run of
+// both builds it once.
 import { execFileSync } from "node:child_process";
 
 const BUILT = Symbol.for("soulbox.test.distBuilt");
