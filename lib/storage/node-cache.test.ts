@@ -762,3 +762,19 @@ test("bytes that do not match the sha256 the fill expects are refused, and the n
   const again = await e.cache.open(e.store, "k");
   expectSame(await read(again.stream), v2);
 });
+
+test("a reader that goes away unread, or by its signal, releases its pin", async () => {
+  const e = await setup();
+  await e.store.put("k", randomBytes(100_000));
+  await read((await e.cache.open(e.store, "k")).stream);
+  const unread = await e.cache.open(e.store, "k");
+  expect(e.cache.stats().pinnedBytes).toBe(100_000);
+  unread.stream.destroy();
+  await until(() => e.cache.stats().pinnedBytes === 0, "the pin released on destroy");
+  const ac = new AbortController();
+  const byAbort = await e.cache.open(e.store, "k", { signal: ac.signal });
+  expect(e.cache.stats().pinnedBytes).toBe(100_000);
+  ac.abort();
+  await expect(read(byAbort.stream)).rejects.toThrow(/abort/i);
+  await until(() => e.cache.stats().pinnedBytes === 0, "the pin released on abort");
+});
