@@ -8,12 +8,14 @@
  *    repeat open within the TTL skips the store's round trip; a key rewritten within it is served
  *    as the object it was, at most `manifestTtlMs` longer.
  * 2. node-disk: files named by sha256 under `dir`, size-capped, least recently opened evicted
- *    first, never one a reader holds.
+ *    first, never one a reader holds (when readers hold so much that a new object does not fit,
+ *    it is served anyway and the cache shrinks back as they close). An object larger than the
+ *    cap streams from the store uncached.
  * 3. origin: the object store, read whole, once per sha256 however many open it at once.
  *
- * Integrity: a fill hashes the bytes as they land in a temp file and admits the file only when
- * size and sha256 match the object's. It then records the file's stamp (size, inode, ctime: see
- * {@link Stamp}); every open compares the open file's stamp with it and drops a file that was
+ * Integrity: a fill hashes the bytes as they land in a temp file, fsyncs it and admits the file
+ * only when size and sha256 match the object's. It then records the file's stamp (size, inode,
+ * ctime: see `Stamp` in ./node-cache-index.ts); every open compares the open file's stamp with it and drops a file that was
  * written to since, refetching it. Bit rot under an unchanged stamp is not caught (the disk's
  * own checksums are for that). A file found at startup without a matching record is hashed
  * whole on its first open before any byte of it is served.
@@ -160,7 +162,9 @@ export interface NodeCache {
   warmupList(n: number): UseRecord[];
   /**
    * Fetches `items` into the cache in the background, `concurrency` at a time, skipping what is
-   * cached. It never evicts a pinned entry, and skips (`no_room`) what would not fit beside them.
+   * cached. It heads every item before filling any, so its fills never evict one of its own
+   * items; it never evicts a pinned entry, and skips (`no_room`) what would fit only by evicting
+   * pinned entries or items it already holds. Not a use: the warm-up list does not change.
    */
   prefetch(items: readonly PrefetchItem[], options?: PrefetchOptions): Prefetch;
   /** Prefetches the node's own warm-up list (the `n` most used, default 32) after a restart. */
