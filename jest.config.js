@@ -37,6 +37,7 @@ export const PROCESS_TESTS = [
   "gateway/src/proxy/front-door.*.test.ts",
   "gpu/src/plugin-process.test.ts",
   "lib/stop-child.test.ts",
+  "lib/storage/conformance.test.ts",
 ];
 
 // Jest replaces <rootDir> only at the start of a glob, so a negated one ("!...") is absolute.

@@ -141,25 +141,39 @@ class ManifestStore implements ObjectStore {
     let size = 0;
     let bodyError: StorageError | undefined;
     const what = `put ${this.where(key)}`;
+    // Only errors from reading the body (or our own abort check) are the body's fault; an error
+    // the uploader throws into this generator (it stopped pulling) is the provider's.
+    const fromBody = (err: unknown): StorageError =>
+      (bodyError = isStorageError(err)
+        ? err
+        : new StorageError(
+            "Aborted",
+            `${what}: reading the body failed: ${(err as Error)?.message ?? err}`,
+            {
+              cause: err,
+            },
+          ));
     async function* plain(): AsyncGenerator<Uint8Array> {
+      const it = bodyChunks(body)[Symbol.asyncIterator]();
       try {
-        for await (const chunk of bodyChunks(body)) {
-          if (signal?.aborted) throw aborted(signal, what);
+        for (;;) {
+          let next: IteratorResult<Uint8Array>;
+          try {
+            if (signal?.aborted) throw aborted(signal, what);
+            next = await it.next();
+          } catch (err) {
+            throw fromBody(err);
+          }
+          if (next.done) break;
+          const chunk = next.value;
           hash.update(chunk);
           size += chunk.byteLength;
           options.onProgress?.(size);
           yield chunk;
         }
-        if (signal?.aborted) throw aborted(signal, what);
-      } catch (err) {
-        bodyError = isStorageError(err)
-          ? err
-          : new StorageError(
-              "Aborted",
-              `${what}: reading the body failed: ${(err as Error)?.message ?? err}`,
-              { cause: err },
-            );
-        throw bodyError;
+        if (signal?.aborted) throw fromBody(aborted(signal, what));
+      } finally {
+        await it.return?.(undefined);
       }
     }
     const stored = encryption && dataKey ? encryptChunks(plain(), dataKey, encryption) : plain();
