@@ -75,7 +75,13 @@ class FileDriver implements BlobDriver {
     signal?: AbortSignal,
   ): Promise<string> {
     await this.checkRoot();
-    await mkdir(dirname(final), { recursive: true });
+    await mkdir(dirname(final), { recursive: true }).catch((err: unknown) => {
+      // mkdir says EEXIST when a path component is a file (an object): that is no conflict of
+      // the key itself, and must not read as AlreadyExists.
+      if ((err as { code?: unknown }).code === "EEXIST")
+        throw Object.assign(new Error((err as Error).message), { code: "ENOTDIR", cause: err });
+      throw err;
+    });
     const temp = join(dirname(final), `${TEMP_PREFIX}${randomUUID()}`);
     const fh = await open(temp, "wx", 0o640);
     try {
