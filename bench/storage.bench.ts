@@ -5,8 +5,8 @@
  * 1. put and get of a large object (default 1 GiB, streamed from a generator: never one buffer)
  *    through SoulBox's store (`openObjectStore` from lib/storage), in MB/s (10^6 bytes/s);
  * 2. the same put and get with the plain official client (S3Client + lib-storage's Upload, GCS
- *    Storage, BlobServiceClient, node:fs streams) at its defaults, and the ratio SoulBox / raw
- *    (the target: 0.5 or more, i.e. within 2x of the server's own throughput here);
+ *    Storage, BlobServiceClient, node:fs streams fsynced on close) at its defaults, and the ratio
+ *    SoulBox / raw (the target: 0.5 or more, i.e. within 2x of the server's own throughput here);
  * 3. a 4 KiB get, one after the other (default 200), p50/p99 in ms, SoulBox and raw;
  * 4. the node-local cache (lib/storage/node-cache.ts) in front of the store: a 4 KiB and a 64 MiB
  *    object opened and read to the end on a miss (fetched from the server) and on a hit.
@@ -146,7 +146,9 @@ function rawFile(env: Env): Raw {
   return {
     async put(key, body) {
       await mkdir(join(dir, key, ".."), { recursive: true });
-      await pipeline(Readable.from(body), createWriteStream(join(dir, key)));
+      // flush: fsynced before close, as the file store commits (a durable write, not the page
+      // cache's speed).
+      await pipeline(Readable.from(body), createWriteStream(join(dir, key), { flush: true }));
     },
     get: async (key) => createReadStream(join(dir, key)),
     close: () => {},
