@@ -112,9 +112,15 @@ class GcsDriver implements BlobDriver {
     });
     // The read stream fails lazily; wait for its first bytes (or its end) so a missing object
     // fails this call, not the caller's stream.
+    const settled = new AbortController();
     try {
-      await Promise.race([once(stream, "readable"), once(stream, "end")]);
+      await Promise.race([
+        once(stream, "readable", { signal: settled.signal }),
+        once(stream, "end", { signal: settled.signal }),
+      ]);
+      settled.abort(); // drops the loser's listeners
     } catch (err) {
+      settled.abort();
       stream.destroy();
       throw this.fail(err, "get", name);
     }
