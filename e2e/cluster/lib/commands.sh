@@ -26,13 +26,16 @@ start_named() {
 cmd_up() {
   local with_node=0 with_soulbox=0 arg
   export WITH_POOLS=1 # read by install_soulbox (soulbox.sh)
-  for arg in "$@"; do
+  while [ $# -gt 0 ]; do
+    arg=$1; shift
     case "$arg" in
       --with-node) with_node=1 ;;
       --with-soulbox) with_node=1 with_soulbox=1 ;;
       --no-soulbox) with_soulbox=0 ;;
       --no-pools) WITH_POOLS=0 ;;
-      *) die "unknown option '$arg' (up takes --with-node, --with-soulbox, --no-soulbox, --no-pools)" ;;
+      --fake-gpus) [ $# -gt 0 ] || die "--fake-gpus needs a number of GPUs"; set_fake_gpus "$1"; shift; with_node=1 ;;
+      --fake-gpus=*) set_fake_gpus "${arg#*=}"; with_node=1 ;;
+      *) die "unknown option '$arg' (up takes --with-node, --with-soulbox, --no-soulbox, --no-pools, --fake-gpus N)" ;;
     esac
   done
   check_prerequisites
@@ -45,7 +48,7 @@ cmd_up() {
       say "already up (state in $STATE)"
       # A second up after a code change: the images are rebuilt when their content changed and
       # imported again, and install_soulbox rolls the pods onto them.
-      if [ "$with_node" = 1 ]; then import_images; fi
+      if [ "$with_node" = 1 ]; then import_images; gpu_plugin_up; fi
     fi
     [ "$with_soulbox" = 1 ] && install_soulbox
     echo "export KUBECONFIG=$STATE/kubeconfig"

@@ -43,19 +43,20 @@ remove_cgroup_root() {
 # kubeconfigs and configurations (and the node's certificates, when missing).
 # shellcheck disable=SC2034 # the upper-case locals are read by render_template, by name
 write_node_config() {
-  local PKI=$STATE/pki NODE_DIR=$STATE/node RUNC KUBELET_PORT KUBELET_HEALTHZ_PORT
+  local PKI=$STATE/pki NODE_DIR=$STATE/node RUNC KUBELET_PORT KUBELET_HEALTHZ_PORT GPU_KUBELET_CONFIG
   mkdir -p "$NODE_DIR/cni/net.d" "$NODE_DIR/cni/ipam" "$NODE_DIR/pod-logs" "$STATE/containerd"
   net_ids
   # (As in a here-document: empty when missing.)
   RUNC=$(command -v runc) || true
   KUBELET_PORT=$(cat "$STATE/kubelet.port") || true
   KUBELET_HEALTHZ_PORT=$(cat "$STATE/kubelet-healthz.port") || true
+  GPU_KUBELET_CONFIG=$(gpu_kubelet_config) # (gpu.sh: empty without --fake-gpus)
   render_template 10-soulbox.conflist.tmpl "$NODE_DIR/cni/net.d/10-soulbox.conflist" BRIDGE SUBNET NODE_DIR SERVICE_CIDR SVC_NS_IP
   render_template containerd-config.toml.tmpl "$STATE/containerd/config.toml" STATE PAUSE_IMAGE RUNC NODE_DIR
   node_certs
   kubeconfig "$NODE_DIR/kubeconfig" "$(api_url)" "$NODE_NAME" node paths "$PKI/ca.crt" "$PKI/node.crt" "$PKI/node.key"
   render_template kubelet.yaml.tmpl "$NODE_DIR/kubelet.yaml" \
-    NODE_IP KUBELET_PORT KUBELET_HEALTHZ_PORT PKI CGROUP_ROOT STATE NODE_DIR
+    NODE_IP KUBELET_PORT KUBELET_HEALTHZ_PORT PKI CGROUP_ROOT STATE NODE_DIR GPU_KUBELET_CONFIG
   kube_proxy_cert
   kubeconfig "$NODE_DIR/kube-proxy.kubeconfig" "$(api_url)" kube-proxy kube-proxy paths \
     "$PKI/ca.crt" "$PKI/kube-proxy.crt" "$PKI/kube-proxy.key"
@@ -113,6 +114,7 @@ node_up() {
   wait_for "node $NODE_NAME" 120 node_ready
   wait_for "kube-proxy (Services)" 60 proxy_ready
   storage_class_up
+  gpu_plugin_up
   say "node $NODE_NAME ready in $((SECONDS - started)) s (containerd $CONTAINERD_VERSION, socket $STATE/containerd/containerd.sock)"
 }
 
@@ -129,6 +131,7 @@ unmount_state() {
 node_down() {
   [ -d "$STATE/containerd" ] || [ -f "$STATE/kubelet.pid" ] || return 0
   storage_class_down
+  gpu_plugin_down
   # First let the kubelet stop the pods properly (containers, sandbox, CNI teardown).
   if alive kubelet && alive kube-apiserver && apiserver_ready; then
     kctl delete pods --all --all-namespaces --grace-period=1 --wait=false >/dev/null 2>&1 || true
