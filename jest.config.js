@@ -15,6 +15,7 @@ export const CLUSTER_TESTS = [
   "e2e/cluster/**/*.test.ts",
   "e2e/gateway/**/*.test.ts",
   "e2e/operator/**/*.test.ts",
+  "e2e/gpu/**/*.test.ts",
   "crds/**/*.test.ts",
   // helm from e2e/cluster/.bin renders the chart; chart-install installs it on the cluster.
   "charts/**/*.test.ts",

@@ -43,7 +43,6 @@ export function startClusterLink(opts: {
   kubeConfig: k8s.KubeConfig;
   node: string;
   log: Logger;
-  onPinsChanged?: () => void;
 }): ClusterLink {
   const custom = opts.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const objects = k8s.KubernetesObjectApi.makeApiClient(opts.kubeConfig);
@@ -52,9 +51,17 @@ export function startClusterLink(opts: {
     log: opts.log,
     path: customResourcePath(GpuAllocationResource),
     list: () => listCustomObjects<GpuAllocation>(custom, GpuAllocationResource, {}),
-    onChange: () => opts.onPinsChanged?.(),
+    onChange: () => pinsChanged(),
   });
   let last = "";
+  let lastPins = "[]";
+  // Logged on every change of the pinned sets: what the plugin will prefer, for people and tests.
+  const pinsChanged = () => {
+    const pins = JSON.stringify(pinnedSets(allocations.list(), opts.node));
+    if (pins === lastPins) return;
+    lastPins = pins;
+    opts.log.info("device sets bound here changed", { pinned: JSON.parse(pins) as unknown });
+  };
   return {
     pinned: () => pinnedSets(allocations.list(), opts.node),
     async publish(inv) {
