@@ -5,7 +5,8 @@
  * with its data, idempotence, the start faults (a port taken, a stale pid file, bad arguments),
  * and down stopping every pid. The servers are built by the process tests' global setup.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
@@ -425,6 +426,31 @@ describe("restarts and faults", () => {
       await rm(other, { recursive: true, force: true });
     }
   });
+
+  test("down kills a server that ignores SIGTERM after 10 s, and returns once it is gone", async () => {
+    const other = await mkdtemp(join(tmpdir(), "soulbox-storage-stubborn-"));
+    // A stand-in server: ignores SIGTERM; its command line names the state dir, as a real one's does.
+    const stubborn = spawn(
+      "sh",
+      ["-c", "trap '' TERM; echo ready; while :; do sleep 0.1; done", `${other}/s3/data`],
+      { stdio: ["ignore", "pipe", "ignore"] },
+    );
+    try {
+      await once(stubborn.stdout!, "data");
+      await writeFile(join(other, "s3.pid"), String(stubborn.pid));
+      const exited = once(stubborn, "exit");
+      const started = Date.now();
+      const down = await run(DOWN, [], other);
+      expect(down.code).toBe(0);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
+      expect(down.stderr).toContain(`pid ${stubborn.pid} did not exit within 10 s of SIGTERM`);
+      expect(await exited).toEqual([null, "SIGKILL"]);
+      expect(existsSync(join(other, "s3.pid"))).toBe(false);
+    } finally {
+      stubborn.kill("SIGKILL");
+      await rm(other, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   test.each([
     [UP, ["--bogus"], /up takes no arguments/],

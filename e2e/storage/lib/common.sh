@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The storage servers' settings and the helpers up, down and build share: messages (say, die),
-# the state dir, ports kept in it, servers started and stopped by pid (start_server, stop_server,
+# the state dir, ports kept in it, servers started and stopped by pid (start_server, stop_servers,
 # alive), and wait_http. Sourced first by ../up, ../down and ../build; HERE is e2e/storage.
 # shellcheck disable=SC2034 # the settings below are read by the other lib/*.sh files
 
@@ -79,20 +79,27 @@ start_server() {
   echo $! > "$STATE/$name.pid"
 }
 
-# stop_server <backend>: SIGTERM, up to 10 s for it to exit, then SIGKILL; waits until it is gone.
-stop_server() {
-  local name=$1 pid
-  pid=$(cat "$STATE/$name.pid" 2>/dev/null) || return 0
-  if alive "$name"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+# stop_servers <backend>...: SIGTERM to each that runs (at once, so they shut down side by side),
+# up to 10 s for them to exit, then SIGKILL; returns when every one is gone and its pid file removed.
+stop_servers() {
+  local name pids=() pid deadline
+  for name in "$@"; do
+    if alive "$name"; then
+      pid=$(cat "$STATE/$name.pid")
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done
+  deadline=$((SECONDS + 10))
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
-      say "$name (pid $pid) did not exit within 10 s of SIGTERM: SIGKILL"
+      say "pid $pid did not exit within 10 s of SIGTERM: SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
       while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
     fi
-  fi
-  rm -f "$STATE/$name.pid"
+  done
+  for name in "$@"; do rm -f "$STATE/$name.pid"; done
 }
 
 # wait_http <backend> <url>: polls until the server answers <url> with any HTTP status, or dies
