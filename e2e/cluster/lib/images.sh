@@ -68,10 +68,14 @@ fill_kit_root() {
 }
 fill_envd() { fill_kit_root "$1" && install -m 0644 "$REPO/envd/image/entrypoint.mjs" "$1/opt/soulbox/entrypoint.mjs"; }
 # The operator image serves the gateway too (the chart runs /opt/soulbox/gateway.mjs with the kit's
-# node as the gateway Deployment's command), once dist/gateway.mjs exists.
+# node as the gateway Deployment's command), once dist/gateway.mjs exists, and the GPU device
+# plugin (gpu-plugin.mjs beside the .proto it loads; the chart's gpu.devicePlugin DaemonSet).
 fill_operator() {
   fill_kit_root "$1" && install -m 0644 "$REPO/dist/operator.mjs" "$1/opt/soulbox/operator.mjs" &&
-    if [ -f "$REPO/dist/gateway.mjs" ]; then install -m 0644 "$REPO/dist/gateway.mjs" "$1/opt/soulbox/gateway.mjs"; fi
+    if [ -f "$REPO/dist/gateway.mjs" ]; then install -m 0644 "$REPO/dist/gateway.mjs" "$1/opt/soulbox/gateway.mjs"; fi &&
+    if [ -f "$REPO/dist/gpu-plugin.mjs" ]; then
+      install -m 0644 "$REPO/dist/gpu-plugin.mjs" "$REPO/dist/gpu-plugin.proto" "$1/opt/soulbox/"
+    fi
 }
 
 # A root with nothing but Debian's static busybox and /etc/passwd (no libc, no shell at /bin/sh): a template
@@ -113,6 +117,7 @@ image_tar() {
       KIT_DIR=${KIT_DIR:-$(kit_dir)}
       [ -f "$REPO/dist/gateway.mjs" ] || say "the operator image has no gateway: dist/gateway.mjs does not exist (scripts/build.mjs has no gateway entry yet)"
       hash=$({ cat "$KIT_DIR/VERSION"; sha256sum "$REPO/dist/operator.mjs"; [ ! -f "$REPO/dist/gateway.mjs" ] || sha256sum "$REPO/dist/gateway.mjs"
+        [ ! -f "$REPO/dist/gpu-plugin.mjs" ] || sha256sum "$REPO/dist/gpu-plugin.mjs" "$REPO/dist/gpu-plugin.proto"
         declare -f oci_tar fill_kit_root fill_operator; } | sha256sum | cut -c1-16) ;;
     busybox) hash=$({ echo "$DEBIAN_SUITE busybox-static"; declare -f oci_tar fill_busybox; } | sha256sum | cut -c1-16) ;;
     *) die "unknown image '$name'" ;;
