@@ -161,6 +161,96 @@ describe("files through the official e2b SDK", () => {
     }
   });
 
+  describe("POST /files/compose (E2B's chunked upload)", () => {
+    const compose = (body: unknown) =>
+      fetch(`${h.envd.url}/files/compose`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      });
+
+    test("concatenates the parts in order into the destination, deletes them, answers its entry", async () => {
+      const parts = ["one-", "two-", "three"];
+      for (const [i, p] of parts.entries()) await h.sandbox.files.write(`${dir}/part${i}`, p);
+      const events: FilesystemEvent[] = [];
+      const watch = await h.sandbox.files.watchDir(dir, (e) => void events.push(e));
+      try {
+        const res = await compose({
+          source_paths: parts.map((_, i) => `${dir}/part${i}`),
+          destination: `${dir}/out/all.txt`,
+        });
+        expect(res.status).toBe(200);
+        expect(await res.json()).toEqual({
+          path: `${dir}/out/all.txt`,
+          name: "all.txt",
+          type: "file",
+        });
+        expect(await h.sandbox.files.read(`${dir}/out/all.txt`)).toBe("one-two-three");
+        for (const i of parts.keys())
+          expect(await h.sandbox.files.exists(`${dir}/part${i}`)).toBe(false);
+        // Relative paths are the user's home's, like uploads; the owner is the user.
+        const info = await h.sandbox.files.getInfo(`${dir}/out/all.txt`);
+        expect(info.owner).toBe("user");
+        await eventually(() =>
+          events.some((e) => e.name === "part0" && e.type === FilesystemEventType.REMOVE)
+            ? true
+            : undefined,
+        );
+        expect(events.filter((e) => e.name.includes(".upload-"))).toEqual([]);
+      } finally {
+        await watch.stop();
+      }
+    });
+
+    test.each<[string, (d: string) => unknown, number, RegExp]>([
+      [
+        "a missing part",
+        (d) => ({ source_paths: [`${d}/p0`, `${d}/nope`], destination: `${d}/o` }),
+        404,
+        /^source file not found: .*\/nope$/,
+      ],
+      [
+        "a part that is the destination",
+        (d) => ({ source_paths: [`${d}/p0`], destination: `${d}/p0` }),
+        400,
+        /cannot be the same as destination$/,
+      ],
+      [
+        "a folder as a part",
+        (d) => ({ source_paths: [`${d}/p0`, d], destination: `${d}/o` }),
+        400,
+        /^source path is not a regular file: /,
+      ],
+      [
+        "no parts",
+        (d) => ({ source_paths: [], destination: `${d}/o` }),
+        400,
+        /^source_paths must not be empty$/,
+      ],
+      ["no destination", (d) => ({ source_paths: [`${d}/p0`] }), 400, /^destination is required$/],
+      ["a body that is not JSON", () => "{oops", 400, /^invalid request body: /],
+      [
+        "an unknown user",
+        (d) => ({ source_paths: [`${d}/p0`], destination: `${d}/o`, username: "nobody-here" }),
+        401,
+        /nobody-here/,
+      ],
+    ])(
+      "%s: E2B's status and message, and nothing changes",
+      async (_name, body, status, message) => {
+        await h.sandbox.files.write(`${dir}/p0`, "zero");
+        await h.sandbox.files.write(`${dir}/o`, "old");
+        const res = await compose(body(dir));
+        expect(res.status).toBe(status);
+        const json = (await res.json()) as { code: number; message: string };
+        expect(json.code).toBe(status);
+        expect(json.message).toMatch(message);
+        expect(await h.sandbox.files.read(`${dir}/p0`)).toBe("zero");
+        expect(await h.sandbox.files.read(`${dir}/o`)).toBe("old");
+      },
+    );
+  });
+
   test("watchDir reports a chmod", async () => {
     await h.sandbox.files.write(`${dir}/c.txt`, "c");
     const events: FilesystemEvent[] = [];

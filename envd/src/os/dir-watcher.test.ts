@@ -159,6 +159,36 @@ describe("watchDirectory", () => {
     }
   });
 
+  test("a chown of a new or an existing folder is a chmod, never a rename or a remove", async () => {
+    execFileSync("mkdir", [join(dir, "old")]);
+    const events: FsEvent[] = [];
+    const w = await watchDirectory(
+      dir,
+      true,
+      (e) => events.push(e),
+      () => undefined,
+    );
+    const uid = String(process.getuid?.() ?? 0);
+    try {
+      execFileSync("bash", [
+        "-c",
+        `cd ${dir} && mkdir fresh && chown ${uid} fresh old && chmod 700 old`,
+      ]);
+      await until(events, [
+        ["fresh", "create"],
+        ["old", "chmod"],
+      ]);
+      execFileSync("touch", [join(dir, "fresh", "inside")]);
+      await until(events, [["fresh/inside", "create"]]);
+      const types = (name: string) =>
+        new Set(events.filter((e) => e.name === name).map((e) => e.type));
+      expect([...types("fresh")].filter((t) => t !== "create" && t !== "chmod")).toEqual([]);
+      expect([...types("old")]).toEqual(["chmod"]);
+    } finally {
+      w.close();
+    }
+  });
+
   test("refuses a file and a missing path", async () => {
     execFileSync("touch", [join(dir, "f")]);
     await expect(

@@ -99,6 +99,7 @@ export async function watchDirectory(
   // after the file, and the temporary file is never reported.
   const uploading = new Set<string>();
   let scheduled = false;
+  let flushing: Promise<void> = Promise.resolve();
   let closed = false;
 
   const notify = (type: string, name: string) => {
@@ -106,7 +107,12 @@ export async function watchDirectory(
     pending.push({ type: type === "rename" ? "rename" : "change", name });
     if (!scheduled) {
       scheduled = true;
-      setImmediate(() => void flush());
+      // One flush at a time: a batch sees the cache as the batch before it left it.
+      setImmediate(() => {
+        flushing = flushing
+          .then(flush)
+          .catch((err: unknown) => onError(fromSystemError(err, `watching '${root}' failed`)));
+      });
     }
   };
 
@@ -139,8 +145,8 @@ export async function watchDirectory(
     }
   };
 
-  /** Records (and, for new things, reports) everything below `rel`. */
-  const scan = async (rel: string, report: boolean) => {
+  /** Records (and, for new things, reports to `report`) everything below `rel`. */
+  const scan = async (rel: string, report: ((e: FsEvent) => void) | undefined) => {
     const names = await readdir(join(root, rel)).catch(() => [] as string[]);
     for (const name of names) {
       if (closed || cache.size >= MAX_SCANNED) return;
@@ -148,7 +154,7 @@ export async function watchDirectory(
       const s = await lstat(join(root, child)).catch(() => undefined);
       if (!s || cache.get(child)?.ino === s.ino) continue;
       cache.set(child, known(s));
-      if (report) onEvent({ name: child, type: "create", path: join(root, child) });
+      report?.({ name: child, type: "create", path: join(root, child) });
       if (recursive && s.isDirectory()) {
         addWatch(child);
         await scan(child, report);
@@ -201,18 +207,32 @@ export async function watchDirectory(
         continue;
       }
       const wasPresent = present.get(r.name) ?? before !== undefined;
-      if (s && wasPresent && before?.ino === s.ino && present.get(r.name) === undefined) continue; // nothing new
+      // Still there as the same thing: known before this batch with this inode, or seen
+      // appearing earlier in it. For a directory that is an attribute change (a chown after
+      // mkdir): inotify flags it IN_ISDIR, which Node reports as "rename", not "change".
+      const same =
+        s &&
+        ((wasPresent && before?.ino === s.ino && present.get(r.name) === undefined) ||
+          present.get(r.name) === true);
+      if (same) {
+        if (s.isDirectory()) emit("chmod");
+        continue;
+      }
       if (
         !wasPresent ||
         (s && before && before.ino !== s.ino && present.get(r.name) === undefined)
       ) {
         present.set(r.name, true);
-        emit("create");
         if (recursive && s?.isDirectory()) {
+          // Watched and scanned before anyone hears of it: what a client then makes inside it
+          // is reported by the new watch, never also by the scan (or twice).
           cache.set(r.name, known(s));
           addWatch(r.name);
-          await scan(r.name, true);
-        }
+          const found: FsEvent[] = [];
+          await scan(r.name, (e) => found.push(e));
+          emit("create");
+          for (const e of found) onEvent(e);
+        } else emit("create");
         continue;
       }
       present.set(r.name, false);
@@ -246,7 +266,7 @@ export async function watchDirectory(
   };
 
   addWatch("");
-  await scan("", false);
+  await scan("", undefined);
   return {
     close() {
       if (closed) return;

@@ -1,10 +1,11 @@
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import busboy from "busboy";
 import { EnvdError } from "../shared/errors.js";
 import {
   INTERNAL_METADATA_HEADER,
   completeBody,
+  readSmallBody,
   sendError,
   sendJson,
   type AnyRequest,
@@ -200,6 +201,21 @@ function uploadMultipart(
   });
 }
 
+/**
+ * POST /files/compose: concatenates uploaded parts into one file (E2B's chunked upload). The
+ * JSON body goes to the executor, which does the work as the user; its answer comes back as is.
+ */
+export async function composeParts(deps: FilesDeps, req: AnyRequest, res: AnyResponse) {
+  const body = await readSmallBody(req);
+  const upstream = await deps.executor.request(
+    { ":method": "POST", ":path": "/files/compose", "content-type": "application/json" },
+    Readable.from([body]),
+  );
+  const text = await readAll(upstream.stream);
+  if (upstream.status !== 200) return relayErrorText(text, upstream.status, res);
+  sendJson(res, 200, JSON.parse(text));
+}
+
 function statusKind(status: number) {
   const kinds: Record<number, EnvdError["kind"]> = {
     400: "invalid_argument",
@@ -214,7 +230,10 @@ function statusKind(status: number) {
 }
 
 async function relayError(stream: Readable, status: number, res: AnyResponse) {
-  const text = await readAll(stream);
+  relayErrorText(await readAll(stream), status, res);
+}
+
+function relayErrorText(text: string, status: number, res: AnyResponse) {
   try {
     sendJson(res, status, JSON.parse(text));
   } catch {

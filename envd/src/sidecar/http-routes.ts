@@ -12,6 +12,7 @@ import {
 import type { AuditLog } from "./audit.js";
 import { requireToken } from "./auth.js";
 import {
+  composeParts,
   downloadFile,
   readAll,
   relayError,
@@ -92,6 +93,9 @@ async function dispatch(
     case "POST /thaw":
       requireToken(deps.tokens, requestHeader(req, "x-access-token"));
       return forward(deps, req.method ?? "GET", url.pathname, res);
+    case "POST /files/compose":
+      requireToken(deps.tokens, requestHeader(req, "x-access-token"));
+      return composeParts(deps, req, res);
     case "GET /files":
       return downloadFile(deps, url, req, res);
     case "POST /files":

@@ -14,6 +14,7 @@ import {
   type AnyResponse,
 } from "../../shared/http-util.js";
 import type { ExecutorContext } from "../context.js";
+import { compose } from "./compose.js";
 
 /** The init payload the sidecar forwards (the access token stays in the sidecar). */
 interface InitBody {
@@ -43,6 +44,8 @@ export function createExecutorHttp(
           return await download(ctx, url, res);
         case "POST /files":
           return await upload(ctx, url, req, res);
+        case "POST /files/compose":
+          return await compose(ctx, req, res);
         case "GET /envs":
           return sendJson(res, 200, ctx.defaults.envVars);
         case "POST /init":
