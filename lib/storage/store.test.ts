@@ -32,7 +32,33 @@ async function blobOf(key: string): Promise<string> {
   return join(dir, (JSON.parse(await readFile(join(dir, key), "utf8")) as { blob: string }).blob);
 }
 
+/** How many of this process's open file descriptors point at `path`. */
+async function openFdsOf(path: string): Promise<number> {
+  const { readdir, readlink } = await import("node:fs/promises");
+  const fds = await readdir("/proc/self/fd");
+  const targets = await Promise.all(
+    fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => "")),
+  );
+  return targets.filter((t) => t === path).length;
+}
+
 describe("the store over the file driver", () => {
+  it.each([
+    ["whole", undefined],
+    ["ranged", { start: 1, end: 3 }],
+  ])("%s: a get destroyed before its first read closes the blob's file", async (_n, range) => {
+    await store.put("k", Buffer.from("hello"));
+    const blob = await blobOf("k");
+    const stream = await store.get("k", range ? { range } : {});
+    expect(await openFdsOf(blob)).toBe(1);
+    const closed = new Promise((resolve) => stream.once("close", resolve));
+    stream.destroy();
+    await closed;
+    for (let i = 0; i < 100 && (await openFdsOf(blob)) > 0; i++)
+      await new Promise((r) => setImmediate(r));
+    expect(await openFdsOf(blob)).toBe(0);
+  });
+
   it.each(["", "/abs", ".blobs/x", "a/../b"])(
     "refuses the key %j before writing anything",
     async (key) => {

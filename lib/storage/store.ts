@@ -256,9 +256,11 @@ class ManifestStore implements ObjectStore {
     const dataKey = m.encryption ? unwrapDataKey(this.keyring, m.encryption, key) : undefined;
 
     let source: AsyncIterable<Uint8Array>;
+    let blobStream: Readable | undefined;
     if (m.encryption && dataKey) {
       const r = mapRange(start, end, m.size, m.encryption.chunkSize);
       const raw = await this.download(m.blob, { start: r.blobStart, end: r.blobEnd }, signal, what);
+      blobStream = raw;
       const total = chunkCount(m.size, m.encryption.chunkSize);
       source = cut(
         decryptChunks(raw, dataKey, m.encryption, r.firstChunk, r.lastChunk, total),
@@ -268,13 +270,17 @@ class ManifestStore implements ObjectStore {
     } else if (end === start) {
       source = Readable.from([]);
     } else {
-      source = await this.download(m.blob, whole ? undefined : { start, end }, signal, what);
+      blobStream = await this.download(m.blob, whole ? undefined : { start, end }, signal, what);
+      source = blobStream;
     }
     const checked = whole ? verifyWhole(source, m, key) : checkLength(source, end - start, key);
     const out = Readable.from(mapErrors(checked, what), {
       objectMode: false,
       highWaterMark: 1 << 20,
     });
+    // A stream destroyed before its first read never starts the generators above, so their
+    // cleanup never runs: the driver's stream (an open file, a socket) is closed here instead.
+    out.once("close", () => blobStream?.destroy());
     if (signal) {
       const onAbort = () => out.destroy(aborted(signal, what));
       signal.addEventListener("abort", onAbort, { once: true });
