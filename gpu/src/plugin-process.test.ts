@@ -137,3 +137,12 @@ test.each([
   expect(r.status).not.toBe(0);
   expect(r.stderr).toContain(message);
 });
+
+test("e2e/gpu/check.sh without an NVIDIA driver: exit 77 (a skip), saying so", () => {
+  const check = new URL("../../e2e/gpu/check.sh", import.meta.url).pathname;
+  for (const smi of ["/nonexistent/nvidia-smi", "/bin/false"]) {
+    const r = spawnSync(check, [], { encoding: "utf8", env: { ...process.env, NVIDIA_SMI: smi } });
+    expect(r.status).toBe(77);
+    expect(r.stdout).toContain("no NVIDIA driver here");
+  }
+});
