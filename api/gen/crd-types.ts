@@ -51,9 +51,7 @@ export interface GpuAllocationSpec {
   minMemoryMiB?: number;
   /**
    * When true, every GPU of the set has an NVLink to another of the set (needs a count of 2 or more
-   * to mean anything).
-   *
-   * @default false
+   * to mean anything); absent means false.
    */
   nvlink?: boolean;
   /**

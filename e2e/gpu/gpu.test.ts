@@ -385,4 +385,17 @@ test("deleting a sandbox frees its GPUs: the waiting request is placed on them",
   const a = await inPhase("three", "Bound", 60_000);
   expect(a.status?.devices?.map((d) => d.index)).toEqual([0, 1, 2]);
   expect(new Set(a.status?.devices?.map((d) => d.numaNode))).toEqual(new Set([0]));
+  // Bound only once pod two was gone (the kubelet frees its GPUs then), so the kubelet gives
+  // sandbox three exactly the allocation's devices.
+  const sb = await waitFor(
+    "sandbox three Ready",
+    async () => {
+      const s = await sandboxes.get("three");
+      return conditionOf(s, "Ready")?.status === "True" ? s : undefined;
+    },
+    120_000,
+  );
+  const sdk = sdkSandboxAt(sb.status?.envdEndpoint ?? "", await tokenOf("three"));
+  const run = await sdk.commands.run('echo "$NVIDIA_VISIBLE_DEVICES"');
+  expect(run.stdout).toBe(`${[0, 1, 2].map(fakeUuid).join(",")}\n`);
 });

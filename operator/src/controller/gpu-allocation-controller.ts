@@ -7,7 +7,8 @@
  * Allocations are placed one at a time (one worker), and the devices this process bound a moment
  * ago count as taken even before the cache shows them, so two allocations never get the same GPU.
  * No finalizer: nothing outside the cluster holds GPUs. An allocation is owned by its Sandbox and
- * goes with it; its devices are free once it is gone or Released.
+ * goes with it; its devices are free once it is gone or Released and no pod made for it is left
+ * (a terminating pod still holds its devices in the kubelet, so they stay taken until it is gone).
  */
 import { isDeepStrictEqual } from "node:util";
 import * as k8s from "@kubernetes/client-node";
@@ -27,6 +28,7 @@ import { startCache, type Cache } from "../../../lib/informer-cache.js";
 import type { Logger } from "../../../lib/log.js";
 import { allocationStatus, holdsDevices, requestOf } from "../gpu/allocation-status.js";
 import { placeGpus, type GpuNode } from "../gpu/placement.js";
+import { GPU_DEVICES_ANNOTATION } from "../gpu/desired-gpu-allocation.js";
 import type { EventRecorder } from "../kube/events.js";
 import { createWorkQueue, type WorkQueue } from "../work-queue.js";
 
@@ -35,6 +37,8 @@ export interface GpuAllocationDeps {
   allocations: Cache<GpuAllocation>;
   sandboxes: Cache<Sandbox>;
   nodes: Cache<k8s.V1Node>;
+  /** The operator's pods: those made for an allocation name its devices (an annotation). */
+  pods?: Cache<k8s.V1Pod>;
   writeStatus(a: GpuAllocation, status: GpuAllocationStatus): Promise<GpuAllocation>;
   events: EventRecorder;
   log: Logger;
@@ -49,6 +53,21 @@ export function gpuNodes(nodes: readonly k8s.V1Node[]): GpuNode[] {
       ? []
       : parseInventoryAnnotation(n.metadata?.annotations?.[INVENTORY_ANNOTATION]),
   }));
+}
+
+/**
+ * Devices held by pods that have not ended, by node: a pod of a deleted Sandbox keeps its GPUs in
+ * the kubelet until it is gone, after its GpuAllocation was already garbage-collected.
+ */
+export function podHeldDevices(pods: readonly k8s.V1Pod[]): Map<string, string[]> {
+  const held = new Map<string, string[]>();
+  for (const p of pods) {
+    const ids = p.metadata?.annotations?.[GPU_DEVICES_ANNOTATION];
+    const node = p.spec?.nodeName;
+    if (!ids || !node || p.status?.phase === "Succeeded" || p.status?.phase === "Failed") continue;
+    held.set(node, [...(held.get(node) ?? []), ...ids.split(",").filter((id) => id !== "")]);
+  }
+  return held;
 }
 
 /** Reconciles one GpuAllocation (key namespace/name). */
@@ -89,6 +108,8 @@ export function createGpuAllocationReconciler(deps: GpuAllocationDeps) {
         const node = other.status?.node ?? "";
         taken.set(node, new Set([...(taken.get(node) ?? []), ...(other.status?.deviceIds ?? [])]));
       }
+      for (const [node, ids] of podHeldDevices(deps.pods?.list() ?? []))
+        taken.set(node, new Set([...(taken.get(node) ?? []), ...ids]));
       placement = placeGpus(requestOf(a), gpuNodes(deps.nodes.list()), taken);
     }
     const status = allocationStatus(a, {
@@ -124,6 +145,8 @@ export interface GpuAllocationController {
   readonly synced: Promise<void>;
   /** Queues the allocation of this key (a Sandbox changed). */
   enqueue(key: string): void;
+  /** A pod changed: when it held GPUs, the waiting allocations look again. */
+  podChanged(pod: k8s.KubernetesObject): void;
   stop(): Promise<void>;
 }
 
@@ -138,6 +161,8 @@ export function startGpuAllocationController(opts: {
   events: EventRecorder;
   log: Logger;
   namespace?: string;
+  /** The operator's pod cache (see {@link GpuAllocationDeps.pods}). */
+  pods?: Cache<k8s.V1Pod>;
   onAllocationChange?: (a: GpuAllocation) => void;
 }): GpuAllocationController {
   const { kubeConfig, log, namespace } = opts;
@@ -174,6 +199,7 @@ export function startGpuAllocationController(opts: {
     allocations,
     sandboxes: opts.sandboxes,
     nodes,
+    ...(opts.pods ? { pods: opts.pods } : {}),
     events: opts.events,
     log,
     writeStatus: (a, status) =>
@@ -199,6 +225,9 @@ export function startGpuAllocationController(opts: {
     allocations,
     synced,
     enqueue,
+    podChanged(pod) {
+      if (pod.metadata?.annotations?.[GPU_DEVICES_ANNOTATION]) enqueueWaiting();
+    },
     async stop() {
       await Promise.all([allocations.stop(), nodes.stop()]);
       await queue.shutdown();

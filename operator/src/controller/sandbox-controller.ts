@@ -110,6 +110,7 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
   const keyOf = (o: k8s.KubernetesObject) =>
     `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
   const enqueueOwner = (o: k8s.KubernetesObject) => {
+    gpus?.podChanged(o); // a pod that held GPUs: waiting allocations look again
     const namespace = o.metadata?.namespace ?? "";
     const owner = o.metadata?.ownerReferences?.find((r) => r.controller);
     if (owner?.kind === KIND) queue.add(`${namespace}/${owner.name}`);
@@ -179,6 +180,7 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
         events,
         log,
         ...(ns ? { namespace: ns } : {}),
+        pods: caches.pods,
         onAllocationChange: enqueueOwner,
       })
     : undefined;
