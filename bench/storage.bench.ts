@@ -20,7 +20,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream, rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -314,6 +314,15 @@ async function main(): Promise<void> {
   const env = { ...process.env, SOULBOX_STORAGE_DIR: join(dir, "servers") } as Env;
   progress(`starting the storage servers (e2e/storage/up, state in ${env.SOULBOX_STORAGE_DIR})`);
   const results: Result[] = [];
+  const down = () =>
+    execFileSync("e2e/storage/down", ["--purge"], { env, stdio: ["ignore", "ignore", "inherit"] });
+  // Interrupted (Ctrl-C, a timeout's SIGTERM): the servers go down by pid all the same.
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => {
+      down();
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(1);
+    });
   try {
     const out = execFileSync("e2e/storage/up", {
       env,
@@ -324,7 +333,7 @@ async function main(): Promise<void> {
     for (const name of BACKENDS) results.push(await measure(name, env, join(dir, "cache")));
   } finally {
     progress("stopping the storage servers");
-    execFileSync("e2e/storage/down", ["--purge"], { env, stdio: ["ignore", "ignore", "inherit"] });
+    down();
     await rm(dir, { recursive: true, force: true });
   }
 
