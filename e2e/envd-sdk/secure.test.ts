@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { computeSignature } from "../../envd/src/shared/signature.js";
 import { eventually, startSdkHarness, type SdkHarness } from "./sandbox.js";
 
@@ -78,7 +79,57 @@ describe("a secure sandbox (access token)", () => {
     );
     const res = await fetch(expired);
     expect(res.status).toBe(401);
-    expect(await res.json()).toMatchObject({ code: 401, message: "signature is expired" });
+    expect(await res.json()).toMatchObject({ code: 401, message: "signature is already expired" });
+  });
+
+  test.each<[string, (u: URL) => RequestInit | void, string]>([
+    [
+      "no signature",
+      (u) => void u.searchParams.delete("signature"),
+      "missing signature query parameter",
+    ],
+    ["a bad signature", (u) => void u.searchParams.set("signature", "v1_bad"), "invalid signature"],
+    [
+      "a wrong token in the header",
+      () => ({ headers: { "x-access-token": "not-the-token" } }),
+      "access token present in header but does not match",
+    ],
+  ])("%s: E2B's 401 and JSON body", async (_name, change, message) => {
+    const url = new URL(await h.sandbox.downloadUrl("/tmp/sbx-secure.txt", { user: "user" }));
+    const init = change(url) ?? {};
+    const res = await fetch(url, init);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ code: 401, message });
+  });
+
+  test("a plain form field named file (no filename) is stored at the URL's path", async () => {
+    const up = await h.sandbox.uploadUrl("/tmp/sbx-field.txt", { user: "user" });
+    const form = new FormData();
+    form.append("file", "text from a plain field");
+    const res = await fetch(up, { method: "POST", body: form });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([
+      { name: "sbx-field.txt", path: "/tmp/sbx-field.txt", type: "file" },
+    ]);
+    expect(await h.sandbox.files.read("/tmp/sbx-field.txt")).toBe("text from a plain field");
+  });
+
+  test("a gzip-encoded multipart body is unzipped whole, then its parts are parsed", async () => {
+    const form = new FormData();
+    form.append("file", new Blob(["zipped part"]), "z.txt");
+    const req = new Request("http://x/", { method: "POST", body: form });
+    const raw = Buffer.from(await req.arrayBuffer());
+    const res = await fetch(`${h.envd.url}/files?path=/tmp/sbx-gz.txt&username=user`, {
+      method: "POST",
+      headers: {
+        "x-access-token": TOKEN,
+        "content-type": req.headers.get("content-type") ?? "",
+        "content-encoding": "gzip",
+      },
+      body: gzipSync(raw),
+    });
+    expect(res.status).toBe(200);
+    expect(await h.sandbox.files.read("/tmp/sbx-gz.txt")).toBe("zipped part");
   });
 
   test("a one-time (nonce) signature works once, a replay is refused", async () => {

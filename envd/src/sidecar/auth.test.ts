@@ -55,13 +55,13 @@ describe("authorizeFileAccess", () => {
       "a wrong token even with a good signature",
       "bad",
       access({ signature: sign({}) }),
-      "unauthenticated: invalid access token",
+      "unauthenticated: access token present in header but does not match",
     ],
     [
       "no token and no signature",
       undefined,
       access({}),
-      "unauthenticated: missing X-Access-Token header or signature query parameter",
+      "unauthenticated: missing signature query parameter",
     ],
     ["a signature without expiry", undefined, access({ signature: sign({}) }), "ok"],
     [
@@ -92,7 +92,13 @@ describe("authorizeFileAccess", () => {
       "an expired signature",
       undefined,
       access({ signature: sign({ expiration: nowS - 1 }), expiration: String(nowS - 1) }),
-      "unauthenticated: signature is expired",
+      "unauthenticated: signature is already expired",
+    ],
+    [
+      "an expired signature that is also wrong: invalid first, as E2B checks",
+      undefined,
+      access({ signature: sign({ expiration: nowS - 5 }), expiration: String(nowS - 1) }),
+      "unauthenticated: invalid signature",
     ],
     [
       "a tampered expiration",

@@ -38,13 +38,14 @@ export function authorizeFileAccess(
   nowMs = Date.now(),
 ): void {
   if (store.token === undefined) return;
-  if (tokenHeader) return requireToken(store, tokenHeader);
-  if (!access.signature) {
-    throw new EnvdError(
-      "unauthenticated",
-      "missing X-Access-Token header or signature query parameter",
-    );
+  // The messages, their order and the 401 are E2B's envd's: SDKs and users match on them.
+  if (tokenHeader) {
+    if (!signaturesEqual(tokenHeader, store.token))
+      throw new EnvdError("unauthenticated", "access token present in header but does not match");
+    return;
   }
+  if (!access.signature)
+    throw new EnvdError("unauthenticated", "missing signature query parameter");
   let expiration: number | undefined;
   if (access.expiration !== null) {
     expiration = Number(access.expiration);
@@ -53,7 +54,6 @@ export function authorizeFileAccess(
         "invalid_argument",
         "signature_expiration must be an integer (unix seconds)",
       );
-    if (expiration * 1000 < nowMs) throw new EnvdError("unauthenticated", "signature is expired");
   }
   const nonce = access.nonce ?? undefined;
   if (nonce !== undefined && expiration === undefined) {
@@ -62,6 +62,8 @@ export function authorizeFileAccess(
   const expected = computeSignature({ ...access, token: store.token, expiration, nonce });
   if (!signaturesEqual(access.signature, expected))
     throw new EnvdError("unauthenticated", "invalid signature");
+  if (expiration !== undefined && expiration * 1000 < nowMs)
+    throw new EnvdError("unauthenticated", "signature is already expired");
   if (nonce !== undefined && expiration !== undefined && !nonces.use(nonce, expiration * 1000)) {
     throw new EnvdError("unauthenticated", "signature was already used (replayed nonce)");
   }

@@ -85,18 +85,21 @@ export async function uploadFile(deps: FilesDeps, url: URL, req: AnyRequest, res
   const metadata = metadataFromHeaders(req.rawHeaders);
   const contentType = header(req, "content-type") ?? "";
   const gzip = /\bgzip\b/i.test(header(req, "content-encoding") ?? "");
-  if (contentType.startsWith("multipart/form-data")) {
-    const results = await uploadMultipart(deps, req, q.path, q.user, metadata, gzip);
-    return sendJson(res, 200, results);
-  }
-  if (!q.path)
+  const multipart = contentType.startsWith("multipart/form-data");
+  if (!multipart && !q.path)
     throw new EnvdError(
       "invalid_argument",
       "the path query parameter is required for octet-stream uploads",
     );
+  // Content-Encoding is the whole body's (as E2B's envd reads it): a gzip multipart body is
+  // unzipped before its parts are parsed.
   const complete = completeBody(req);
   const body: Readable = gzip ? complete.pipe(createGunzip()) : complete;
   if (gzip) complete.on("error", (err) => body.destroy(err));
+  if (multipart) {
+    const results = await uploadMultipart(deps, req, body, q.path, q.user, metadata);
+    return sendJson(res, 200, results);
+  }
   const result = await sendToExecutor(deps, q.path, q.user, metadata, body);
   sendJson(res, 200, result);
 }
@@ -141,18 +144,30 @@ async function sendToExecutor(
   return parsed as unknown[];
 }
 
+/** The largest `file` sent as a plain form field (no filename): busboy holds it in memory. */
+const PLAIN_FILE_FIELD_LIMIT = 16 << 20;
+
+/**
+ * The parts of a multipart upload, in order: every part named `file` is a file, with a filename
+ * or, like E2B's envd takes it, as a plain field (`form.append('file', 'text')`); both go to the
+ * URL's `path` when it is given, else to the part's filename.
+ */
 function uploadMultipart(
   deps: FilesDeps,
   req: AnyRequest,
+  source: Readable,
   path: string,
   user: string,
   metadata: Record<string, string>,
-  gzip: boolean,
 ): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers as Record<string, string>, preservePath: true });
+      parser = busboy({
+        headers: req.headers as Record<string, string>,
+        preservePath: true,
+        limits: { fieldSize: PLAIN_FILE_FIELD_LIMIT },
+      });
     } catch (err) {
       return reject(
         new EnvdError("invalid_argument", `malformed multipart body: ${String(err)}`, {
@@ -163,11 +178,8 @@ function uploadMultipart(
     const results: unknown[] = [];
     let chain = Promise.resolve();
     let files = 0;
-    parser.on("file", (field, stream, info) => {
-      if (field !== "file") return stream.resume();
+    const write = (target: string | undefined, body: Readable) => {
       files++;
-      const target = path || info.filename;
-      const body: Readable = gzip ? stream.pipe(createGunzip()) : stream;
       // Files are written one after another; busboy waits while a part is not consumed.
       chain = chain.then(async () => {
         if (!target)
@@ -177,7 +189,25 @@ function uploadMultipart(
           );
         results.push(...(await sendToExecutor(deps, target, user, metadata, body)));
       });
-      chain.catch(() => stream.resume());
+      chain.catch(() => body.resume());
+    };
+    parser.on("file", (field, stream, info) => {
+      if (field !== "file") return stream.resume();
+      write(path || info.filename, stream);
+    });
+    parser.on("field", (field, value, info) => {
+      if (field !== "file") return;
+      if (info.valueTruncated) {
+        files++;
+        chain = chain.then(() => {
+          throw new EnvdError(
+            "invalid_argument",
+            `the form field 'file' is over ${PLAIN_FILE_FIELD_LIMIT >> 20} MiB: send it as a file part (with a filename)`,
+          );
+        });
+        return;
+      }
+      write(path || undefined, Readable.from([Buffer.from(value)]));
     });
     parser.on("error", (err) =>
       reject(
@@ -195,9 +225,8 @@ function uploadMultipart(
         )
         .catch(reject);
     });
-    const complete = completeBody(req);
-    complete.on("error", (err) => parser.destroy(err));
-    complete.pipe(parser);
+    source.on("error", (err) => parser.destroy(err));
+    source.pipe(parser);
   });
 }
 
