@@ -157,6 +157,11 @@ describe("the gateway with the default values", () => {
       "--rate-burst": "40",
       "--max-body-bytes": "1048576",
       "--log-level": "info",
+      "--volume-storage-class": "",
+      "--volume-access-mode": "ReadWriteOnce",
+      "--volume-size": "1Gi",
+      "--volume-content-template": "base",
+      "--volume-content-idle-seconds": "300",
     });
     expect(container.ports).toEqual([
       { name: "http", containerPort: 8080, protocol: "TCP" },
@@ -234,6 +239,8 @@ describe("the gateway with the default values", () => {
         "core/configmaps:get@*",
         "core/pods:get@*",
         "core/pods/log:get@*",
+        // E2B volumes are PersistentVolumeClaims in the team namespace.
+        ...["get", "list", "create", "delete"].map((v) => `core/persistentvolumeclaims:${v}@*`),
       ].sort(),
     );
     const rb = named<k8s.V1RoleBinding>(objects, "RoleBinding", GATEWAY, "default");

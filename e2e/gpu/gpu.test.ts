@@ -19,6 +19,7 @@ import {
   type GpuAllocation,
   type SandboxSpec,
 } from "../../api/gen/crd-types.js";
+import { withApiServerExclusive } from "../cluster/test-support/api-server-lock.js";
 import { INVENTORY_ANNOTATION, parseInventoryAnnotation } from "../../api/gpu.js";
 import { createLogger } from "../../lib/log.js";
 import { stopChild } from "../../lib/stop-child.js";
@@ -40,6 +41,7 @@ import {
   kubeConfig,
   testNamespace,
   waitFor,
+  RESTART_TEST_TIMEOUT_MS,
   TEST_NAMESPACE_TIMEOUT_MS,
 } from "../cluster/test-support/cluster.js";
 import { sdkSandboxAt } from "../envd-sdk/sandbox.js";
@@ -360,20 +362,26 @@ test("an unhealthy device is no longer allocatable and is skipped", async () => 
   );
 });
 
-test("a kubelet restart makes the plugin register again, and the GPUs stay advertised", async () => {
-  const before = registrations();
-  clusterCommand(["restart", "kubelet"]);
-  await waitFor(
-    "a new registration",
-    async () => (registrations() > before ? true : undefined),
-    60_000,
-  );
-  await waitFor(
-    "allocatable 8 again",
-    async () => ((await gpuCapacity()).allocatable === "8" ? true : undefined),
-    60_000,
-  );
-});
+test(
+  "a kubelet restart makes the plugin register again, and the GPUs stay advertised",
+  async () => {
+    const before = registrations();
+    // Restarted pods' readiness starts over, and Services drop their endpoints meanwhile: wait
+    // until no other test file is using the cluster (the API server restarts' lock), keep them out.
+    await withApiServerExclusive(() => clusterCommand(["restart", "kubelet"]));
+    await waitFor(
+      "a new registration",
+      async () => (registrations() > before ? true : undefined),
+      60_000,
+    );
+    await waitFor(
+      "allocatable 8 again",
+      async () => ((await gpuCapacity()).allocatable === "8" ? true : undefined),
+      60_000,
+    );
+  },
+  RESTART_TEST_TIMEOUT_MS,
+);
 
 test("deleting a sandbox frees its GPUs: the waiting request is placed on them", async () => {
   await sandboxes.delete("two");

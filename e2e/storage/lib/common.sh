@@ -90,9 +90,10 @@ stop_servers() {
       pids+=("$pid")
     fi
   done
-  deadline=$((SECONDS + 10))
+  # In microseconds of real time: $SECONDS ticks on whole seconds, so SECONDS + 10 may be 9.1 s.
+  deadline=$((${EPOCHREALTIME/./} + 10000000))
   for pid in "${pids[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+    while kill -0 "$pid" 2>/dev/null && [ "${EPOCHREALTIME/./}" -lt "$deadline" ]; do sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
       say "pid $pid did not exit within 10 s of SIGTERM: SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true

@@ -251,7 +251,9 @@ export async function watchDirectory(
       // Seen appearing but gone again before its stat: remember it as present
       // with an unknown inode, so its later disappearance is still reported.
       else if (present.get(r.name) === true) cache.set(r.name, UNKNOWN);
-      else cache.delete(r.name);
+      // Only a rename says a name went away; a change whose stat came too late (the file was
+      // moved meanwhile) leaves it known, or the move's own notification would read as a create.
+      else if (r.type === "rename") cache.delete(r.name);
     });
     if (
       batch.length > 0 &&
