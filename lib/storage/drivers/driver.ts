@@ -4,6 +4,7 @@
  * `/` as separator. Every method fails with a {@link StorageError} (see ../errors.ts).
  */
 import type { Readable } from "node:stream";
+import { StorageError } from "../object-store.js";
 
 /** One entry of {@link BlobDriver.listPage}. */
 export interface BlobEntry {
@@ -62,6 +63,30 @@ export function stripPrefix(prefix: string, full: string): string {
   if (prefix === "") return full;
   const p = `${prefix.replace(/\/+$/, "")}/`;
   return full.startsWith(p) ? full.slice(p.length) : full;
+}
+
+/**
+ * A small blob's bytes through the driver's own `download`, for drivers without a cheaper way
+ * (the cloud ones): more than `limit` bytes is `IntegrityMismatch`; any failure goes through
+ * `fail`, the driver's one error mapping.
+ */
+export async function readSmallBlob(
+  driver: Pick<BlobDriver, "download">,
+  name: string,
+  limit: number,
+  fail: (err: unknown) => Error,
+): Promise<Uint8Array> {
+  const body = await driver.download(name);
+  try {
+    return await readLimited(
+      body,
+      limit,
+      () => new StorageError("IntegrityMismatch", `${name} is larger than ${limit} bytes`),
+    );
+  } catch (err) {
+    body.destroy();
+    throw fail(err);
+  }
 }
 
 /** Collects a stream into bytes, failing with `tooLarge()` once more than `limit` arrive. */

@@ -15,10 +15,10 @@ import { Storage, type Bucket, type StorageOptions } from "@google-cloud/storage
 import type { Credentials, GcsConfig } from "../config.js";
 import { displayUrl } from "../config.js";
 import { toStorageError } from "../errors.js";
-import { StorageError } from "../object-store.js";
+import type { StorageError } from "../object-store.js";
 import {
   joinName,
-  readLimited,
+  readSmallBlob,
   stripPrefix,
   type BlobDriver,
   type BlobPage,
@@ -91,18 +91,8 @@ class GcsDriver implements BlobDriver {
     }
   }
 
-  async getSmall(name: string, limit: number): Promise<Uint8Array> {
-    const body = await this.download(name);
-    try {
-      return await readLimited(
-        body,
-        limit,
-        () => new StorageError("IntegrityMismatch", `${name} is larger than ${limit} bytes`),
-      );
-    } catch (err) {
-      body.destroy();
-      throw this.fail(err, "get", name);
-    }
+  getSmall(name: string, limit: number): Promise<Uint8Array> {
+    return readSmallBlob(this, name, limit, (err) => this.fail(err, "get", name));
   }
 
   async download(name: string, range?: BlobRange): Promise<Readable> {

@@ -22,7 +22,7 @@ import { toStorageError } from "../errors.js";
 import { StorageError } from "../object-store.js";
 import {
   joinName,
-  readLimited,
+  readSmallBlob,
   stripPrefix,
   type BlobDriver,
   type BlobPage,
@@ -114,18 +114,8 @@ class S3Driver implements BlobDriver {
     }
   }
 
-  async getSmall(name: string, limit: number): Promise<Uint8Array> {
-    const body = await this.download(name);
-    try {
-      return await readLimited(
-        body,
-        limit,
-        () => new StorageError("IntegrityMismatch", `${name} is larger than ${limit} bytes`),
-      );
-    } catch (err) {
-      body.destroy();
-      throw this.fail(err, "get", name);
-    }
+  getSmall(name: string, limit: number): Promise<Uint8Array> {
+    return readSmallBlob(this, name, limit, (err) => this.fail(err, "get", name));
   }
 
   async download(name: string, range?: BlobRange, signal?: AbortSignal): Promise<Readable> {
