@@ -10,6 +10,7 @@
  * operator's placement and the plugin's preferred allocation, which the kubelet follows.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { connect } from "node:net";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +21,7 @@ import {
   type SandboxSpec,
 } from "../../api/gen/crd-types.js";
 import { withApiServerExclusive } from "../cluster/test-support/api-server-lock.js";
+import { DEFAULT_PLUGIN_DIR, KUBELET_SOCKET } from "../../gpu/src/api.js";
 import { INVENTORY_ANNOTATION, parseInventoryAnnotation } from "../../api/gpu.js";
 import { createLogger } from "../../lib/log.js";
 import { stopChild } from "../../lib/stop-child.js";
@@ -42,7 +44,6 @@ import {
   testNamespace,
   waitFor,
   RESTART_TEST_TIMEOUT_MS,
-  TEST_NAMESPACE_TIMEOUT_MS,
 } from "../cluster/test-support/cluster.js";
 import { sdkSandboxAt } from "../envd-sdk/sandbox.js";
 
@@ -109,9 +110,28 @@ const gpuSandbox = (gpu: SandboxSpec["gpu"]): SandboxSpec => ({
   gpu,
 });
 
+/**
+ * Whether the kubelet's device-plugin socket answers. Its path is fixed by the kubelet
+ * (/var/lib/kubelet/device-plugins/kubelet.sock, not under --root-dir), so a second cluster's
+ * kubelet (network.test.ts starts one) replaces it, and once that one is down nothing listens.
+ */
+function kubeletSocketAnswers(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(join(DEFAULT_PLUGIN_DIR, KUBELET_SOCKET));
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
+  });
+}
+
 beforeAll(async () => {
   await ensureNode();
   installCrds();
+  // The restart makes this run's kubelet listen there again; it waits for other test files.
+  if (!(await kubeletSocketAnswers()))
+    await withApiServerExclusive(() => clusterCommand(["restart", "kubelet"]));
   inventory = await mkdtemp(join(tmpdir(), "soulbox-fake-gpus-"));
   plugin = spawn(
     process.execPath,
@@ -141,7 +161,7 @@ beforeAll(async () => {
     settings: { envdImage: IMAGES.envd, defaultRuntimeClassName: "runc" },
   });
   await controller.synced;
-}, TEST_NAMESPACE_TIMEOUT_MS);
+}, RESTART_TEST_TIMEOUT_MS);
 
 afterAll(async () => {
   await controller?.stop();
@@ -306,9 +326,13 @@ test("a request that cannot fit now stays Pending with the reason; a bad product
     reason: "InsufficientFreeGpus",
     message: "no node has 3 free GPUs on one NUMA node (soulbox-node: 2 free on NUMA node 0)",
   });
+  // The Sandbox first says it waits for a placement, then (its next reconcile) why there is none.
   const sb = await waitFor("sandbox three says why it waits", async () => {
     const s = await sandboxes.get("three");
-    return conditionOf(s, "Scheduled")?.reason === "WaitingForGpus" ? s : undefined;
+    const scheduled = conditionOf(s, "Scheduled");
+    return scheduled?.reason === "WaitingForGpus" && scheduled.message?.includes("no node has")
+      ? s
+      : undefined;
   });
   expect(conditionOf(sb, "Scheduled")?.message).toContain(
     "no node has 3 free GPUs on one NUMA node",

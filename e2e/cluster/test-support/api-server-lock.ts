@@ -40,11 +40,11 @@ async function dropSharedHold(): Promise<void> {
  * server, and keeps them out until it returns. This process's own shared hold is let go for it
  * and taken back.
  */
-export async function withApiServerExclusive(fn: () => void): Promise<void> {
+export async function withApiServerExclusive(fn: () => unknown): Promise<void> {
   if (holds > 0) await dropSharedHold();
   const exclusive = await holdFileLock(LOCK, "exclusive");
   try {
-    fn();
+    await fn();
   } finally {
     await exclusive();
     if (holds > 0) pending = holdFileLock(LOCK, "shared").then((r) => void (release = r));
