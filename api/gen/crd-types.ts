@@ -356,6 +356,24 @@ export interface SandboxNetwork {
    * does not open it); link-local addresses and cloud metadata endpoints never are.
    */
   allowEgress?: string[];
+  /**
+   * CIDRs and IP addresses the sandbox may not reach (E2B's `denyOut`; `0.0.0.0/0` and `::/0` close
+   * everything). When present, even empty, the sandbox keeps its default egress minus these ranges,
+   * and every `allowEgress` entry is reachable on top of it (an allowed entry wins over a denied
+   * one, as in E2B); when absent, `allowEgress` alone is the allow-list.
+   */
+  denyEgress?: string[];
+  /**
+   * False: the gateway serves the sandbox's own ports (not envd's) only to requests carrying its
+   * traffic access token in the `e2b-traffic-access-token` header (E2B's
+   * `network.allowPublicTraffic`). Absent or true: to anyone.
+   */
+  allowPublicTraffic?: boolean;
+  /**
+   * The Host header the gateway sends to the sandbox's own ports instead of the caller's (E2B's
+   * `network.maskRequestHost`; `${PORT}` becomes the port).
+   */
+  maskRequestHost?: string;
 }
 
 /** What the operator observed. Written only by the operator. */
@@ -553,6 +571,22 @@ export interface SnapshotStatus {
   sha256?: string;
   /** Where the snapshot was stored (its full object-storage URL). */
   location?: string;
+  /**
+   * The stored parts, each content-checked on restore: `filesystem` (the container's changes over
+   * its image, a tar layer) and, in Memory mode, `memory`.
+   */
+  parts?: SnapshotStatusParts[];
+  /**
+   * The template the sandbox ran (the shape of a Sandbox's spec.template): a sandbox restored from
+   * this Snapshot runs the same image and command with these files.
+   */
+  template?: unknown;
+  /** The image the filesystem layer applies over. */
+  image?: string;
+  /** When the operator began taking the snapshot (RFC 3339). */
+  startTime?: string;
+  /** When the snapshot became Ready (RFC 3339). */
+  completionTime?: string;
   /** The latest observations, one per type (e.g. `Ready`). */
   conditions?: Condition[];
 }
@@ -562,6 +596,17 @@ export interface SnapshotStatus {
  * `Failed`: it could not be taken; the conditions say why.
  */
 export type SnapshotPhase = "Pending" | "InProgress" | "Ready" | "Failed";
+
+export interface SnapshotStatusParts {
+  /** Which part this is. */
+  name: "filesystem" | "memory";
+  /** The object's key in the store. */
+  key: string;
+  /** The stored size in bytes. */
+  size: number;
+  /** The SHA-256 of the stored object, in lowercase hex. */
+  sha256: string;
+}
 
 /** A list of Snapshot objects, as the API returns it. */
 export interface SnapshotList {
