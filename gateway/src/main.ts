@@ -64,7 +64,7 @@ if (cfg.tlsCertFile && cfg.tlsKeyFile) {
 }
 
 const index = startSandboxIndex({ kubeConfig, log });
-const api = await startApi({ kubeConfig, index, config: cfg, log, registry });
+const api = await startApi({ kubeConfig, index, config: cfg, log, registry, sampleMetrics: true });
 const front = await startFrontDoor({
   host: cfg.host,
   httpPort: cfg.httpPort,

@@ -18,6 +18,8 @@ export interface KubeCalls {
   /** Deletes a Sandbox; false when it was not there. */
   deleteSandbox(namespace: string, name: string): Promise<boolean>;
   readConfigMap(namespace: string, name: string): Promise<k8s.V1ConfigMap | undefined>;
+  /** The ConfigMaps of a namespace that match a label selector. */
+  listConfigMaps(namespace: string, labelSelector: string): Promise<k8s.V1ConfigMap[]>;
   readSecret(namespace: string, name: string): Promise<k8s.V1Secret | undefined>;
   createSecret(namespace: string, body: k8s.V1Secret): Promise<k8s.V1Secret>;
   patchSecret(namespace: string, name: string, patch: object): Promise<k8s.V1Secret>;
@@ -85,6 +87,8 @@ export function createKubeCalls(kc: k8s.KubeConfig): KubeCalls {
     },
     readConfigMap: (namespace, name) =>
       orUndefinedOn404(core.readNamespacedConfigMap({ namespace, name })),
+    listConfigMaps: async (namespace, labelSelector) =>
+      (await core.listNamespacedConfigMap({ namespace, labelSelector })).items,
     readSecret: (namespace, name) =>
       orUndefinedOn404(core.readNamespacedSecret({ namespace, name })),
     createSecret: (namespace, body) =>

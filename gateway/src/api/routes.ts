@@ -27,6 +27,11 @@ import {
 import { encodeCursor, paginate, parseListQuery, type QueryValue } from "./list-query.js";
 import { parseLogQuery, toE2bLogs } from "./logs.js";
 import { readMetrics } from "./metrics.js";
+import { parseMetricsRange } from "./metrics-history.js";
+import { parseLogsV2Query, toE2bLogsV2 } from "./logs-v2.js";
+import { getTemplate, listTemplates, resolveAlias } from "./templates.js";
+import { teamsOf } from "./teams.js";
+import { presentedKey } from "../auth/api-keys.js";
 import { checkTimeoutSeconds, ttlFromNow } from "./ttl.js";
 import { e2bState } from "../sandboxes/sandbox-state.js";
 import { isRecord } from "./validate.js";
@@ -197,8 +202,40 @@ export function apiRoutes(ctx: ApiContext): express.Router {
 
   r.get("/sandboxes/:id/metrics", async (req: Request, res: Response) => {
     const s = findSandbox(ctx, teamOf(res), idParam(req));
+    const { start, end } = parseMetricsRange(req.query);
+    const history = ctx.metricsHistory?.range(s.metadata.uid ?? "", start, end);
+    if (history?.length) return void res.json(history);
+    // No sample yet (a new sandbox, or no history kept): the current one, when it is in range.
     const m = await readMetrics(ctx, s);
-    res.json(m ? [m] : []);
+    const inRange =
+      m &&
+      (start === undefined || m.timestampUnix >= start) &&
+      (end === undefined || m.timestampUnix <= end);
+    res.json(inRange ? [m] : []);
+  });
+
+  r.get("/v2/sandboxes/:id/logs", async (req: Request, res: Response) => {
+    const s = findSandbox(ctx, teamOf(res), idParam(req));
+    const q = parseLogsV2Query(req.query);
+    if ("error" in q) throw badRequest(q.error);
+    const pod = s.status?.podName;
+    const text = pod
+      ? await ctx.kube.podLog(s.metadata.namespace ?? "", pod, "sandbox").catch(() => "")
+      : "";
+    res.json({ logs: toE2bLogsV2(text, q) });
+  });
+
+  r.get("/templates", async (_req: Request, res: Response) => {
+    res.json(await listTemplates(ctx, teamOf(res)));
+  });
+  r.get("/templates/aliases/:alias", async (req: Request, res: Response) => {
+    res.json(await resolveAlias(ctx, teamOf(res), String(req.params.alias ?? "")));
+  });
+  r.get("/templates/:templateID", async (req: Request, res: Response) => {
+    res.json(await getTemplate(ctx, teamOf(res), String(req.params.templateID ?? "")));
+  });
+  r.get("/teams", (req: Request, res: Response) => {
+    res.json(teamsOf(teamOf(res), presentedKey(req.headers) ?? ""));
   });
 
   r.get("/sandboxes/:id/logs", async (req: Request, res: Response) => {

@@ -15,6 +15,9 @@ import { createApiApp } from "./app.js";
 import { createTokenReader, type ApiConfig, type ApiContext } from "./context.js";
 import { createKubeCalls } from "./kube.js";
 import { resumeSandbox } from "./lifecycle.js";
+import { createSnapshotCalls } from "./snapshots-store.js";
+import { readMetrics } from "./metrics.js";
+import { startMetricsHistory } from "./metrics-history.js";
 import type { Registry } from "prom-client";
 import { withApiMetrics } from "../api-metrics.js";
 import { parseVolumeSettings } from "../volumes/settings.js";
@@ -28,6 +31,8 @@ export interface ApiOptions {
   log: Logger;
   /** Where the API's request metrics register; none when absent. */
   registry?: Registry;
+  /** Keep every sandbox's metrics history (a sample every 5 s) for `getMetrics({start, end})`. */
+  sampleMetrics?: boolean;
 }
 
 /** The running API. */
@@ -68,8 +73,15 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
       kube,
       opts.config.volumes ?? parseVolumeSettings({}),
     ),
+    snapshots: createSnapshotCalls(opts.kubeConfig),
     token: createTokenReader(kube),
   };
+  if (opts.sampleMetrics)
+    ctx.metricsHistory = startMetricsHistory({
+      all: () => opts.index.all(),
+      read: (s) => readMetrics(ctx, s),
+      log,
+    });
   const handler = createApiApp({
     ctx,
     keys,
@@ -94,6 +106,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
     },
     ready: () => keys.isSynced && opts.index.isSynced,
     async stop() {
+      ctx.metricsHistory?.stop();
       await keys.stop();
       await audit.close();
     },

@@ -16,6 +16,13 @@ export interface SandboxIndex {
   get(id: string): Sandbox | undefined;
   /** The cached Sandboxes of one team namespace. */
   list(namespace: string): readonly Sandbox[];
+  /** Every cached Sandbox (all teams). */
+  all(): readonly Sandbox[];
+  /**
+   * Calls `listener` after every change the cache sees, with the sandbox as it now is (undefined
+   * once deleted). Returns the unsubscribe function. A throwing listener is ignored.
+   */
+  subscribe(listener: (id: string, s: Sandbox | undefined) => void): () => void;
   /**
    * Resolves with the sandbox once `pred(sandbox)` holds (checked at once and on every change;
    * `pred` gets undefined when the sandbox is gone); rejects with {@link WaitTimeoutError} after
@@ -65,6 +72,7 @@ export function startSandboxIndex(opts: SandboxIndexOptions): SandboxIndex {
   const custom = opts.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const byName = new Map<string, Sandbox>();
   const waiters = new Map<string, Set<Waiter>>();
+  const listeners = new Set<(id: string, s: Sandbox | undefined) => void>();
 
   const notify = (id: string) => {
     const set = waiters.get(id);
@@ -98,12 +106,24 @@ export function startSandboxIndex(opts: SandboxIndexOptions): SandboxIndex {
         if (byName.get(name)?.metadata.uid === obj.metadata.uid) byName.delete(name);
       } else byName.set(name, obj);
       notify(name);
+      for (const l of listeners) {
+        try {
+          l(name, byName.get(name));
+        } catch {
+          // a listener's failure is its own; the cache and the other listeners go on
+        }
+      }
     },
   });
 
   return {
     get: (id) => byName.get(id),
     list: (namespace) => [...byName.values()].filter((s) => s.metadata.namespace === namespace),
+    all: () => [...byName.values()],
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
     waitFor(id, pred, timeoutMs) {
       return new Promise((resolve, reject) => {
         const set = waiters.get(id) ?? new Set<Waiter>();
