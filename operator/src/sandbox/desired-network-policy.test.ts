@@ -188,3 +188,71 @@ test("the policy survives client-node's serializer (its name for `from` is `_fro
   const expected = JSON.parse(JSON.stringify(policy).replaceAll('"_from":', '"from":')) as unknown;
   expect(wire).toEqual(expected);
 });
+
+describe("desiredNetworkPolicy with denyEgress (E2B's denyOut)", () => {
+  const peersOf = (network: { allowEgress?: string[]; denyEgress?: string[] }) => {
+    const sb = sandbox();
+    sb.spec.network = network;
+    const got = desiredNetworkPolicy(sb);
+    return { peers: got.policy.spec?.egress?.[1]?.to ?? [], refused: got.refused };
+  };
+  const V4_PRIVATE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"];
+
+  test.each<[string, { allowEgress?: string[]; denyEgress?: string[] }, V1NetworkPolicyPeer[]]>([
+    ["an empty deny-list is the default", { denyEgress: [] }, [V4_DEFAULT, V6_DEFAULT]],
+    [
+      "a denied address is cut out of the default",
+      { denyEgress: ["8.8.8.8"] },
+      [block("0.0.0.0/0", [...V4_PRIVATE, "169.254.0.0/16", "8.8.8.8/32"]), V6_DEFAULT],
+    ],
+    ["denying everything leaves no default", { denyEgress: ["0.0.0.0/0", "::/0"] }, []],
+    [
+      "an allowed entry wins over a denied one",
+      { allowEgress: ["10.104.0.1"], denyEgress: ["0.0.0.0/0", "::/0", "10.104.0.1"] },
+      [block("10.104.0.1/32")],
+    ],
+    [
+      "allowing a private address keeps the default (internet) reach",
+      { allowEgress: ["10.104.0.1"], denyEgress: [] },
+      [V4_DEFAULT, V6_DEFAULT, block("10.104.0.1/32")],
+    ],
+    [
+      "an allowed 0.0.0.0/0 wins over a denied address inside it",
+      { allowEgress: ["0.0.0.0/0"], denyEgress: ["8.8.8.8/32"] },
+      [V4_DEFAULT, V6_DEFAULT],
+    ],
+    [
+      "a denied range inside a private range adds nothing",
+      { denyEgress: ["10.1.0.0/16"] },
+      [V4_DEFAULT, V6_DEFAULT],
+    ],
+    [
+      "a denied range covering a private range replaces it in except",
+      { denyEgress: ["8.0.0.0/6"] },
+      [
+        block("0.0.0.0/0", [
+          "172.16.0.0/12",
+          "192.168.0.0/16",
+          "100.64.0.0/10",
+          "169.254.0.0/16",
+          "8.0.0.0/6",
+        ]),
+        V6_DEFAULT,
+      ],
+    ],
+    [
+      "allowing the link-local range opens nothing",
+      { allowEgress: ["169.254.0.0/15"], denyEgress: ["0.0.0.0/0", "::/0"] },
+      [block("169.254.0.0/15", ["169.254.0.0/16"])],
+    ],
+  ])("%s", (_name, network, expected) => {
+    expect(peersOf(network).peers).toEqual(expected);
+  });
+
+  test("a deny entry that is no CIDR is refused, the rest applies", () => {
+    expect(peersOf({ denyEgress: ["example.com", "8.8.8.8"] })).toEqual({
+      peers: [block("0.0.0.0/0", [...V4_PRIVATE, "169.254.0.0/16", "8.8.8.8/32"]), V6_DEFAULT],
+      refused: ["example.com"],
+    });
+  });
+});

@@ -20,6 +20,9 @@
  * - Hostname entries of `allowEgress` cannot be written into a
  *   NetworkPolicy; they are returned as `unenforced` for a condition and are
  *   not reachable (fail closed) until an egress proxy enforces them.
+ * - `denyEgress` (E2B's `denyOut`) is cut out of the default egress as
+ *   `except` ranges; `allowEgress` entries are separate peers, and peers add
+ *   up, so an allowed entry wins over a denied one, as E2B documents.
  */
 import type { V1NetworkPolicy, V1NetworkPolicyPeer } from "@kubernetes/client-node";
 import type { Sandbox } from "../../../api/gen/crd-types.js";
@@ -35,8 +38,9 @@ export interface DesiredNetworkPolicy {
   unenforced: string[];
   /**
    * `allowEgress` entries left out because they are neither CIDR, address nor
-   * hostname, or lie wholly in a link-local or metadata range (the API server
-   * refuses both; this guards against a stale CRD).
+   * hostname, or lie wholly in a link-local or metadata range, and
+   * `denyEgress` entries that are no CIDR or address (the API server refuses
+   * all of these; this guards against a stale CRD).
    */
   refused: string[];
 }
@@ -69,27 +73,49 @@ const HOSTNAME = /^([*][.])?[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*
 
 /**
  * The NetworkPolicy named after the sandbox, selecting its pod by the
- * sandbox label. Without `spec.network.allowEgress`, egress goes to the whole
- * internet minus private and link-local ranges; with it, only to the listed
- * CIDRs and addresses (a bare IP is a /32 or /128), each with the private
- * ranges it strictly contains, the link-local ranges and the metadata
- * addresses cut out. DNS is always allowed (see the module note).
+ * sandbox label. Without `spec.network`, egress goes to the whole internet
+ * minus private and link-local ranges. With `allowEgress` alone, only to the
+ * listed CIDRs and addresses (a bare IP is a /32 or /128). With `denyEgress`
+ * (even empty), to the default minus the denied ranges, plus every
+ * `allowEgress` entry. Each allowed range has the private ranges it strictly
+ * contains, the link-local ranges and the metadata addresses cut out. DNS is
+ * always allowed (see the module note).
  */
 export function desiredNetworkPolicy(sb: Sandbox): DesiredNetworkPolicy {
   const name = sb.metadata.name ?? "";
   const allow = sb.spec.network?.allowEgress;
+  const deny = sb.spec.network?.denyEgress;
   const unenforced: string[] = [];
   const refused: string[] = [];
   const blocks: { cidr: Cidr; except: Cidr[] }[] = [];
-  for (const entry of allow ?? EVERYWHERE) {
+  const denied: Cidr[] = [];
+  for (const entry of deny ?? []) {
+    const cidr = parseCidr(entry);
+    if (cidr) denied.push(cidr);
+    else refused.push(entry);
+  }
+  // The default reach, minus what is denied, when there is a deny-list or no allow-list.
+  if (deny !== undefined || allow === undefined) {
+    for (const entry of EVERYWHERE) {
+      const block = ipBlockFor(parseCidr(entry) as Cidr);
+      if (block && cutOut(block, denied)) blocks.push(block);
+    }
+  }
+  for (const entry of allow ?? []) {
     const cidr = parseCidr(entry);
     if (!cidr) {
       (HOSTNAME.test(entry) ? unenforced : refused).push(entry);
       continue;
     }
     const block = ipBlockFor(cidr);
-    if (!block) refused.push(entry);
-    else if (!blocks.some((b) => sameCidr(b.cidr, block.cidr))) blocks.push(block);
+    if (!block) {
+      refused.push(entry);
+      continue;
+    }
+    // The allowed form replaces a default block of the same range: allowed wins over denied.
+    const same = blocks.findIndex((b) => sameCidr(b.cidr, block.cidr));
+    if (same < 0) blocks.push(block);
+    else blocks[same] = block;
   }
 
   const egressPeers: V1NetworkPolicyPeer[] = blocks.map((b) => ({
@@ -138,6 +164,19 @@ export function desiredNetworkPolicy(sb: Sandbox): DesiredNetworkPolicy {
     },
   };
   return { policy, unenforced, refused };
+}
+
+/**
+ * Cuts the denied ranges out of `block` (as `except` entries, one per range,
+ * none inside another); false when a denied range covers the whole block.
+ */
+function cutOut(block: { cidr: Cidr; except: Cidr[] }, denied: Cidr[]): boolean {
+  for (const d of denied) {
+    if (containsCidr(d, block.cidr)) return false;
+    if (!containsCidr(block.cidr, d) || block.except.some((e) => containsCidr(e, d))) continue;
+    block.except = [...block.except.filter((e) => !containsCidr(d, e)), d];
+  }
+  return true;
 }
 
 /**
