@@ -45,7 +45,7 @@ export default tseslint.config(
   // Components meet only in api/ and lib/ (DESIGN.md): a component's own code never imports
   // another component, the end-to-end tests or the benchmarks. Tests may start another
   // component through its test-support/.
-  ...componentBoundaries(["envd", "gateway", "operator"]),
+  ...componentBoundaries(["envd", "gateway", "operator", "node-agent"]),
   {
     files: ["api/**/*.ts", "lib/**/*.ts"],
     ignores: ["**/*.test.ts", "**/test-support/**"],
@@ -55,7 +55,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: "^(\\.\\./)+(envd|gateway|operator|e2e|bench)/",
+              regex: "^(\\.\\./)+(envd|gateway|operator|node-agent|e2e|bench)/",
               message: "api/ and lib/ are shared by every component and import none of them.",
             },
           ],

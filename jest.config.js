@@ -16,6 +16,7 @@ export const CLUSTER_TESTS = [
   "e2e/gateway/**/*.test.ts",
   "e2e/operator/**/*.test.ts",
   "e2e/gpu/**/*.test.ts",
+  "e2e/snapshots/**/*.test.ts",
   "crds/**/*.test.ts",
   // helm from e2e/cluster/.bin renders the chart; chart-install installs it on the cluster.
   "charts/**/*.test.ts",
@@ -38,6 +39,7 @@ export const PROCESS_TESTS = [
   "gateway/src/proxy/front-door.*.test.ts",
   "gpu/src/plugin-process.test.ts",
   "lib/stop-child.test.ts",
+  "node-agent/src/layer-roundtrip.test.ts",
   "lib/storage/conformance.test.ts",
 ];
 

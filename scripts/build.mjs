@@ -47,5 +47,19 @@ await build({
   outdir: "dist",
   outExtension: { ".js": ".mjs" },
 });
+await build({
+  ...common,
+  entryPoints: { "node-agent": "node-agent/src/main.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
+});
+await build({
+  ...common,
+  entryPoints: { "code-interpreter": "interpreter/src/main.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
+});
+// The code interpreter loads its Python helper into every Python kernel from beside itself.
+copyFileSync("interpreter/python/soulbox_kernel.py", "dist/soulbox_kernel.py");
 // The device plugin loads the kubelet's .proto at runtime (gpu/src/api.ts looks beside itself).
 copyFileSync("gpu/proto/api.proto", "dist/gpu-plugin.proto");

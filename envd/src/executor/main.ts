@@ -3,8 +3,10 @@
  * `npm run envd` locally. It does the operating-system work (processes, PTYs,
  * files, watches, metrics) and serves it to the envd sidecar over a unix socket.
  *
- * Usage: executor --socket <path> [--default-user <name>] [--inherit-env] [-- <start command> [args...]]
+ * Usage: executor --socket <path> [--default-user <name>] [--inherit-env] [--wait-for <file>] [-- <start command> [args...]]
  * `--inherit-env` (the pod layout): the container's environment becomes the sandbox-wide variables.
+ * `--wait-for` (a sandbox restored from a Snapshot): serve nothing and start nothing until the
+ * file exists, i.e. until the node agent has put the snapshot's files back.
  */
 import { parseArgs } from "node:util";
 import { createExecutorContext } from "./context.js";
@@ -13,12 +15,14 @@ import { defaultUserName } from "../os/default-user.js";
 import { containerEnv } from "../os/process-env.js";
 import { runStartCommand } from "./start-command.js";
 import { createLogger } from "../../../lib/log.js";
+import { waitForFile } from "../os/wait-for-file.js";
 
 const { values, positionals } = parseArgs({
   options: {
     socket: { type: "string" },
     "default-user": { type: "string" },
     "inherit-env": { type: "boolean" },
+    "wait-for": { type: "string" },
   },
   allowPositionals: true,
 });
@@ -37,6 +41,11 @@ const ctx = createExecutorContext({
   workdir: undefined,
   envVars: values["inherit-env"] ? containerEnv(process.env) : {},
 });
+if (values["wait-for"]) {
+  log.info("waiting for the restore", { marker: values["wait-for"] });
+  await waitForFile(values["wait-for"]);
+  log.info("restored; starting");
+}
 const server = await listenExecutor(ctx, values.socket);
 await runStartCommand(ctx, positionals, log).catch((err: unknown) => {
   log.error("start command could not start", { error: String(err) });

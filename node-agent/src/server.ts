@@ -1,0 +1,150 @@
+/**
+ * The agent's HTTP server: bearer-token auth, JSON in and out, and single flight per call id so
+ * that a repeated capture or restore (an operator that restarted, a retry after a timeout) joins
+ * the one already running instead of starting a second.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { timingSafeEqual } from "node:crypto";
+import {
+  NodeAgentPath,
+  type CaptureRequest,
+  type NodeAgentErrorBody,
+  type RestoreRequest,
+} from "../../api/node-agent.js";
+import type { Logger } from "../../lib/log.js";
+import { NodeAgentError, httpStatus, toNodeAgentError } from "./errors.js";
+
+/** The work behind the routes (capture.ts and restore.ts, bound to their deps). */
+export interface AgentHandlers {
+  capture(req: CaptureRequest): Promise<unknown>;
+  restore(req: RestoreRequest): Promise<unknown>;
+}
+
+const MAX_BODY = 64 * 1024;
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY)
+      throw new NodeAgentError("InvalidArgument", `request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch (err) {
+    throw new NodeAgentError("InvalidArgument", "request body is not JSON", { cause: err });
+  }
+  if (!body || typeof body !== "object" || Array.isArray(body))
+    throw new NodeAgentError("InvalidArgument", "request body must be a JSON object");
+  return body as Record<string, unknown>;
+}
+
+/** The string fields `names` of `body`, each required and non-empty. Pure. */
+export function requireStrings<K extends string>(
+  body: Record<string, unknown>,
+  names: readonly K[],
+): Record<K, string> {
+  const out = {} as Record<K, string>;
+  for (const name of names) {
+    const value = body[name];
+    if (typeof value !== "string" || value === "")
+      throw new NodeAgentError("InvalidArgument", `"${name}" is required (a non-empty string)`);
+    out[name] = value;
+  }
+  return out;
+}
+
+function authorized(req: IncomingMessage, token: Buffer): boolean {
+  const header = req.headers.authorization ?? "";
+  const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
+  return given.length === token.length && timingSafeEqual(given, token);
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+/** Starts the agent's server on `port` of `host`. */
+export async function serveAgent(options: {
+  host: string;
+  port: number;
+  token: string;
+  handlers: AgentHandlers;
+  log: Logger;
+}): Promise<Server> {
+  const token = Buffer.from(options.token);
+  const running = new Map<string, Promise<unknown>>();
+
+  function once(key: string, work: () => Promise<unknown>): Promise<unknown> {
+    const existing = running.get(key);
+    if (existing) return existing;
+    const started = work().finally(() => running.delete(key));
+    running.set(key, started);
+    return started;
+  }
+
+  async function route(req: IncomingMessage): Promise<[number, unknown]> {
+    const path = (req.url ?? "").split("?")[0];
+    if (req.method === "GET" && path === NodeAgentPath.health) return [200, { ok: true }];
+    if (!authorized(req, token))
+      throw new NodeAgentError("Unauthorized", "a valid bearer token is required");
+    if (req.method === "POST" && path === NodeAgentPath.capture) {
+      const body = requireStrings(await readJson(req), ["id", "containerID", "key"] as const);
+      return [200, await once(`capture:${body.id}`, () => options.handlers.capture(body))];
+    }
+    if (req.method === "POST" && path === NodeAgentPath.restore) {
+      const body = requireStrings(await readJson(req), [
+        "id",
+        "containerID",
+        "podUID",
+        "volume",
+        "key",
+        "sha256",
+      ] as const);
+      return [200, await once(`restore:${body.id}`, () => options.handlers.restore(body))];
+    }
+    return [
+      404,
+      { code: "InvalidArgument", message: `no route ${req.method ?? "?"} ${path ?? ""}` },
+    ];
+  }
+
+  const server = createServer((req, res) => {
+    const started = Date.now();
+    route(req).then(
+      ([status, body]) => {
+        send(res, status, body);
+        if (req.url !== NodeAgentPath.health)
+          options.log.info("call", {
+            method: req.method,
+            path: req.url,
+            status,
+            ms: Date.now() - started,
+          });
+      },
+      (err: unknown) => {
+        const e = toNodeAgentError(err, `${req.method ?? "?"} ${req.url ?? ""}`);
+        const body: NodeAgentErrorBody = { code: e.code, message: e.message };
+        send(res, httpStatus(e.code), body);
+        options.log.warn("call failed", {
+          method: req.method,
+          path: req.url,
+          code: e.code,
+          error: e.message,
+        });
+      },
+    );
+  });
+  // Captures of large sandboxes take minutes: the server must not cut them off.
+  server.requestTimeout = 0;
+  server.headersTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, resolve);
+  });
+  return server;
+}
