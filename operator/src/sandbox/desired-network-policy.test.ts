@@ -1,7 +1,7 @@
 import { dumpYaml, type V1NetworkPolicyPeer } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import type { Sandbox } from "../../../api/gen/crd-types.js";
-import { containsCidr, parseCidr, type Cidr } from "./cidr.js";
+import { containsCidr, parseCidr, type Cidr } from "../../../api/cidr.js";
 import { desiredNetworkPolicy } from "./desired-network-policy.js";
 
 const sandbox = (allowEgress?: string[]): Sandbox => ({

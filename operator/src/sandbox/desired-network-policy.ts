@@ -27,8 +27,11 @@
 import type { V1NetworkPolicy, V1NetworkPolicyPeer } from "@kubernetes/client-node";
 import type { Sandbox } from "../../../api/gen/crd-types.js";
 import { Label, labelValue } from "../../../api/labels.js";
-import { containsCidr, formatCidr, parseCidr, sameCidr, type Cidr } from "./cidr.js";
+import { containsCidr, formatCidr, parseCidr, sameCidr, type Cidr } from "../../../api/cidr.js";
+import { HOSTNAME, LINK_LOCAL, METADATA, PRIVATE, neverReachable } from "../../../api/egress.js";
 import { childMetadata } from "./owner.js";
+
+const EVERYWHERE = ["0.0.0.0/0", "::/0"];
 
 /** What {@link desiredNetworkPolicy} returns. */
 export interface DesiredNetworkPolicy {
@@ -44,32 +47,6 @@ export interface DesiredNetworkPolicy {
    */
   refused: string[];
 }
-
-/** Ranges a sandbox reaches only when an allow-list entry lies inside them. */
-export const PRIVATE_RANGES = [
-  "10.0.0.0/8",
-  "172.16.0.0/12",
-  "192.168.0.0/16",
-  "100.64.0.0/10",
-  "fc00::/7",
-] as const;
-/** Ranges a sandbox never reaches (besides DNS, see the module note): they hold cloud metadata endpoints. */
-export const LINK_LOCAL_RANGES = ["169.254.0.0/16", "fe80::/10"] as const;
-/** Cloud metadata endpoints, never reachable, not even for DNS. */
-export const METADATA_ADDRESSES = ["169.254.169.254/32", "fd00:ec2::254/128"] as const;
-
-const parsed = (list: readonly string[]) =>
-  list.map((text) => {
-    const c = parseCidr(text);
-    if (!c) throw new Error(`bad built-in range ${text}`);
-    return c;
-  });
-const PRIVATE = parsed(PRIVATE_RANGES);
-const LINK_LOCAL = parsed(LINK_LOCAL_RANGES);
-const METADATA = parsed(METADATA_ADDRESSES);
-const EVERYWHERE = ["0.0.0.0/0", "::/0"];
-/** The CRD's hostname form: DNS labels, optionally behind `*.`. */
-const HOSTNAME = /^([*][.])?[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /**
  * The NetworkPolicy named after the sandbox, selecting its pod by the
@@ -184,7 +161,7 @@ function cutOut(block: { cidr: Cidr; except: Cidr[] }, denied: Cidr[]): boolean 
  * in a link-local range or is a metadata address.
  */
 function ipBlockFor(cidr: Cidr): { cidr: Cidr; except: Cidr[] } | undefined {
-  if ([...LINK_LOCAL, ...METADATA].some((r) => containsCidr(r, cidr))) return undefined;
+  if (neverReachable(cidr)) return undefined;
   const except: Cidr[] = [];
   for (const r of PRIVATE) if (containsCidr(cidr, r) && !sameCidr(cidr, r)) except.push(r);
   for (const r of LINK_LOCAL) if (containsCidr(cidr, r)) except.push(r);
