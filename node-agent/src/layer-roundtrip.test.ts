@@ -22,7 +22,7 @@ import {
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { getAttribute, setAttribute } from "fs-xattr";
 import tar from "tar-stream";
 import { openObjectStore, type ObjectStore } from "../../lib/storage/index.js";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Stats } from "node:fs";
 import { getAttribute, listAttributes } from "fs-xattr";
-import tar from "tar-stream";
+import type tar from "tar-stream";
 
 /** A header as `pack.entry` takes it (every field but the name optional). */
 type EntryHeader = Partial<tar.Header> & { name: string };
