@@ -6,7 +6,8 @@
  * SOULBOX_GATEWAY_LOGS=1 prints the gateway's last log lines when the release is uninstalled.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import tls from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -151,4 +152,80 @@ export async function installGatewayRelease(kc: k8s.KubeConfig): Promise<Gateway
     await cleanup().catch(() => undefined);
     throw err;
   }
+}
+
+const SDK_VARS = ["E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY", "E2B_DOMAIN"] as const;
+
+/**
+ * Points the official JS SDK of this process at `gw` exactly as `eval "$(e2e/cluster/env)"` would:
+ * the variables env printed are set, the others of the SDK's unset, and the gateway CA trusted
+ * (what NODE_EXTRA_CA_CERTS does for a user's program; a worker may have started before the global
+ * setup set it). Returns a function that puts everything back.
+ */
+export function useSdkEnv(gw: GatewayRelease): () => void {
+  const saved = Object.fromEntries(SDK_VARS.map((k) => [k, process.env[k]]));
+  const defaultCas = tls.getCACertificates("default");
+  for (const k of SDK_VARS) {
+    const v = gw.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  tls.setDefaultCACertificates([
+    ...defaultCas,
+    readFileSync(gw.env.NODE_EXTRA_CA_CERTS ?? "", "utf8"),
+  ]);
+  return () => {
+    tls.setDefaultCACertificates(defaultCas);
+    for (const k of SDK_VARS) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  };
+}
+
+const VENV = fileURLToPath(new URL("./.venv", import.meta.url));
+const PYTHON = `${VENV}/bin/python`;
+const REQUIREMENTS = fileURLToPath(new URL("./python/requirements.txt", import.meta.url));
+
+/** The pinned official Python SDK in e2e/gateway/.venv, made (or brought up to the pin) here. */
+export function ensurePythonSdk(): string {
+  const pinned = /^e2b==(\S+)$/m.exec(readFileSync(REQUIREMENTS, "utf8"))?.[1];
+  const installed = existsSync(PYTHON)
+    ? spawnSync(PYTHON, ["-c", "import importlib.metadata as m; print(m.version('e2b'))"], {
+        encoding: "utf8",
+      }).stdout.trim()
+    : "";
+  if (installed === pinned) return PYTHON;
+  const steps = [
+    ["python3", ["-m", "venv", VENV]],
+    [`${VENV}/bin/pip`, ["install", "--quiet", "--disable-pip-version-check", "-r", REQUIREMENTS]],
+  ] as const;
+  for (const [cmd, args] of steps) {
+    const r = spawnSync(cmd, [...args], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed:\n${r.stderr}`);
+  }
+  return PYTHON;
+}
+
+/**
+ * Runs `python/<script>` with the official Python SDK against `gw`, configured only by what
+ * `e2e/cluster/env` printed (plus SSL_CERT_FILE for the local CA), and returns the JSON object
+ * its last line prints. Throws with its stderr when it fails.
+ */
+export function runPythonCheck(
+  gw: GatewayRelease,
+  script: string,
+  args: string[] = [],
+  timeoutMs = 150_000,
+): Record<string, unknown> {
+  const python = ensurePythonSdk();
+  const env: NodeJS.ProcessEnv = { ...process.env, SSL_CERT_FILE: gw.env.NODE_EXTRA_CA_CERTS };
+  for (const k of SDK_VARS) {
+    if (gw.env[k] === undefined) delete env[k];
+    else env[k] = gw.env[k];
+  }
+  const path = fileURLToPath(new URL(`./python/${script}`, import.meta.url));
+  const r = spawnSync(python, [path, ...args], { env, encoding: "utf8", timeout: timeoutMs });
+  if (r.status !== 0) throw new Error(`${script} failed (${r.status}):\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as Record<string, unknown>;
 }

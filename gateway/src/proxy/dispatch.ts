@@ -17,7 +17,7 @@ import { duplexPair, type Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../../../lib/log.js";
 import { ENVD_PORT } from "../sandboxes/sandbox-state.js";
-import { sendError, sendErrorOnSocket, type AnyServerResponse } from "./errors.js";
+import { destroyResponse, sendError, sendErrorOnSocket, type AnyServerResponse } from "./errors.js";
 import type { AnyServerRequest, Exchange } from "./exchange.js";
 import { forwardHttp1 } from "./forward-http1.js";
 import { createHttp2Upstreams, forwardHttp2 } from "./forward-http2.js";
@@ -26,6 +26,7 @@ import type { ProxyMetrics, ProxyOutcome, ProxyProtocol } from "./metrics.js";
 import { ROUTING_HEADERS, routeRequest } from "./routing.js";
 import { TargetUnavailableError, type ResolveTarget } from "./target.js";
 import { tunnelUpgrade } from "./upgrade.js";
+import type { SandboxStreams } from "./sandbox-streams.js";
 
 /** The request handlers the listeners call, and the upstream connections they hold. */
 export interface Dispatcher {
@@ -46,6 +47,8 @@ export function createDispatcher(opts: {
   apiHandler: (req: IncomingMessage, res: ServerResponse) => void;
   metrics: ProxyMetrics;
   log: Logger;
+  /** Open exchanges by sandbox, cut when their sandbox is deleted. */
+  streams?: SandboxStreams;
 }): Dispatcher {
   const { metrics, log } = opts;
   // Long-lived streams are normal (command output); the agent's timeout only reaps idle sockets.
@@ -103,9 +106,12 @@ export function createDispatcher(opts: {
     } catch (err) {
       if (!(err instanceof TargetUnavailableError)) throw err;
       finish("unavailable");
-      return sendError(res, 502, err.message);
+      return sendError(res, 502, err.message, err.notFoundId);
     }
     if (gone) return finish("client_aborted");
+    // Cut when the sandbox is deleted meanwhile (E2B's behaviour; see sandbox-streams.ts).
+    const release = opts.streams?.track(route.sandboxId, () => destroyResponse(res));
+    if (release) res.once("close", release);
     const ex: Exchange = {
       ...base,
       upstreamName: `sandbox ${route.sandboxId}`,
@@ -147,8 +153,10 @@ export function createDispatcher(opts: {
         return sendErrorOnSocket(socket, 404, "the API does not take protocol upgrades");
       }
       opts.resolve(route.sandboxId).then(
-        ({ host }) =>
-          tunnelUpgrade({
+        ({ host }) => {
+          const release = opts.streams?.track(route.sandboxId, () => socket.destroy());
+          if (release) socket.once("close", release);
+          return tunnelUpgrade({
             req,
             client: socket,
             head,
@@ -158,10 +166,16 @@ export function createDispatcher(opts: {
             metrics,
             log,
             finish,
-          }),
+          });
+        },
         (err: unknown) => {
           finish("unavailable");
-          sendErrorOnSocket(socket, 502, err instanceof Error ? err.message : String(err));
+          sendErrorOnSocket(
+            socket,
+            502,
+            err instanceof Error ? err.message : String(err),
+            err instanceof TargetUnavailableError ? err.notFoundId : undefined,
+          );
         },
       );
     },

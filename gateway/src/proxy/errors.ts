@@ -11,20 +11,26 @@ import { STATUS_CODES } from "node:http";
 export type AnyServerResponse = ServerResponse | Http2ServerResponse;
 
 /** The JSON body of every error the front door itself answers. */
-export function errorBody(code: number, message: string): string {
-  return JSON.stringify({ code, message });
+export function errorBody(code: number, message: string, sandboxId?: string): string {
+  // E2B's not-found answer names the sandbox: {sandboxId, message, code}.
+  return JSON.stringify(sandboxId === undefined ? { code, message } : { sandboxId, message, code });
 }
 
 /**
  * Answers `code` with the JSON error body, unless a response is already under way (then the
  * stream is cut instead: a half-sent body must not look complete).
  */
-export function sendError(res: AnyServerResponse, code: number, message: string): void {
+export function sendError(
+  res: AnyServerResponse,
+  code: number,
+  message: string,
+  sandboxId?: string,
+): void {
   if (res.headersSent) {
     destroyResponse(res);
     return;
   }
-  const body = errorBody(code, message);
+  const body = errorBody(code, message, sandboxId);
   writeHead(res, code, {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
@@ -49,8 +55,13 @@ export function destroyResponse(res: AnyServerResponse): void {
 }
 
 /** Answers on a raw socket (an upgrade request that never reached an upstream) and closes it. */
-export function sendErrorOnSocket(socket: Duplex, code: number, message: string): void {
-  const body = errorBody(code, message);
+export function sendErrorOnSocket(
+  socket: Duplex,
+  code: number,
+  message: string,
+  sandboxId?: string,
+): void {
+  const body = errorBody(code, message, sandboxId);
   socket.end(
     `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? ""}\r\n` +
       "content-type: application/json\r\n" +

@@ -84,27 +84,33 @@ describe("sandboxes that cannot take traffic answer 502 {code, message}", () => 
     const r = await viaHeaders(id);
     expect(r.status).toBe(502);
     expect(r.headers["content-type"]).toBe("application/json");
-    expect(json(r)).toEqual({ code: 502, message: `sandbox ${id} not found` });
+    const notFound = { sandboxId: id, message: "The sandbox was not found", code: 502 };
+    expect(json(r)).toEqual(notFound);
     const t = await tlsRequest(h, `49983-${id}.${DOMAIN}`, "/health");
     expect(t.status).toBe(502);
-    expect(json(t)).toEqual({ code: 502, message: `sandbox ${id} not found` });
+    expect(json(t)).toEqual(notFound);
 
     const sbx = sdkAt(h, id);
     expect(await sbx.isRunning()).toBe(false);
     await expect(sbx.commands.run("true")).rejects.toBeInstanceOf(SandboxNotFoundError);
   });
 
-  test.each<[string, Parameters<typeof sandboxObject>[1], string]>([
+  test.each<[string, Parameters<typeof sandboxObject>[1], string | undefined]>([
     ["paused", { phase: "Paused", state: "Paused" }, "is paused"],
     ["failed", { phase: "Failed" }, "has failed"],
     ["still starting", { phase: "Starting" }, "is not running (phase Starting)"],
-    ["being deleted", { deleting: true }, "is being deleted"],
-    ["expired", { expiresAt: new Date(Date.now() - 1000) }, "has expired"],
+    // Gone or about to be: E2B's not-found answer.
+    ["being deleted", { deleting: true }, undefined],
+    ["expired", { expiresAt: new Date(Date.now() - 1000) }, undefined],
   ])("%s", async (_name, shape, message) => {
     const id = addSandbox(shape);
     const r = await viaHeaders(id);
     expect(r.status).toBe(502);
-    expect(json(r)).toEqual({ code: 502, message: `sandbox ${id} ${message}` });
+    expect(json(r)).toEqual(
+      message === undefined
+        ? { sandboxId: id, message: "The sandbox was not found", code: 502 }
+        : { code: 502, message: `sandbox ${id} ${message}` },
+    );
     expect(await sdkAt(h, id).isRunning()).toBe(false);
   });
 
@@ -114,8 +120,9 @@ describe("sandboxes that cannot take traffic answer 502 {code, message}", () => 
     h.clockOffsetMs = 5000;
     try {
       expect(json(await viaHeaders(id))).toEqual({
+        sandboxId: id,
+        message: "The sandbox was not found",
         code: 502,
-        message: `sandbox ${id} has expired`,
       });
     } finally {
       h.clockOffsetMs = 0;

@@ -323,8 +323,9 @@ describe("WebSocket through a user port", () => {
     const r = await readAll(res);
     expect(r.status).toBe(502);
     expect(JSON.parse(r.body.toString())).toEqual({
+      sandboxId: id,
+      message: "The sandbox was not found",
       code: 502,
-      message: `sandbox ${id} not found`,
     });
   });
 });

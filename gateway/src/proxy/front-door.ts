@@ -22,6 +22,7 @@ import type { Logger } from "../../../lib/log.js";
 import { createDispatcher } from "./dispatch.js";
 import { createProxyMetrics, type ProxyMetrics } from "./metrics.js";
 import { createTargetResolver, type SandboxLookup } from "./target.js";
+import { createSandboxStreams } from "./sandbox-streams.js";
 
 /** How to start the front door. */
 export interface FrontDoorOptions {
@@ -71,7 +72,10 @@ export async function startFrontDoor(opts: FrontDoorOptions): Promise<FrontDoor>
     throw new Error("front door: an HTTPS port needs a certificate and key (tls)");
   const metrics = createProxyMetrics(opts.registry);
   const log = opts.log.with({ component: "front-door" });
+  const streams = createSandboxStreams();
+  const unsubscribe = opts.index.subscribe?.((id, s) => streams.changed(id, s));
   const dispatcher = createDispatcher({
+    streams,
     domain: opts.domain,
     resolve: createTargetResolver({
       index: opts.index,
@@ -156,6 +160,7 @@ export async function startFrontDoor(opts: FrontDoorOptions): Promise<FrontDoor>
     },
     close() {
       closing ??= (async () => {
+        unsubscribe?.();
         const closed = listening.map((s) => new Promise<void>((r) => s.close(() => r())));
         // Idle keep-alive connections go now, busy ones as soon as their response is done; HTTP/2
         // sessions get a GOAWAY and finish the streams they have.

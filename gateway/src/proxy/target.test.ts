@@ -10,19 +10,20 @@ import { createTestIndex, sandboxObject, type SandboxShape } from "../../test-su
 const NOW = new Date("2030-01-01T00:00:00Z");
 const later = (ms: number) => new Date(NOW.getTime() + ms);
 const ID = "sbx1";
+const NOT_FOUND: TargetDecision = {
+  kind: "refuse",
+  message: "The sandbox was not found",
+  notFound: true,
+};
 
 describe("decideTarget", () => {
   test.each<[string, SandboxShape | undefined, TargetDecision]>([
-    ["unknown", undefined, { kind: "refuse", message: "sandbox sbx1 not found" }],
+    ["unknown", undefined, NOT_FOUND],
     ["running and ready", { podIP: "10.0.0.7" }, { kind: "forward", host: "10.0.0.7" }],
     ["IPv6 pod", { podIP: "fd00::7" }, { kind: "forward", host: "fd00::7" }],
     ["expires later", { expiresAt: later(1) }, { kind: "forward", host: "127.0.0.1" }],
-    ["expires now", { expiresAt: NOW }, { kind: "refuse", message: "sandbox sbx1 has expired" }],
-    [
-      "expired",
-      { expiresAt: later(-1000) },
-      { kind: "refuse", message: "sandbox sbx1 has expired" },
-    ],
+    ["expires now", { expiresAt: NOW }, NOT_FOUND],
+    ["expired", { expiresAt: later(-1000) }, NOT_FOUND],
     [
       "paused",
       { phase: "Paused", state: "Paused" },
@@ -56,11 +57,7 @@ describe("decideTarget", () => {
       { phase: "Failed", autoResume: true },
       { kind: "refuse", message: "sandbox sbx1 has failed" },
     ],
-    [
-      "being deleted",
-      { deleting: true },
-      { kind: "refuse", message: "sandbox sbx1 is being deleted" },
-    ],
+    ["being deleted", { deleting: true }, NOT_FOUND],
     [
       "pending",
       { phase: "Pending" },
@@ -141,6 +138,6 @@ describe("createTargetResolver", () => {
     const resolve = createTargetResolver({ index, now: () => now });
     expect(await resolve(ID)).toEqual({ host: "127.0.0.1", resumed: false });
     now = later(5000);
-    await expect(resolve(ID)).rejects.toThrow("sandbox sbx1 has expired");
+    await expect(resolve(ID)).rejects.toThrow("The sandbox was not found");
   });
 });

@@ -12,11 +12,21 @@ import { autoResumes, e2bState, isExpired, isReady } from "../sandboxes/sandbox-
 export interface SandboxLookup {
   /** The gateway-created Sandbox named `id` from the cache; undefined when unknown. */
   get(id: string): Sandbox | undefined;
+  /** Change notifications (the proxy cuts a deleted sandbox's streams); absent in some tests. */
+  subscribe?(listener: (id: string, s: Sandbox | undefined) => void): () => void;
 }
 
 /** What to do with a request for one sandbox, decided from the cached object alone. */
 export type TargetDecision =
-  { kind: "forward"; host: string } | { kind: "resume" } | { kind: "refuse"; message: string };
+  | { kind: "forward"; host: string }
+  | { kind: "resume" }
+  | { kind: "refuse"; message: string; notFound?: true };
+
+/**
+ * E2B's proxy message for a sandbox that does not exist (any more): the SDKs read "was not found"
+ * in a 502 as "the sandbox is not running" (Python's `is_running()` is False only then).
+ */
+export const SANDBOX_NOT_FOUND_MESSAGE = "The sandbox was not found";
 
 /**
  * Decides from a cached Sandbox: forward to its pod IP, resume it first (paused with auto-resume),
@@ -24,23 +34,32 @@ export type TargetDecision =
  * also expired, and auto-resume wins over that (resuming extends the timeout). Pure.
  */
 export function decideTarget(id: string, s: Sandbox | undefined, now: Date): TargetDecision {
-  if (!s) return refuse(`sandbox ${id} not found`);
-  if (s.metadata.deletionTimestamp) return refuse(`sandbox ${id} is being deleted`);
+  if (!s || s.metadata.deletionTimestamp) return notFound();
   const phase = s.status?.phase;
   if (phase === "Failed") return refuse(`sandbox ${id} has failed`);
   if (e2bState(s) === "paused" || phase === "Resuming") {
     if (autoResumes(s)) return { kind: "resume" };
     return refuse(phase === "Resuming" ? `sandbox ${id} is resuming` : `sandbox ${id} is paused`);
   }
-  if (isExpired(s, now)) return refuse(`sandbox ${id} has expired`);
+  // Past its deadline a sandbox is as good as deleted (the operator is about to): E2B's not found.
+  if (isExpired(s, now)) return notFound();
   if (!isReady(s) || !s.status?.podIP)
     return refuse(`sandbox ${id} is not running (phase ${phase ?? "Pending"})`);
   return { kind: "forward", host: s.status.podIP };
 }
 
-/** A sandbox route could not be given a target: the front door answers 502 with `message`. */
+/**
+ * A sandbox route could not be given a target: the front door answers 502 with `message`, and
+ * with `sandboxId` in the body when the sandbox does not exist (E2B's not-found answer).
+ */
 export class TargetUnavailableError extends Error {
   override readonly name = "TargetUnavailableError";
+  constructor(message: string, options?: ErrorOptions & { notFoundId?: string }) {
+    super(message, options);
+    this.notFoundId = options?.notFoundId;
+  }
+  /** The sandbox id, when the sandbox does not exist. */
+  readonly notFoundId: string | undefined;
 }
 
 /** Resolves a sandbox id to the pod address to forward to, resuming auto-resume sandboxes. */
@@ -63,7 +82,7 @@ export function createTargetResolver(opts: {
     const cached = opts.index.get(id);
     const first = decideTarget(id, cached, opts.now());
     if (first.kind === "forward") return { host: first.host, resumed: false };
-    if (first.kind === "refuse" || !cached) throw new TargetUnavailableError(refusal(first));
+    if (first.kind === "refuse" || !cached) throw unavailable(id, first);
     if (!opts.resume) throw new TargetUnavailableError(`sandbox ${id} is paused`);
     let pending = resuming.get(id);
     if (!pending) {
@@ -89,10 +108,8 @@ export function createTargetResolver(opts: {
       });
     }
     const next = decideTarget(id, after, opts.now());
-    if (next.kind !== "forward")
-      throw new TargetUnavailableError(
-        next.kind === "refuse" ? next.message : `sandbox ${id} did not resume`,
-      );
+    if (next.kind === "refuse") throw unavailable(id, next);
+    if (next.kind !== "forward") throw new TargetUnavailableError(`sandbox ${id} did not resume`);
     return { host: next.host, resumed: true };
   };
 }
@@ -101,6 +118,11 @@ function refuse(message: string): TargetDecision {
   return { kind: "refuse", message };
 }
 
-function refusal(d: TargetDecision): string {
-  return d.kind === "refuse" ? d.message : "sandbox unavailable";
+function notFound(): TargetDecision {
+  return { kind: "refuse", message: SANDBOX_NOT_FOUND_MESSAGE, notFound: true };
+}
+
+function unavailable(id: string, d: TargetDecision): TargetUnavailableError {
+  if (d.kind !== "refuse") return new TargetUnavailableError("sandbox unavailable");
+  return new TargetUnavailableError(d.message, d.notFound ? { notFoundId: id } : undefined);
 }
