@@ -90,7 +90,8 @@ cmd_env() {
   [ -s "$GATEWAY_CA_CRT" ] || die "no gateway CA at $GATEWAY_CA_CRT: run e2e/cluster/up"
   local key; key=$(ensure_api_key "$ns" "$release" "$team" "$secret")
   printf 'export E2B_API_URL=https://api.%s\n' "$domain"
-  printf 'export E2B_SANDBOX_URL=https://sandbox.%s\n' "$domain"
+  # No E2B_SANDBOX_URL: with it the SDK sends envd traffic to sandbox.<domain> routed by headers,
+  # and the URLs it hands out (downloadUrl, uploadUrl) would carry no sandbox id (see ./env).
   printf 'export E2B_API_KEY=%s\n' "$key"
   printf 'export E2B_DOMAIN=%s\n' "$domain"
   printf 'export NODE_EXTRA_CA_CERTS=%s\n' "$GATEWAY_CA_CRT"
