@@ -20,7 +20,7 @@ test.each([
     { "soulbox.dev/auto-resume": "true" },
   ],
   [{ envVars: { K: "v" } }, { envFrom: [{ secretRef: { name: "id1-env" } }] }, {}],
-  [{ allowEgress: [] }, { network: { allowEgress: [] } }, {}],
+  [{ network: { denyEgress: [] } }, { network: { denyEgress: [] } }, {}],
   [{ timeoutSeconds: 0 }, { timeoutSeconds: 1 }, {}],
   [{ timeoutSeconds: 86400 }, { timeoutSeconds: 86400 }, {}],
 ])("desired Sandbox for %j", (over, spec, annotations) => {

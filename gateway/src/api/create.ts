@@ -62,7 +62,7 @@ export function desiredSandbox(
   if (Object.keys(req.metadata).length > 0) spec.metadata = req.metadata;
   if (Object.keys(req.envVars).length > 0)
     spec.envFrom = [{ secretRef: { name: envSecretName(id) } }];
-  if (req.allowEgress) spec.network = { allowEgress: req.allowEgress };
+  if (req.network) spec.network = req.network;
   if (req.volumeMounts?.length)
     spec.volumeMounts = req.volumeMounts.map((m) => ({ volume: m.volume, path: m.path }));
   const annotations: Record<string, string> = { [ANNOTATION_SIZE]: JSON.stringify(size) };

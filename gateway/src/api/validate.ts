@@ -3,7 +3,9 @@
  * {@link CreateRequest} or a 400 naming the field to fix. Metadata must be usable as Kubernetes
  * labels (the operator puts it on the pod), which is stricter than E2B; the messages say so.
  */
+import type { SandboxNetwork } from "../../../api/gen/crd-types.js";
 import { badRequest } from "./errors.js";
+import { networkForCreate } from "./network.js";
 import { checkTimeoutSeconds } from "./ttl.js";
 import { parseVolumeMounts, type ClaimMount, type RequestedMount } from "../volumes/mounts.js";
 
@@ -18,8 +20,8 @@ export interface CreateRequest {
   autoPause: boolean;
   /** The first request to the paused sandbox resumes it (E2B `autoResume.enabled`). */
   autoResume: boolean;
-  /** The only egress destinations besides DNS; undefined: the default policy (internet, no private ranges). */
-  allowEgress?: string[];
+  /** E2B's network options as the Sandbox's `spec.network`; undefined: the defaults (see network.ts). */
+  network?: SandboxNetwork;
   /** E2B's volumeMounts as requested (volumes by name); create.ts checks them against the team's. */
   requestedMounts?: RequestedMount[];
   /** The checked mounts: the claims and where they go. */
@@ -106,29 +108,6 @@ export function checkEnvVars(value: unknown): Record<string, string> {
 }
 
 /**
- * Maps E2B's network options onto SoulBox egress: everything is reachable unless internet access
- * is off or `denyOut` holds 0.0.0.0/0; then only `allowOut`. Other `denyOut` lists cannot be
- * expressed by a NetworkPolicy allow-list and are refused.
- */
-export function checkEgress(allowInternetAccess: unknown, network: unknown): string[] | undefined {
-  if (allowInternetAccess !== undefined && typeof allowInternetAccess !== "boolean")
-    throw badRequest("allow_internet_access must be true or false");
-  if (network !== undefined && network !== null && !isRecord(network))
-    throw badRequest("network must be an object");
-  const net = isRecord(network) ? network : {};
-  const allowOut = stringList(net.allowOut, "network.allowOut");
-  const denyOut = stringList(net.denyOut, "network.denyOut");
-  const denyAll = allowInternetAccess === false || (denyOut ?? []).some((d) => d === "0.0.0.0/0");
-  const otherDenies = (denyOut ?? []).filter((d) => d !== "0.0.0.0/0" && d !== "::/0");
-  if (otherDenies.length > 0 && !denyAll)
-    throw badRequest(
-      `network.denyOut ${JSON.stringify(otherDenies)} is not supported by SoulBox: deny everything (denyOut ["0.0.0.0/0"] or allow_internet_access false) and list what is allowed in network.allowOut`,
-    );
-  if (!denyAll) return undefined;
-  return allowOut ?? [];
-}
-
-/**
  * Validates a `NewSandbox` body. `limits` gives the default and the maximum timeout; a missing
  * timeout takes the default.
  */
@@ -155,7 +134,7 @@ export function parseCreateRequest(body: unknown, limits: TimeoutLimits): Create
     );
   const volumeMounts = parseVolumeMounts(body.volumeMounts);
   optionalBoolean(body.secure, "secure"); // always secure: envd needs its access token
-  const allowEgress = checkEgress(body.allow_internet_access, body.network);
+  const network = networkForCreate(body.allow_internet_access, body.network);
   const out: CreateRequest = {
     templateID,
     timeoutSeconds,
@@ -164,7 +143,7 @@ export function parseCreateRequest(body: unknown, limits: TimeoutLimits): Create
     autoPause,
     autoResume,
   };
-  if (allowEgress) out.allowEgress = allowEgress;
+  if (network) out.network = network;
   if (volumeMounts.length > 0) out.requestedMounts = volumeMounts;
   return out;
 }
@@ -173,13 +152,6 @@ function optionalBoolean(v: unknown, field: string): boolean | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "boolean") throw badRequest(`${field} must be true or false`);
   return v;
-}
-
-function stringList(v: unknown, field: string): string[] | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string"))
-    throw badRequest(`${field} must be a list of strings`);
-  return v as string[];
 }
 
 /** A plain JSON object. */
