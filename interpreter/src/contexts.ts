@@ -102,8 +102,9 @@ export function createContexts(opts: {
 
     /** The default context of a language, created on first use (concurrent first uses share it). */
     async defaultFor(language: string): Promise<ContextInfo> {
-      const lang = normalizeLanguage(language);
-      runtimeFor(lang); // unknown language: throw before creating anything
+      // One default context per runtime, under its first language name ("ts" and "typescript"
+      // share one); an unknown language throws before anything is created.
+      const lang = runtimeFor(language).languages[0] ?? normalizeLanguage(language);
       let d = defaults.get(lang);
       if (!d) {
         d = create(lang, undefined).then((i) => get(i.id));

@@ -63,10 +63,16 @@ export function resultFromBundle(bundle: Record<string, unknown>, isMain: boolea
     }
     if (out[field] !== undefined) continue; // application/javascript wins over text/javascript
     (out as unknown as Record<string, unknown>)[field] =
-      field === "text" ? unquote(textOf(value)) : value;
+      field === "text" ? unquote(stripAnsi(textOf(value))) : value;
   }
   if (Object.keys(extra).length > 0) out.extra = extra;
   return out;
+}
+
+/** Removes ANSI colour/style sequences (Deno's kernel colours its result text). */
+export function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
 function textOf(v: unknown): string {

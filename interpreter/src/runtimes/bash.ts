@@ -4,12 +4,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MarkerSplitter } from "./marker.js";
+import { shellQuote } from "./shell-quote.js";
 import type { OutputSink, RuntimeAdapter, Session } from "./types.js";
-
-/** Quotes a value for bash (single quotes; a single quote becomes '\''). */
-export function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
 
 /**
  * Bash: SoulBox's own small kernel. One long-lived `bash` per context keeps variables,

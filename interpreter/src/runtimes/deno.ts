@@ -12,9 +12,10 @@ function startDeno(cwd: string, env: NodeJS.ProcessEnv, config: RuntimeConfig) {
   return startJupyterSession(
     {
       argv: [config.deno, "jupyter", "--kernel", "--conn", "{connection_file}"],
-      interruptMode: "signal",
-      // No update checks or colour codes in a sandbox kernel.
-      env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+      interruptMode: "message",
+      // No update checks in a sandbox kernel. (Not NO_COLOR: with it, Deno 2.9's kernel drops
+      // some cells' execute_result; result text loses its colour codes in protocol.ts instead.)
+      env: { DENO_NO_UPDATE_CHECK: "1" },
     },
     { cwd, env, envCode },
   );
@@ -23,7 +24,7 @@ function startDeno(cwd: string, env: NodeJS.ProcessEnv, config: RuntimeConfig) {
 /** JavaScript (and TypeScript) on Deno's Jupyter kernel: stateful, top-level await, npm: imports. */
 export const denoRuntime: RuntimeAdapter = {
   name: "deno",
-  languages: ["deno", "javascript", "js"],
+  languages: ["javascript", "js", "deno"],
   extensions: [],
   shebangs: ["deno"],
   features: {
