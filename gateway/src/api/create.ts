@@ -20,6 +20,7 @@ import {
 } from "./e2b-json.js";
 import { ApiError, badRequest } from "./errors.js";
 import { newSandboxId } from "./ids.js";
+import { withTrafficToken } from "./network-routes.js";
 import { messageOf, statusOf } from "./kube.js";
 import { parseCreateRequest, type CreateRequest } from "./validate.js";
 import { checkVolumeMounts } from "../volumes/mounts.js";
@@ -150,7 +151,11 @@ export async function createSandbox(
     throw failure;
   }
   log.info("sandbox ready");
-  return toE2bSandbox(ready, await ctx.token(ready), ctx.config.domain);
+  return withTrafficToken(
+    ctx,
+    ready,
+    toE2bSandbox(ready, await ctx.token(ready), ctx.config.domain),
+  );
 }
 
 /**

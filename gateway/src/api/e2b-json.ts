@@ -39,7 +39,8 @@ export interface E2bSandbox {
   envdVersion: string;
   envdAccessToken: string;
   domain: string;
-  trafficAccessToken: null;
+  /** Set for a sandbox whose ports need it (`network.allowPublicTraffic: false`), see network.ts. */
+  trafficAccessToken: string | null;
 }
 
 /** E2B `ListedSandbox`. */

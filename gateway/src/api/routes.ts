@@ -7,6 +7,7 @@ import express from "express";
 import type { Request, Response } from "express";
 import { findSandbox, type ApiContext } from "./context.js";
 import { createSandbox } from "./create.js";
+import { networkRoutes, withTrafficToken } from "./network-routes.js";
 import {
   matchesMetadata,
   startedAtMs,
@@ -170,7 +171,8 @@ export function apiRoutes(ctx: ApiContext): express.Router {
     const body = bodyOf(req);
     const seconds = secondsOrDefault(body.timeout, "timeout");
     const resumed = await resumeSandbox(ctx, s, seconds, "set");
-    res.status(201).json(toE2bSandbox(resumed, await ctx.token(resumed), config.domain));
+    const answer = toE2bSandbox(resumed, await ctx.token(resumed), config.domain);
+    res.status(201).json(await withTrafficToken(ctx, resumed, answer));
   });
 
   const connect = async (req: Request, res: Response) => {
@@ -191,11 +193,13 @@ export function apiRoutes(ctx: ApiContext): express.Router {
         seconds ?? config.defaultTimeoutSeconds,
         "extend",
       );
-      res.status(201).json(toE2bSandbox(resumed, await ctx.token(resumed), config.domain));
+      const answer = toE2bSandbox(resumed, await ctx.token(resumed), config.domain);
+      res.status(201).json(await withTrafficToken(ctx, resumed, answer));
       return;
     }
     const extended = seconds === undefined ? s : await extendDeadline(ctx, s, seconds);
-    res.status(200).json(toE2bSandbox(extended, await ctx.token(s), config.domain));
+    const answer = toE2bSandbox(extended, await ctx.token(s), config.domain);
+    res.status(200).json(await withTrafficToken(ctx, extended, answer));
   };
   r.post("/sandboxes/:id/connect", connect);
   r.post("/v2/sandboxes/:id/connect", connect);
@@ -271,11 +275,6 @@ export function apiRoutes(ctx: ApiContext): express.Router {
     );
   });
   r.use(volumeRoutes(ctx));
-  r.put("/sandboxes/:id/network", () => {
-    throw notSupported(
-      "changing the network of a running sandbox",
-      "egress is set at creation (network.allowOut); live updates come with the network policy work",
-    );
-  });
+  r.use(networkRoutes(ctx));
   return r;
 }
