@@ -38,6 +38,7 @@ export const PROCESS_TESTS = [
   "envd/src/sidecar/stream-memory.test.ts",
   "gateway/src/proxy/front-door.*.test.ts",
   "gpu/src/plugin-process.test.ts",
+  "interpreter/src/interpreter-process.test.ts",
   "lib/stop-child.test.ts",
   "node-agent/src/layer-roundtrip.test.ts",
   "lib/storage/conformance.test.ts",

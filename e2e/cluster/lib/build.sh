@@ -43,9 +43,12 @@ cmd_build_node() {
 }
 
 # criu under .bin/ (containerd's runc finds it on PATH); the base system's packages stay as they are.
+# With patches/criu-*.patch: on machines whose bounding set lacks CAP_SYS_RESOURCE, criu reads the
+# rlimits of processes of other users (a sandbox's `user`) from /proc/<pid>/limits.
 build_criu() {
-  if [ -x "$BIN/criu" ] && [ "$(cat "$BIN/.criu.stamp" 2>/dev/null)" = "$CRIU_VERSION" ]; then return 0; fi
-  ensure_debs "${CRIU_BUILD_DEPS[@]}" libprotobuf-c1 libnl-3-200 libnet1 libgnutls30 libbsd0 libaio1 libnftables1
+  local stamp; stamp="$CRIU_VERSION+$(cat "$HERE"/patches/criu-*.patch | sha256sum | cut -c1-12)"
+  if [ -x "$BIN/criu" ] && [ "$(cat "$BIN/.criu.stamp" 2>/dev/null)" = "$stamp" ]; then return 0; fi
+  ensure_debs "${CRIU_BUILD_DEPS[@]}" patch libprotobuf-c1 libnl-3-200 libnet1 libgnutls30 libbsd0 libaio1 libnftables1
   local started=$SECONDS work; work=$(mktemp -d)
   say "building criu $CRIU_VERSION from Debian's source"
   (
@@ -54,11 +57,12 @@ build_criu() {
     curl -sSfL -o criu.tar.xz "$DEBIAN_MIRROR/pool/main/c/criu/criu_$CRIU_VERSION.orig.tar.xz"
     echo "$CRIU_ORIG_SHA256  criu.tar.xz" | sha256sum -c --quiet
     tar xf criu.tar.xz
+    for p in "$HERE"/patches/criu-*.patch; do patch -d "criu-$CRIU_VERSION" -p1 --quiet < "$p"; done
     make -C "criu-$CRIU_VERSION" -j"$(nproc)" criu >build.log 2>&1 || { tail -20 build.log >&2; exit 1; }
     install -m 0755 "criu-$CRIU_VERSION/criu/criu" "$BIN/criu"
   ) || { rm -rf "$work"; die "building criu $CRIU_VERSION failed"; }
   rm -rf "$work"
-  echo "$CRIU_VERSION" > "$BIN/.criu.stamp"
+  echo "$stamp" > "$BIN/.criu.stamp"
   say "built criu $CRIU_VERSION in $((SECONDS - started)) s"
 }
 

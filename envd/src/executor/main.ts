@@ -11,6 +11,7 @@
 import { parseArgs } from "node:util";
 import { createExecutorContext } from "./context.js";
 import { listenExecutor } from "./server.js";
+import { createCheckpointQuiet } from "./checkpoint-quiet.js";
 import { defaultUserName } from "../os/default-user.js";
 import { containerEnv } from "../os/process-env.js";
 import { runStartCommand } from "./start-command.js";
@@ -47,6 +48,9 @@ if (values["wait-for"]) {
   log.info("restored; starting");
 }
 const server = await listenExecutor(ctx, values.socket);
+// Memory snapshots: the node agent quiets the link to the sidecar around a CRIU checkpoint
+// (SIGUSR2 quiet, SIGHUP listen again; see checkpoint-quiet.ts).
+const quiet = createCheckpointQuiet(server, values.socket, log);
 await runStartCommand(ctx, positionals, log).catch((err: unknown) => {
   log.error("start command could not start", { error: String(err) });
 });
@@ -61,5 +65,7 @@ const stop = () => {
 };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+process.on("SIGUSR2", () => void quiet.enter());
+process.on("SIGHUP", () => void quiet.leave());
 // When the sidecar that started us dies, do not linger (local mode).
 process.on("disconnect", stop);

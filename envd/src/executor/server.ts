@@ -34,11 +34,19 @@ export async function listenExecutor(
     handler,
   );
   server.on("session", (session) => session.setLocalWindowSize(64 << 20));
+  await listenOn(server, socketPath);
+  return server;
+}
+
+/** (Re)binds `server` to the unix socket `socketPath` (a stale file there is removed), mode 0600. */
+export async function listenOn(server: Http2Server, socketPath: string): Promise<void> {
   await rm(socketPath, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(socketPath, () => resolve());
+    server.listen(socketPath, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   await chmod(socketPath, 0o600);
-  return server;
 }
