@@ -22,6 +22,7 @@ import type { Logger } from "../../../lib/log.js";
 import { createDispatcher } from "./dispatch.js";
 import { createProxyMetrics, type ProxyMetrics } from "./metrics.js";
 import { createTargetResolver, type SandboxLookup } from "./target.js";
+import { withTrafficGate } from "./traffic-gate.js";
 import { createSandboxStreams } from "./sandbox-streams.js";
 
 /** How to start the front door. */
@@ -74,7 +75,7 @@ export async function startFrontDoor(opts: FrontDoorOptions): Promise<FrontDoor>
   const log = opts.log.with({ component: "front-door" });
   const streams = createSandboxStreams();
   const unsubscribe = opts.index.subscribe?.((id, s) => streams.changed(id, s));
-  const dispatcher = createDispatcher({
+  const ungated = createDispatcher({
     streams,
     domain: opts.domain,
     resolve: createTargetResolver({
@@ -90,6 +91,8 @@ export async function startFrontDoor(opts: FrontDoorOptions): Promise<FrontDoor>
     metrics,
     log,
   });
+  // Sandboxes whose ports need a traffic token (or a Host mask): checked before the dispatch.
+  const dispatcher = withTrafficGate(ungated, { domain: opts.domain, index: opts.index });
 
   // Streams may legitimately run for hours (command output, watches): no request timeout.
   const h1 = createHttp1Server({ requestTimeout: 0, keepAliveTimeout: 65_000 }, dispatcher.http1);
