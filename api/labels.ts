@@ -22,6 +22,16 @@ export const Label = {
   volumeName: `${DOMAIN}/volume-name`,
   /** On a sandbox that serves a volume's content API (value: the volume id); not a user's sandbox. */
   volumeContent: `${DOMAIN}/volume-content`,
+  /**
+   * On a Snapshot the gateway made: why. `named`: E2B's `POST /sandboxes/{id}/snapshots` (listed,
+   * deletable, a sandbox can start from it by name or id); `fork`: taken for `POST /sandboxes/{id}/fork`
+   * (owned by the forks, never listed). Snapshots without it (a Filesystem pause) are not E2B's.
+   */
+  snapshotKind: `${DOMAIN}/snapshot-kind`,
+  /** On a named Snapshot: its E2B name as a label value ({@link labelValue}), for lookups by name. */
+  snapshotName: `${DOMAIN}/snapshot-name`,
+  /** On a named Snapshot: its E2B tag (`default` when none was given). */
+  snapshotTag: `${DOMAIN}/snapshot-tag`,
   /** Standard: who manages the object. */
   managedBy: "app.kubernetes.io/managed-by",
 } as const;
@@ -50,6 +60,13 @@ export const Annotation = {
   identity: `${DOMAIN}/identity`,
   /** On a volume's PersistentVolumeClaim: the volume's E2B name, exactly as given. */
   volumeName: `${DOMAIN}/volume-name`,
+  /** On a named Snapshot: its E2B name, exactly as given. */
+  snapshotName: `${DOMAIN}/snapshot-name`,
+  /**
+   * On a Snapshot the gateway made and on a Sandbox started from one: the E2B template id of the
+   * sandbox it was taken of, so a restored sandbox reports the template it runs.
+   */
+  templateId: `${DOMAIN}/template-id`,
 } as const;
 
 /** The value of `app.kubernetes.io/managed-by` and the server-side apply field manager. */

@@ -10,6 +10,7 @@ import type { GatewayConfig } from "../config.js";
 import type { SandboxIndex } from "../sandboxes/sandbox-index.js";
 import { ApiError, sandboxNotFound } from "./errors.js";
 import type { KubeCalls } from "./kube.js";
+import type { SnapshotCalls } from "./snapshots-store.js";
 import type { VolumeService } from "../volumes/volume-service.js";
 import type { MetricsHistory } from "./metrics-history.js";
 
@@ -37,6 +38,8 @@ export interface ApiContext {
   log: Logger;
   /** E2B volumes (PersistentVolumeClaims of the team). */
   volumes: VolumeService;
+  /** Snapshot objects (E2B snapshots, forks, creates from a snapshot). */
+  snapshots: SnapshotCalls;
   /** The envd access token of a sandbox (cached per sandbox uid). */
   token(s: Sandbox): Promise<string>;
   /** Sampled metrics of every sandbox; without it a metrics call answers the current sample. */

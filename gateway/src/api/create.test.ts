@@ -37,6 +37,26 @@ test.each([
   expect(JSON.stringify(sb)).not.toContain('"v"'); // env values never in the Sandbox
 });
 
+test.each([
+  [
+    { pauseMode: "Filesystem" as const },
+    { templateRef: "soulbox-template-base", pauseMode: "Filesystem" },
+    {},
+  ],
+  [
+    { restoreFrom: { snapshot: "snap1", templateID: "base" } },
+    { restoreFrom: "snap1" },
+    { "soulbox.dev/template-id": "base" },
+  ],
+])("a create with %j", (over, spec, annotations) => {
+  const sb = desiredSandbox("id1", "team-a", { ...request, ...over }, size);
+  expect(sb.spec).toMatchObject(spec);
+  expect(sb.metadata.annotations).toMatchObject(annotations);
+  // A restored sandbox names its snapshot only: the CRD allows one of template, templateRef, restoreFrom.
+  if ("restoreFrom" in over) expect(sb.spec.templateRef).toBeUndefined();
+  else expect(sb.spec.restoreFrom).toBeUndefined();
+});
+
 const ready = (status: Condition["status"], reason: string, message = "m") =>
   conditionFixture("Ready", status, reason, message);
 const withStatus = (status: Sandbox["status"]) =>

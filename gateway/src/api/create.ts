@@ -17,12 +17,15 @@ import {
   sizeOfTemplate,
   toE2bSandbox,
   type E2bSandbox,
+  type SandboxSize,
 } from "./e2b-json.js";
 import { ApiError, badRequest } from "./errors.js";
 import { newSandboxId } from "./ids.js";
 import { withTrafficToken } from "./network-routes.js";
 import { messageOf, statusOf } from "./kube.js";
-import { parseCreateRequest, type CreateRequest } from "./validate.js";
+import { looksLikeSnapshotRef, parseSnapshotRef, snapshotSource } from "./snapshots-names.js";
+import { findSnapshotForCreate } from "./snapshots-store.js";
+import { isRecord, parseCreateRequest, type CreateRequest } from "./validate.js";
 import { checkVolumeMounts } from "../volumes/mounts.js";
 
 /** The largest `spec.timeoutSeconds` the CRD takes (30 days). */
@@ -50,10 +53,12 @@ export function desiredSandbox(
   id: string,
   team: string,
   req: CreateRequest,
-  size: ReturnType<typeof sizeOfTemplate>,
+  size: SandboxSize,
 ): Sandbox {
   const spec: SandboxSpec = {
-    templateRef: `${TEMPLATE_CONFIGMAP_PREFIX}${req.templateID}`,
+    ...(req.restoreFrom
+      ? { restoreFrom: req.restoreFrom.snapshot }
+      : { templateRef: `${TEMPLATE_CONFIGMAP_PREFIX}${req.templateID}` }),
     onTimeout: req.autoPause ? "Pause" : "Delete",
     // Counted by the operator from the moment the sandbox is first Ready, not from this request:
     // a slow start (an image pull, a busy node) must not eat the time the caller asked for. Later
@@ -66,8 +71,10 @@ export function desiredSandbox(
   if (req.network) spec.network = req.network;
   if (req.volumeMounts?.length)
     spec.volumeMounts = req.volumeMounts.map((m) => ({ volume: m.volume, path: m.path }));
+  if (req.pauseMode) spec.pauseMode = req.pauseMode;
   const annotations: Record<string, string> = { [ANNOTATION_SIZE]: JSON.stringify(size) };
   if (req.autoResume) annotations[Annotation.autoResume] = "true";
+  if (req.restoreFrom) annotations[Annotation.templateId] = req.restoreFrom.templateID;
   return {
     apiVersion: SandboxResource.apiVersion,
     kind: SandboxResource.kind,
@@ -82,18 +89,15 @@ export async function createSandbox(
   team: string,
   body: unknown,
 ): Promise<E2bSandbox> {
+  // `team/name:tag` or `name:tag` can only be a snapshot; a plain id is a template first.
+  if (looksLikeSnapshotRef(isRecord(body) ? body.templateID : undefined))
+    return createFromSnapshot(ctx, team, body as Record<string, unknown>);
   const req = parseCreateRequest(body, ctx.config);
-  if (req.requestedMounts) {
-    const mounts = req.requestedMounts;
-    const claims = await ctx.volumes.claimsByName(
-      team,
-      mounts.map((m) => m.name),
-    );
-    req.volumeMounts = checkVolumeMounts(mounts, (name) => claims.get(name));
-  }
+  await checkMounts(ctx, team, req);
   const cmName = `${TEMPLATE_CONFIGMAP_PREFIX}${req.templateID}`;
   const cm = await ctx.kube.readConfigMap(team, cmName);
-  if (!cm) throw new ApiError(404, `template '${req.templateID}' not found`);
+  // Not a template: a snapshot id or name (E2B's snapshots are templates), else a 404.
+  if (!cm) return createFromSnapshot(ctx, team, body as Record<string, unknown>);
   let size;
   try {
     const probe: Sandbox = {
@@ -111,9 +115,57 @@ export async function createSandbox(
     throw err;
   }
 
+  return startSandbox(ctx, team, req, size);
+}
+
+async function checkMounts(ctx: ApiContext, team: string, req: CreateRequest): Promise<void> {
+  if (!req.requestedMounts) return;
+  const mounts = req.requestedMounts;
+  const claims = await ctx.volumes.claimsByName(
+    team,
+    mounts.map((m) => m.name),
+  );
+  req.volumeMounts = checkVolumeMounts(mounts, (name) => claims.get(name));
+}
+
+/**
+ * A create whose `templateID` names a snapshot of the team (its id or `[team/]name[:tag]`): a
+ * new sandbox with `spec.restoreFrom`, its size and template id taken from the snapshot. The
+ * rest of the body is checked as any create's. 404 as for an unknown template when none matches.
+ */
+async function createFromSnapshot(
+  ctx: ApiContext,
+  team: string,
+  body: Record<string, unknown>,
+): Promise<E2bSandbox> {
+  const templateID = String(body.templateID);
+  const ref = parseSnapshotRef(templateID, team, "Invalid template ID");
+  const snap = await findSnapshotForCreate(ctx.snapshots, team, ref);
+  if (!snap) throw new ApiError(404, `template '${templateID}' not found`);
+  const source = snapshotSource(snap);
+  // The body's other fields are checked as any create's; its templateID was resolved above.
+  const req = parseCreateRequest({ ...body, templateID: source.templateID }, ctx.config);
+  req.restoreFrom = { snapshot: snap.metadata.name ?? "", templateID: source.templateID };
+  await checkMounts(ctx, team, req);
+  return startSandbox(ctx, team, req, source.size);
+}
+
+/**
+ * Writes the Sandbox of a checked request and waits until it is ready; one that fails or does
+ * not become ready in time is deleted and the caller gets E2B's error. Answers E2B's `Sandbox`.
+ */
+export async function startSandbox(
+  ctx: ApiContext,
+  team: string,
+  req: CreateRequest,
+  size: SandboxSize,
+): Promise<E2bSandbox> {
   const { sandbox, id } = await createWithFreshId(ctx, team, req, size);
   const log = ctx.log.with({ sandboxID: id, team });
-  log.info("sandbox created; waiting for it to be ready", { template: req.templateID });
+  log.info("sandbox created; waiting for it to be ready", {
+    template: req.templateID,
+    ...(req.restoreFrom ? { snapshot: req.restoreFrom.snapshot } : {}),
+  });
   let seen = false;
   let ready: Sandbox | undefined;
   try {
@@ -167,7 +219,7 @@ async function createWithFreshId(
   ctx: ApiContext,
   team: string,
   req: CreateRequest,
-  size: ReturnType<typeof sizeOfTemplate>,
+  size: SandboxSize,
 ): Promise<{ sandbox: Sandbox; id: string }> {
   for (let attempt = 0; ; attempt++) {
     const id = newSandboxId();

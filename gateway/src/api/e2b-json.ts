@@ -6,6 +6,7 @@ import type { SandboxMetrics } from "../../../api/envd.js";
 import type { Sandbox } from "../../../api/gen/crd-types.js";
 import { parseQuantity, type Quantity } from "../../../api/quantity.js";
 import type { SandboxTemplate } from "../../../api/gen/crd-types.js";
+import { Annotation } from "../../../api/labels.js";
 import {
   ENVD_VERSION,
   autoResumes,
@@ -82,8 +83,13 @@ export interface E2bMetric {
 /** envd's `GET /metrics` answer: the shape envd's OS layer reports. */
 export type EnvdMetrics = SandboxMetrics;
 
-/** The E2B template id of a sandbox, from its `templateRef`. */
+/**
+ * The E2B template id of a sandbox, from its `templateRef`; a sandbox started from a snapshot
+ * reports the template of the sandbox the snapshot was taken of.
+ */
 export function templateIdOf(s: Sandbox): string {
+  if (!s.spec.templateRef && s.spec.restoreFrom)
+    return s.metadata.annotations?.[Annotation.templateId] ?? s.spec.restoreFrom;
   const ref = s.spec.templateRef ?? "";
   return ref.startsWith(TEMPLATE_CONFIGMAP_PREFIX)
     ? ref.slice(TEMPLATE_CONFIGMAP_PREFIX.length)

@@ -8,7 +8,7 @@ import { Annotation } from "../../../api/labels.js";
 import { WaitTimeoutError, type SandboxIndex } from "../sandboxes/sandbox-index.js";
 import { pauseRefusal } from "../../../api/verdicts.js";
 import { e2bState, expiresAt, isReady } from "../sandboxes/sandbox-state.js";
-import { ApiError, conflict, sandboxNotFound } from "./errors.js";
+import { ApiError, badRequest, conflict, sandboxNotFound } from "./errors.js";
 import type { KubeCalls } from "./kube.js";
 import { extendedTtl, formatDeadline, ttlFromNow } from "./ttl.js";
 
@@ -76,23 +76,77 @@ export async function extendDeadline(
   return setDeadline(deps, s, wanted);
 }
 
-/** Pauses a running sandbox (pauseMode Freeze: instant) and waits for phase Paused. 409 when paused. */
+/**
+ * How an E2B pause maps onto `spec.pauseMode`: memory kept (E2B's default) is `Freeze`, the
+ * processes stopped in place; `memory: false` is `Filesystem`, the files saved to a Snapshot
+ * and the pod deleted (processes restart on resume).
+ */
+export type PauseMode = "Freeze" | "Filesystem";
+
+/** E2B's `memory` of a pause as a {@link PauseMode}: absent or true keeps memory (`Freeze`). Pure. */
+export function pauseModeOf(memory: unknown): PauseMode {
+  if (memory === undefined || memory === null) return "Freeze";
+  if (typeof memory !== "boolean") throw badRequest("memory must be true or false");
+  return memory ? "Freeze" : "Filesystem";
+}
+
+/** What a pause request does to `s`. Pure. */
+export type PausePlan = { act: "patch" } | { act: "wait" } | { act: "refuse"; error: ApiError };
+
+/**
+ * Decides a pause: a running sandbox is patched; one already on its way to the same pause is
+ * waited for (pausing twice is idempotent); a paused one, or one pausing in another mode, is a
+ * 409 (the SDK reads a 409 as "already paused").
+ */
+export function pausePlan(s: Sandbox, mode: PauseMode): PausePlan {
+  const id = nameOf(s);
+  if (s.status?.phase === "Paused" && s.spec.state === "Paused")
+    return {
+      act: "refuse",
+      error: conflict(`Error pausing sandbox - sandbox '${id}' is already paused`),
+    };
+  if (s.spec.state !== "Paused") return { act: "patch" };
+  const current = s.spec.pauseMode ?? "Freeze";
+  if (current === mode) return { act: "wait" };
+  return {
+    act: "refuse",
+    error: conflict(
+      `Sandbox '${id}' is being paused with pauseMode ${current}; it cannot be paused with ${mode} until it is resumed`,
+    ),
+  };
+}
+
+/**
+ * Pauses a sandbox in `mode` and waits for phase Paused (a Filesystem pause waits for its
+ * snapshot). A pause the operator refuses (the mode is not available) is taken back, so the
+ * sandbox runs on as before, and answered with a 409 naming why.
+ */
 export async function pauseSandbox(
   deps: LifecycleDeps,
   s: Sandbox,
+  mode: PauseMode = "Freeze",
   timeoutMs = STATE_CHANGE_TIMEOUT_MS,
 ): Promise<Sandbox> {
-  if (e2bState(s) === "paused") throw conflict(`sandbox '${nameOf(s)}' is already paused`);
-  await deps.kube
-    .patchSandbox(nsOf(s), nameOf(s), { spec: { state: "Paused" } })
-    .catch((err: unknown) => patchFailed(s, err));
-  const done = await waitState(deps, s, timeoutMs, "paused", (x) => {
-    if (x.status?.phase === "Paused") return true;
-    const refused = pauseRefusal(x);
-    if (refused) throw conflict(`sandbox '${nameOf(s)}' cannot be paused: ${refused.message}`);
-    return false;
-  });
-  return done;
+  const plan = pausePlan(s, mode);
+  if (plan.act === "refuse") throw plan.error;
+  if (plan.act === "patch")
+    await deps.kube
+      .patchSandbox(nsOf(s), nameOf(s), { spec: { state: "Paused", pauseMode: mode } })
+      .catch((err: unknown) => patchFailed(s, err));
+  try {
+    return await waitState(deps, s, timeoutMs, "paused", (x) => {
+      if (x.status?.phase === "Paused") return true;
+      const refused = pauseRefusal(x);
+      if (refused) throw conflict(`sandbox '${nameOf(s)}' cannot be paused: ${refused.message}`);
+      return false;
+    });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 409 && plan.act === "patch")
+      await deps.kube
+        .patchSandbox(nsOf(s), nameOf(s), { spec: { state: "Running" } })
+        .catch(() => undefined); // gone meanwhile: nothing to take back
+    throw err;
+  }
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   toSandboxDetail,
   type E2bMetric,
 } from "./e2b-json.js";
-import { badRequest, notSupported } from "./errors.js";
+import { badRequest } from "./errors.js";
 import {
   deleteSandbox,
   extendDeadline,
@@ -36,6 +36,8 @@ import { presentedKey } from "../auth/api-keys.js";
 import { checkTimeoutSeconds, ttlFromNow } from "./ttl.js";
 import { e2bState } from "../sandboxes/sandbox-state.js";
 import { isRecord } from "./validate.js";
+import { pauseModeOf } from "./lifecycle.js";
+import { snapshotRoutes } from "./snapshots-routes.js";
 import { isContentSandbox } from "../volumes/content-sandbox.js";
 import { volumeRoutes } from "../volumes/volume-routes.js";
 
@@ -74,6 +76,8 @@ export function apiRoutes(ctx: ApiContext): express.Router {
     (res.locals as CallerLocals).sandboxID = id;
     next();
   });
+  // Snapshots, fork, and deleteSnapshot's DELETE /templates/{id} (other ids pass on).
+  r.use(snapshotRoutes(ctx));
 
   const create = async (req: Request, res: Response) => {
     const out = await createSandbox(ctx, teamOf(res), req.body);
@@ -124,13 +128,6 @@ export function apiRoutes(ctx: ApiContext): express.Router {
     res.json({ sandboxes: out });
   });
 
-  r.get("/snapshots", () => {
-    throw notSupported(
-      "listing snapshots",
-      "Snapshots come with the snapshot work (pauseMode Filesystem and Memory)",
-    );
-  });
-
   r.get("/sandboxes/:id", async (req: Request, res: Response) => {
     const s = findSandbox(ctx, teamOf(res), idParam(req));
     res.json(toSandboxDetail(s, await ctx.token(s), config.domain));
@@ -158,11 +155,7 @@ export function apiRoutes(ctx: ApiContext): express.Router {
 
   r.post("/sandboxes/:id/pause", async (req: Request, res: Response) => {
     const s = findSandbox(ctx, teamOf(res), idParam(req));
-    if (bodyOf(req).memory === false)
-      throw badRequest(
-        "pausing without memory (a filesystem-only pause) is not supported by SoulBox yet",
-      );
-    await pauseSandbox(ctx, s);
+    await pauseSandbox(ctx, s, pauseModeOf(bodyOf(req).memory));
     res.status(204).end();
   });
 
@@ -182,9 +175,11 @@ export function apiRoutes(ctx: ApiContext): express.Router {
       body.timeout === undefined || body.timeout === null
         ? undefined
         : checkTimeoutSeconds(body.timeout, "timeout", config.maxTimeoutSeconds);
-    if (body.memory === false)
+    // A cold boot from disk is what resuming a filesystem pause is anyway; a sandbox frozen in
+    // place (memory kept) cannot drop its memory.
+    if (body.memory === false && e2bState(s) === "paused" && s.spec.pauseMode !== "Filesystem")
       throw badRequest(
-        "resuming without memory (a cold boot from disk) is not supported by SoulBox yet",
+        "resuming without memory (a cold boot from disk) is not supported by SoulBox for a sandbox paused with its memory: connect without memory false",
       );
     if (e2bState(s) === "paused") {
       const resumed = await resumeSandbox(
@@ -262,18 +257,6 @@ export function apiRoutes(ctx: ApiContext): express.Router {
     res.json(toE2bLogs(text, q.startMs, q.limit));
   });
 
-  r.post("/sandboxes/:id/fork", () => {
-    throw notSupported(
-      "forking a sandbox",
-      "forks start from Snapshots, which come with the snapshot work",
-    );
-  });
-  r.post("/sandboxes/:id/snapshots", () => {
-    throw notSupported(
-      "snapshots of a sandbox",
-      "they come with the snapshot work (pauseMode Filesystem and Memory)",
-    );
-  });
   r.use(volumeRoutes(ctx));
   r.use(networkRoutes(ctx));
   return r;

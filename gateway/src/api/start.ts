@@ -15,6 +15,7 @@ import { createApiApp } from "./app.js";
 import { createTokenReader, type ApiConfig, type ApiContext } from "./context.js";
 import { createKubeCalls } from "./kube.js";
 import { resumeSandbox } from "./lifecycle.js";
+import { createSnapshotCalls } from "./snapshots-store.js";
 import { readMetrics } from "./metrics.js";
 import { startMetricsHistory } from "./metrics-history.js";
 import type { Registry } from "prom-client";
@@ -72,6 +73,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
       kube,
       opts.config.volumes ?? parseVolumeSettings({}),
     ),
+    snapshots: createSnapshotCalls(opts.kubeConfig),
     token: createTokenReader(kube),
   };
   if (opts.sampleMetrics)

@@ -40,6 +40,16 @@ test.each([
 });
 
 test.each([
+  [{ autoPause: true, autoPauseMemory: false }, "Filesystem"],
+  [{ autoPause: true, autoPauseMemory: true }, undefined],
+  [{ autoPause: true }, undefined],
+  // Only relevant to a timeout pause: without autoPause it changes nothing.
+  [{ autoPauseMemory: false }, undefined],
+])("the timeout pause of %j is pauseMode %j", (over, pauseMode) => {
+  expect(parseCreateRequest({ templateID: "base", ...over }, limits).pauseMode).toBe(pauseMode);
+});
+
+test.each([
   [null, /JSON object/],
   [[], /JSON object/],
   [{}, /templateID is required/],
@@ -61,7 +71,11 @@ test.each([
   [{ templateID: "base", envVars: { X: 1 } }, /envVars 'X' must have a string value/],
   [{ templateID: "base", autoResume: { enabled: true } }, /autoResume needs autoPause/],
   [{ templateID: "base", autoPause: "yes" }, /autoPause must be true or false/],
-  [{ templateID: "base", autoPause: true, autoPauseMemory: false }, /filesystem-only/],
+  [
+    { templateID: "base", autoPause: true, autoPauseMemory: false, autoResume: { enabled: true } },
+    /autoResume cannot be combined with autoPauseMemory false/,
+  ],
+  [{ templateID: "base", autoPause: true, autoPauseMemory: "no" }, /autoPauseMemory must be/],
   [{ templateID: "base", volumeMounts: { name: "v", path: "/v" } }, /volumeMounts must be a list/],
   [{ templateID: "base", volumeMounts: [{ name: "v" }] }, /volumeMounts\[0\] must be an object/],
   [

@@ -26,6 +26,13 @@ export interface CreateRequest {
   requestedMounts?: RequestedMount[];
   /** The checked mounts: the claims and where they go. */
   volumeMounts?: ClaimMount[];
+  /**
+   * How a timeout pause pauses: `Filesystem` for E2B's `autoPauseMemory: false` (files kept,
+   * processes restart on resume); absent: the CRD's default, `Freeze` (memory kept in place).
+   */
+  pauseMode?: "Filesystem";
+  /** Start from this Snapshot (a create whose templateID names a snapshot, or a fork). */
+  restoreFrom?: { snapshot: string; templateID: string };
 }
 
 /** The timeout limits that apply to a request. */
@@ -128,9 +135,11 @@ export function parseCreateRequest(body: unknown, limits: TimeoutLimits): Create
   }
   if (autoResume && !autoPause)
     throw badRequest("autoResume needs autoPause: only a sandbox paused at its timeout can resume");
-  if (optionalBoolean(body.autoPauseMemory, "autoPauseMemory") === false)
+  // E2B's rule: a filesystem-only pause cannot be resumed by traffic, only by connect or resume.
+  const filesystemPause = optionalBoolean(body.autoPauseMemory, "autoPauseMemory") === false;
+  if (filesystemPause && autoResume)
     throw badRequest(
-      "autoPauseMemory false (a filesystem-only pause) is not supported by SoulBox yet: pauses keep memory",
+      "autoResume cannot be combined with autoPauseMemory false: a filesystem-only pause is resumed explicitly (connect or resume)",
     );
   const volumeMounts = parseVolumeMounts(body.volumeMounts);
   optionalBoolean(body.secure, "secure"); // always secure: envd needs its access token
@@ -144,6 +153,7 @@ export function parseCreateRequest(body: unknown, limits: TimeoutLimits): Create
     autoResume,
   };
   if (network) out.network = network;
+  if (filesystemPause && autoPause) out.pauseMode = "Filesystem";
   if (volumeMounts.length > 0) out.requestedMounts = volumeMounts;
   return out;
 }

@@ -1,0 +1,67 @@
+import type { Sandbox } from "../../../api/gen/crd-types.js";
+import { sandboxFixture } from "../../../api/test-support/fixtures.js";
+import { ApiError } from "./errors.js";
+import { pauseModeOf, pausePlan, type PauseMode } from "./lifecycle.js";
+
+const sandbox = (spec: Partial<Sandbox["spec"]>, phase?: NonNullable<Sandbox["status"]>["phase"]) =>
+  sandboxFixture({
+    metadata: { name: "sbx1" },
+    spec: { templateRef: "soulbox-template-base", ...spec },
+    ...(phase ? { status: { phase } } : {}),
+  });
+
+test.each([
+  [undefined, "Freeze"],
+  [null, "Freeze"],
+  [true, "Freeze"],
+  [false, "Filesystem"],
+])("pause memory %j is pauseMode %s", (memory, mode) => {
+  expect(pauseModeOf(memory)).toBe(mode);
+});
+
+test("pause memory that is not a boolean is a 400", () => {
+  expect(() => pauseModeOf("no")).toThrow(new ApiError(400, "memory must be true or false"));
+});
+
+test.each<[string, Sandbox, PauseMode, string, RegExp | undefined]>([
+  ["running, memory kept", sandbox({}, "Running"), "Freeze", "patch", undefined],
+  ["running, filesystem", sandbox({}, "Running"), "Filesystem", "patch", undefined],
+  ["resuming", sandbox({ state: "Running" }, "Resuming"), "Filesystem", "patch", undefined],
+  // A second pause while the first is under way waits for it (idempotent).
+  [
+    "pausing, same mode",
+    sandbox({ state: "Paused", pauseMode: "Filesystem" }, "Pausing"),
+    "Filesystem",
+    "wait",
+    undefined,
+  ],
+  ["pausing, default mode", sandbox({ state: "Paused" }, "Running"), "Freeze", "wait", undefined],
+  [
+    "pausing, other mode",
+    sandbox({ state: "Paused", pauseMode: "Filesystem" }, "Pausing"),
+    "Freeze",
+    "refuse",
+    /^Sandbox 'sbx1' is being paused with pauseMode Filesystem/,
+  ],
+  [
+    "paused",
+    sandbox({ state: "Paused", pauseMode: "Filesystem" }, "Paused"),
+    "Filesystem",
+    "refuse",
+    /^Error pausing sandbox - sandbox 'sbx1' is already paused$/,
+  ],
+  [
+    "paused, asked in another mode",
+    sandbox({ state: "Paused" }, "Paused"),
+    "Filesystem",
+    "refuse",
+    /already paused/,
+  ],
+])("pausePlan: %s", (_what, s, mode, act, message) => {
+  const plan = pausePlan(s, mode);
+  expect(plan.act).toBe(act);
+  if (plan.act === "refuse") {
+    expect(plan.error.status).toBe(409);
+    expect(plan.error.message).toMatch(message ?? /./);
+  }
+});
