@@ -235,6 +235,7 @@ describe("the gateway with the default values", () => {
     expect(grants(team.rules)).toEqual(
       [
         ...["create", "patch", "update", "delete"].map((v) => `soulbox.dev/sandboxes:${v}@*`),
+        ...["get", "list", "create", "patch", "delete"].map((v) => `soulbox.dev/snapshots:${v}@*`),
         ...["get", "create", "delete", "patch"].map((v) => `core/secrets:${v}@*`),
         "core/configmaps:get@*",
         "core/pods:get@*",
