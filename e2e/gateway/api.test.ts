@@ -356,9 +356,14 @@ test.each([
     /template 'nope' not found/,
   ],
   ["unknown route", () => call("/nope"), 404, /no route for GET \/nope/],
-  ["fork", () => post("/sandboxes/x/fork", {}), 501, /not supported by SoulBox yet: /],
-  ["snapshot", () => post("/sandboxes/x/snapshots", {}), 501, /not supported by SoulBox yet/],
-  ["list snapshots", () => call("/snapshots"), 501, /not supported by SoulBox yet/],
+  ["fork of an unknown sandbox", () => post("/sandboxes/x/fork", {}), 404, /sandbox 'x' not found/],
+  [
+    "snapshot of an unknown sandbox",
+    () => post("/sandboxes/x/snapshots", {}),
+    404,
+    /sandbox 'x' not found/,
+  ],
+  ["list snapshots, bad limit", () => call("/snapshots?limit=0"), 400, /limit must be a whole/],
   [
     "network update",
     () => call("/sandboxes/x/network", { method: "PUT", body: "{}" }),
