@@ -69,6 +69,12 @@ export const ReadyReason = {
    * other reason: a sandbox whose NetworkPolicy may be open is not Ready.
    */
   ApplyFailed: "ApplyFailed",
+  /** False: paused with pauseMode Filesystem: the files are in a Snapshot and there is no pod. */
+  PausedToSnapshot: "PausedToSnapshot",
+  /** False: the new pod's container waits while the node agent puts the Snapshot's files back. */
+  Restoring: "Restoring",
+  /** False: the Snapshot could not be restored (the message says why); retried with backoff. */
+  RestoreFailed: "RestoreFailed",
 } as const;
 
 /** Reasons of the `Scheduled` condition that SoulBox itself sets. */
@@ -91,8 +97,14 @@ export const PausedReason = {
   Pausing: "Pausing",
   /** False: the sandbox runs, as asked. */
   NotPaused: "NotPaused",
-  /** False: a pause was asked with `pauseMode` Filesystem or Memory, which need Snapshots; the sandbox keeps running. */
+  /** False: a pause was asked with a `pauseMode` this operator cannot do (Memory, for now); the sandbox keeps running. */
   PauseModeNotSupported: "PauseModeNotSupported",
+  /** False: pauseMode Filesystem: the processes are frozen and the files are being captured into a Snapshot. */
+  Snapshotting: "Snapshotting",
+  /** True: pauseMode Filesystem: the files are in a Snapshot (status.lastSnapshot) and the pod is deleted. */
+  SnapshotStored: "SnapshotStored",
+  /** False: the pause's Snapshot failed (the message says why); the sandbox keeps running. Resume and pause again to retry. */
+  SnapshotFailed: "SnapshotFailed",
   /** False: a freeze was asked and envd's freeze call failed (the message says how); retried with backoff. */
   FreezeFailed: "FreezeFailed",
   /** True: the sandbox was asked to run again and envd's thaw call failed; it stays frozen; retried with backoff. */
@@ -131,6 +143,34 @@ export const PodUpToDateReason = {
   PodNotCreated: "PodNotCreated",
   /** Unknown: the current spec cannot be computed (the template cannot be used), or the pod does not say what it was made from. */
   SpecUnknown: "SpecUnknown",
+} as const;
+
+/** Snapshot condition types (positive polarity). */
+export const SnapshotConditionType = {
+  /** The snapshot is stored and can be restored. */
+  Ready: "Ready",
+} as const;
+
+/** Reasons of a Snapshot's `Ready` condition. */
+export const SnapshotReadyReason = {
+  /** True: every part is stored, with its size and sha256. */
+  Stored: "Stored",
+  /** False: waiting for the sandbox's pod to run. */
+  WaitingForSandbox: "WaitingForSandbox",
+  /** False: the sandbox is frozen and its files are being captured. */
+  Capturing: "Capturing",
+  /** False: the capture failed in a way a retry may fix (storage or node agent unreachable); retried with backoff. */
+  CaptureFailed: "CaptureFailed",
+  /** False (Failed): the Sandbox does not exist. */
+  SandboxNotFound: "SandboxNotFound",
+  /** False (Failed): the Sandbox has no running pod to capture (it is paused to a Snapshot or ended). */
+  SandboxNotRunning: "SandboxNotRunning",
+  /** False (Failed): the mode cannot be taken here (Memory, for now). */
+  ModeNotSupported: "ModeNotSupported",
+  /** False (Failed): the operator has no object storage (Helm values storage.url). */
+  StorageNotConfigured: "StorageNotConfigured",
+  /** False (Failed): the capture failed in a way no retry fixes (the message says why). */
+  Failed: "Failed",
 } as const;
 
 /** Finds a condition by type. */

@@ -1,5 +1,5 @@
 import type { V1ConfigMap } from "@kubernetes/client-node";
-import type { SandboxSpec, SandboxTemplate } from "./gen/crd-types.js";
+import type { SandboxSpec, SandboxTemplate, Snapshot } from "./gen/crd-types.js";
 import { resolveTemplate, TemplateError, type TemplateErrorReason } from "./template.js";
 import { sandboxFixture } from "./test-support/fixtures.js";
 
@@ -103,14 +103,55 @@ describe("resolveTemplate resolves", () => {
   });
 });
 
+describe("resolveTemplate with spec.restoreFrom", () => {
+  const snap = (status: Snapshot["status"]): Snapshot => ({
+    apiVersion: "soulbox.dev/v1alpha1",
+    kind: "Snapshot",
+    metadata: { name: "snap-1", namespace: "team-a" },
+    spec: { sandbox: "sb" },
+    ...(status ? { status } : {}),
+  });
+  const sb = sandbox({ restoreFrom: "snap-1" });
+  test("takes the template the Ready Snapshot recorded", () => {
+    const template = { image: "img:1", command: ["serve"] };
+    expect(resolveTemplate(sb, undefined, snap({ phase: "Ready", template }))).toEqual(template);
+  });
+  test.each<[string, Snapshot["status"], TemplateErrorReason, RegExp]>([
+    [
+      "still being taken",
+      { phase: "InProgress" },
+      "SnapshotNotReady",
+      /not Ready yet \(phase InProgress\)/,
+    ],
+    ["never started", undefined, "SnapshotNotReady", /phase Pending/],
+    ["failed", { phase: "Failed" }, "SnapshotFailed", /failed and holds nothing/],
+    [
+      "Ready with a bad template",
+      { phase: "Ready", template: { command: ["x"] } },
+      "TemplateInvalid",
+      /Snapshot snap-1 status.template/,
+    ],
+  ])("refuses a Snapshot %s", (_, status, reason, message) => {
+    let caught: unknown;
+    try {
+      resolveTemplate(sb, undefined, snap(status));
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(TemplateError);
+    expect(caught).toMatchObject({ reason });
+    expect((caught as Error).message).toMatch(message);
+  });
+});
+
 describe("resolveTemplate refuses", () => {
   test.each<[string, SandboxSpec, V1ConfigMap | undefined, TemplateErrorReason, RegExp]>([
     [
-      "restoreFrom",
+      "restoreFrom a Snapshot that does not exist",
       { restoreFrom: "snap-1" },
       undefined,
-      "RestoreNotSupported",
-      /Snapshot "snap-1".*not supported yet/,
+      "SnapshotNotFound",
+      /Snapshot "snap-1" does not exist in namespace team-a/,
     ],
     ["no template at all", {}, undefined, "TemplateInvalid", /names no template/],
     [

@@ -7,14 +7,22 @@
  */
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { parse } from "yaml";
-import type { Sandbox, SandboxTemplate, SandboxTemplateEnv } from "./gen/crd-types.js";
+import type { Sandbox, SandboxTemplate, SandboxTemplateEnv, Snapshot } from "./gen/crd-types.js";
 import { compareQuantities, parseQuantity, type Quantity } from "./quantity.js";
 
 /** The ConfigMap key that holds a template (YAML or JSON). */
 export const TEMPLATE_KEY = "template";
 
 /** Why a template cannot be used; the value of the `Ready` condition's reason. */
-export type TemplateErrorReason = "TemplateNotFound" | "TemplateInvalid" | "RestoreNotSupported";
+export type TemplateErrorReason =
+  | "TemplateNotFound"
+  | "TemplateInvalid"
+  /** `spec.restoreFrom` names a Snapshot that does not exist. */
+  | "SnapshotNotFound"
+  /** `spec.restoreFrom` names a Snapshot that is still being taken (the sandbox waits). */
+  | "SnapshotNotReady"
+  /** `spec.restoreFrom` names a Snapshot that failed. */
+  | "SnapshotFailed";
 
 /**
  * The sandbox cannot start from what its spec names. Not worth a quick retry:
@@ -36,17 +44,19 @@ export class TemplateError extends Error {
  * The template a sandbox runs: `spec.template`, or the one in the ConfigMap
  * `spec.templateRef` names (`configMap` is that ConfigMap as read, undefined
  * when it does not exist). Returns a validated copy holding only known fields.
- * Throws {@link TemplateError}: `RestoreNotSupported` for `spec.restoreFrom`,
- * `TemplateNotFound` when the ConfigMap is missing, `TemplateInvalid` for
- * anything malformed.
+ * With `spec.restoreFrom`, the template the Snapshot recorded (`snapshot` is that Snapshot as
+ * read, undefined when it does not exist).
+ * Throws {@link TemplateError}: `TemplateNotFound` when the ConfigMap is missing,
+ * `TemplateInvalid` for anything malformed, `SnapshotNotFound`, `SnapshotNotReady` or
+ * `SnapshotFailed` for a restore whose Snapshot cannot be used (yet).
  */
-export function resolveTemplate(sb: Sandbox, configMap: V1ConfigMap | undefined): SandboxTemplate {
+export function resolveTemplate(
+  sb: Sandbox,
+  configMap: V1ConfigMap | undefined,
+  snapshot?: Snapshot,
+): SandboxTemplate {
   const spec = sb.spec;
-  if (spec.restoreFrom !== undefined)
-    throw new TemplateError(
-      "RestoreNotSupported",
-      `spec.restoreFrom (Snapshot "${spec.restoreFrom}") is not supported yet: restoring comes with Snapshots; create the sandbox from spec.template or spec.templateRef`,
-    );
+  if (spec.restoreFrom !== undefined) return templateFromSnapshot(spec.restoreFrom, sb, snapshot);
   if (spec.template !== undefined) return validateTemplate(spec.template, "spec.template");
   if (spec.templateRef === undefined)
     throw new TemplateError(
@@ -59,6 +69,32 @@ export function resolveTemplate(sb: Sandbox, configMap: V1ConfigMap | undefined)
     sb.metadata.namespace ?? "the sandbox's namespace",
     configMap,
   );
+}
+
+/** The template a Snapshot recorded, for `spec.restoreFrom: name`. */
+function templateFromSnapshot(
+  name: string,
+  sb: Sandbox,
+  snapshot: Snapshot | undefined,
+): SandboxTemplate {
+  const where = sb.metadata.namespace ?? "the sandbox's namespace";
+  if (!snapshot)
+    throw new TemplateError(
+      "SnapshotNotFound",
+      `spec.restoreFrom: Snapshot "${name}" does not exist in namespace ${where}`,
+    );
+  const phase = snapshot.status?.phase;
+  if (phase === "Failed")
+    throw new TemplateError(
+      "SnapshotFailed",
+      `spec.restoreFrom: Snapshot "${name}" failed and holds nothing to restore (see its conditions)`,
+    );
+  if (phase !== "Ready" || snapshot.status?.template === undefined)
+    throw new TemplateError(
+      "SnapshotNotReady",
+      `spec.restoreFrom: Snapshot "${name}" is not Ready yet (phase ${phase ?? "Pending"}); the sandbox starts when it is`,
+    );
+  return validateTemplate(snapshot.status.template, `Snapshot ${name} status.template`);
 }
 
 /**

@@ -17,7 +17,20 @@ test("defaults", () => {
     healthPort: 8081,
     workers: 8,
     logLevel: "info",
+    nodeAgentPort: 9479,
   });
+});
+
+test("the node agents' port and token file", () => {
+  const cfg = parseConfig(
+    ["--node-agent-port", "9500"],
+    { SOULBOX_NODE_AGENT_TOKEN_FILE: "/t/token" },
+    "h",
+  );
+  expect(cfg).toMatchObject({ nodeAgentPort: 9500, nodeAgentTokenFile: "/t/token" });
+  expect(() => parseConfig(["--node-agent-port", "x"], {}, "h")).toThrow(
+    /--node-agent-port must be a port number/,
+  );
 });
 
 test.each<[string, string[], Record<string, string>, Record<string, unknown>]>([

@@ -1,3 +1,4 @@
+import { NODE_AGENT_PORT, NODE_AGENT_TOKEN_FILE_ENV } from "../../api/node-agent.js";
 import {
   ConfigError,
   DNS_LABEL,
@@ -29,11 +30,14 @@ Usage: node dist/operator.mjs [options]
   --workers <n>                  sandboxes reconciled in parallel (default 8)
   --gpus                         reconcile GpuAllocations and give Sandboxes with spec.gpu their GPUs
                                  (needs read access to Nodes, for the device plugins' inventories)
+  --node-agent-port <n>          the port of the node agents (Snapshots; default ${NODE_AGENT_PORT})
   --log-level <level>            debug, info, warn or error (default info)
   --help                         show this text
 
 The cluster comes from KUBECONFIG or the in-cluster service account.
-POD_NAME names this replica in the Lease (default: the host name).`;
+POD_NAME names this replica in the Lease (default: the host name).
+${NODE_AGENT_TOKEN_FILE_ENV} names the node agents' bearer-token file (without it, Snapshots and
+Filesystem pauses fail with a clear condition); SOULBOX_STORAGE_* name the object store.`;
 
 /** The operator's settings, from flags and environment. */
 export interface OperatorConfig {
@@ -51,6 +55,10 @@ export interface OperatorConfig {
   logLevel: LogLevel;
   /** Run the GpuAllocation controller (`--gpus`); absent: spec.gpu is only a GPU limit. */
   gpus?: true;
+  /** Where the node agents listen (their host network). */
+  nodeAgentPort: number;
+  /** The node agents' bearer-token file; absent: no node agent calls. */
+  nodeAgentTokenFile?: string;
 }
 
 function port(flag: string, value: string | undefined, fallback: number): number {
@@ -93,6 +101,7 @@ export function parseConfig(
     workers: { type: "string" },
     "log-level": { type: "string" },
     gpus: { type: "boolean" },
+    "node-agent-port": { type: "string" },
     help: { type: "boolean" },
   });
   if (values.help) return "help";
@@ -125,5 +134,9 @@ export function parseConfig(
     workers: Number(workers),
     logLevel,
     ...(values.gpus ? { gpus: true as const } : {}),
+    nodeAgentPort: port("node-agent-port", values["node-agent-port"], NODE_AGENT_PORT),
+    ...(env[NODE_AGENT_TOKEN_FILE_ENV]
+      ? { nodeAgentTokenFile: env[NODE_AGENT_TOKEN_FILE_ENV] }
+      : {}),
   };
 }

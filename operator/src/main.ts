@@ -14,6 +14,9 @@ import { startLeaderElection, type LeaderElector } from "./leader-election.js";
 import { createLogger } from "../../lib/log.js";
 import { createOperatorMetrics } from "./metrics.js";
 import { serveProbes } from "../../lib/probe-server.js";
+import { readFile } from "node:fs/promises";
+import { storageFromEnvironment } from "../../lib/storage/index.js";
+import { createNodeAgentClient } from "./controller/node-agent-client.js";
 
 let config;
 try {
@@ -32,6 +35,14 @@ const log = createLogger(cfg.logLevel, { component: "soulbox-operator", replica:
 const kubeConfig = new k8s.KubeConfig();
 kubeConfig.loadFromDefault();
 const metrics = createOperatorMetrics();
+// Snapshots: the object store their objects are deleted from, and the node agents that take them.
+const store = await storageFromEnvironment();
+const agentToken = cfg.nodeAgentTokenFile
+  ? (await readFile(cfg.nodeAgentTokenFile, "utf8")).trim()
+  : undefined;
+const agent = agentToken
+  ? createNodeAgentClient({ port: cfg.nodeAgentPort, token: agentToken })
+  : undefined;
 
 let controller: SandboxController | undefined;
 let elector: LeaderElector | undefined;
@@ -48,6 +59,8 @@ const startController = () => {
     namespace: cfg.watchNamespace,
     workers: cfg.workers,
     ...(cfg.gpus ? { gpus: true } : {}),
+    ...(agent ? { agent } : {}),
+    ...(store ? { store } : {}),
     settings: {
       envdImage: cfg.envdImage,
       defaultRuntimeClassName: cfg.defaultRuntimeClassName,

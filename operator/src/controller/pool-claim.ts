@@ -29,7 +29,8 @@ import { isPodReady } from "./pod-ready.js";
 
 /**
  * The pool a Sandbox takes a pod from: `spec.poolRef`, else the first pool (by name) of its
- * `templateRef`; none for a cold start (`coldStart`, a GPU, an inline template, a restore, volume
+ * `templateRef`; none for a cold start (`coldStart`, a GPU, an inline template, a restore or a
+ * resume from a Snapshot, volume
  * mounts: a pool pod has no claims mounted), a
  * missing pool, or a pool of another template (its pods would not run the Sandbox's). Pure.
  */
@@ -39,6 +40,7 @@ export function poolFor(sb: Sandbox, pools: readonly SandboxPool[]): SandboxPool
     spec.coldStart ||
     spec.gpu ||
     spec.restoreFrom ||
+    sb.status?.lastSnapshot ||
     spec.volumeMounts?.length ||
     !spec.templateRef
   )

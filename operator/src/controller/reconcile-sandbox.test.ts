@@ -70,7 +70,7 @@ describe("a settled world", () => {
     ["a frozen sandbox", { template: { image: "base:1" }, state: "Paused" }, undefined],
     [
       "a refused pause mode",
-      { template: { image: "base:1" }, state: "Paused", pauseMode: "Filesystem" },
+      { template: { image: "base:1" }, state: "Paused", pauseMode: "Memory" },
       undefined,
     ],
     ["a templateRef", { templateRef: "python" }, undefined],

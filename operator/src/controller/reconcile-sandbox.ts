@@ -12,6 +12,7 @@ import {
   type Sandbox,
   type SandboxPool,
   type SandboxStatus,
+  type Snapshot,
 } from "../../../api/gen/crd-types.js";
 import { tokenSecretName } from "../../../api/envd.js";
 import { expiresAt, isExpired, requeueAfterMs } from "../../../api/expiry.js";
@@ -25,6 +26,14 @@ import type { SandboxPodSettings } from "../sandbox/settings.js";
 import { computeStatus, desiredPaused, envdEndpoint, type Observed } from "../sandbox/status.js";
 import type { ReconcileResult } from "../work-queue.js";
 import type { EnvdClient } from "./envd-client.js";
+import type { NodeAgentClient } from "./node-agent-client.js";
+import {
+  clearFailedPause,
+  pauseSnapshotName,
+  syncPauseSnapshot,
+  syncRestore,
+  type PauseOutcome,
+} from "./sandbox-snapshot.js";
 import { collectedError, createFailures, type Failure } from "./failures.js";
 import { isPodReady } from "./pod-ready.js";
 import { syncIdentity } from "./pool-claim.js";
@@ -51,6 +60,8 @@ export interface SandboxCaches {
   pools: Cache<SandboxPool>;
   /** GpuAllocations (see gpu-allocation-controller.ts); without it, spec.gpu is only a GPU limit. */
   gpuAllocations?: Cache<GpuAllocation>;
+  /** Snapshots: pause Snapshots and the ones sandboxes are restored from. */
+  snapshots?: Cache<Snapshot>;
 }
 
 /** What {@link createSandboxReconciler} needs. */
@@ -62,6 +73,8 @@ export interface SandboxReconcilerDeps {
   reader: SandboxReader;
   settings: SandboxPodSettings;
   envd: EnvdClient;
+  /** The node agents (capture and restore); without them, Filesystem pauses fail clearly. */
+  agent?: NodeAgentClient;
   events: EventRecorder;
   metrics: OperatorMetrics;
   /** Where takes of pool pods are counted (the pools' demand). */
@@ -122,15 +135,35 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
       ),
       lookUpPod(ctx),
     ]);
+    // A Filesystem pause keeps the sandbox without a pod until it resumes.
+    const fsPause =
+      desiredPaused(sb, t, expiry).paused && (sb.spec.pauseMode ?? "Freeze") === "Filesystem";
+    const pausedAway = fsPause && !lookup.own && !lookup.taken;
     // A sandbox with GPUs gets its pod once its GpuAllocation is Bound (the pod goes to that node).
-    const gpu = lookup.own || lookup.taken ? {} : await syncGpuAllocation(ctx);
+    const gpu = lookup.own || lookup.taken || pausedAway ? {} : await syncGpuAllocation(ctx);
     ctx.gpuAllocation = gpu.allocation;
     const pod = gpu.wait
       ? { podSpec: { state: "unknown" as const, why: gpu.wait.message } }
-      : await syncPod(ctx, t, lookup);
+      : pausedAway
+        ? { podSpec: { state: "unknown" as const, why: "paused into a Snapshot: no pod" } }
+        : await syncPod(ctx, t, lookup);
     const identityPending =
       pod.pod && pod.pool ? await syncIdentity(ctx, pod.pod, token, t) : undefined;
-    const envd = identityPending ? {} : await syncFreeze(ctx, pod.pod, token, expiry, t);
+    const failedPause =
+      fsPause &&
+      pod.pod !== undefined &&
+      deps.caches.snapshots?.get(pauseSnapshotName(sb, pod.pod), namespace)?.status?.phase ===
+        "Failed";
+    const envd = identityPending
+      ? {}
+      : await syncFreeze(ctx, pod.pod, token, expiry, t, failedPause);
+    let pause: PauseOutcome | undefined;
+    if (fsPause && !identityPending) {
+      const wasFrozen =
+        findCondition(sb.status?.conditions, ConditionType.Paused)?.status === "True";
+      pause = await syncPauseSnapshot(ctx, pod.pod, envd.frozen ?? wasFrozen);
+    } else if (!fsPause) await clearFailedPause(ctx, pod.pod);
+    const restore = await syncRestore(ctx, pod.pod);
 
     const status = computeStatus(sb, {
       now: t,
@@ -145,11 +178,20 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
       identityPending,
       pool: pod.pool,
       gpuWait: gpu.wait,
+      ...(pause ? { snapshotPause: pause.view } : {}),
+      ...(pause?.lastSnapshot ? { lastSnapshot: pause.lastSnapshot } : {}),
+      ...(restore.view ? { restore: restore.view } : {}),
     });
     if (!isDeepStrictEqual(status, sb.status ?? {})) await deps.writer.writeStatus(sb, status);
     announce(sb, status, t);
 
-    const failed = collectedError([...ctx.failures.list, ...(envd.error ? [envd.error] : [])]);
+    const failed = collectedError([
+      ...ctx.failures.list,
+      ...(envd.error ? [envd.error] : []),
+      ...(restore.error
+        ? [{ what: "restore the sandbox's Snapshot", error: restore.error, child: false }]
+        : []),
+    ]);
     if (failed) throw failed;
     if (pod.templateError) return { requeueAfterMs: TEMPLATE_RETRY_MS };
     const nextExpiry = status.expiresAt;
@@ -207,8 +249,11 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
     token: string | undefined,
     expiry: string | undefined,
     t: Date,
+    thaw = false,
   ): Promise<{ frozen?: boolean; failure?: Observed["envdFailure"]; error?: Failure }> {
-    const pause = desiredPaused(ctx.sb, t, expiry);
+    const asked = desiredPaused(ctx.sb, t, expiry);
+    // A Filesystem pause whose Snapshot failed lets the sandbox run on.
+    const pause = thaw ? { ...asked, paused: false } : asked;
     const podIP = pod?.status?.podIP;
     if (!podIP || !pod || !isPodReady(pod) || pause.refused || !token) return {};
     const wasPaused =

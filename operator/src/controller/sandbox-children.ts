@@ -15,6 +15,7 @@ import { statusOf } from "../kube/errors.js";
 import { modelName, toWire } from "../kube/wire.js";
 import { desiredPod, podLabels, podSpecHash, podSpecView } from "../sandbox/desired-pod.js";
 import { Annotation } from "../../../api/labels.js";
+import { RESTORE_FROM_ANNOTATION, filesystemPart, restoreSource } from "../../../api/snapshot.js";
 import { poolPodSpec } from "../pool/desired-pool.js";
 import { withGpuAllocation } from "../gpu/desired-gpu-allocation.js";
 import { findTakenPod, poolOf, takePoolPod } from "./pool-claim.js";
@@ -209,9 +210,18 @@ async function createPod(
   if (template instanceof TemplateError)
     return { templateError: template, podSpec: { state: "unknown", why: template.message } };
   const { deps, sb, namespace, name } = ctx;
+  // A pod of a sandbox with a Snapshot starts from it, or not at all: never from an empty image.
+  const from = restoreSource(sb);
+  if (from && !filesystemPart(deps.caches.snapshots?.get(from, namespace))) {
+    const why = {
+      reason: "SnapshotNotReady",
+      message: `the Snapshot ${from} this sandbox resumes from is missing or not Ready; no pod is made without its files`,
+    };
+    return { templateError: why, podSpec: { state: "unknown", why: why.message } };
+  }
   const pod = await ctx.failures.attempt(`create the pod ${namespace}/${name}`, async () => {
     const created = await deps.writer.apply(
-      withGpuAllocation(desiredPod(sb, template, deps.settings), ctx.gpuAllocation),
+      withGpuAllocation(desiredPod(sb, template, deps.settings, from), ctx.gpuAllocation),
     );
     deps.events.record(sb, "Normal", "PodCreated", `Created the sandbox pod ${name}.`);
     return created;
@@ -251,7 +261,9 @@ function specView(
   if (!template) return { state: "unknown", why: "the template could not be read" };
   if (template instanceof TemplateError)
     return { state: "unknown", why: `the template cannot be used: ${template.message}` };
-  if (!pool) return podSpecView(live, desiredPod(ctx.sb, template, ctx.deps.settings));
+  const restoredFrom = live.metadata?.annotations?.[RESTORE_FROM_ANNOTATION];
+  if (!pool)
+    return podSpecView(live, desiredPod(ctx.sb, template, ctx.deps.settings, restoredFrom));
   // A taken pod was made as its pool makes pods: compare it with what the pool would make now.
   const spec = poolPodSpec(pool, template, ctx.deps.settings);
   return podSpecView(live, {
@@ -260,12 +272,22 @@ function specView(
   });
 }
 
-/** The resolved template, or the TemplateError that says why there is none. */
-async function templateOf(ctx: SandboxContext): Promise<SandboxTemplate | TemplateError> {
-  const ref = ctx.sb.spec.templateRef;
+/**
+ * The resolved template, or the TemplateError that says why there is none (a restore takes the
+ * template its Snapshot recorded).
+ */
+export async function templateOf(ctx: {
+  sb: Sandbox;
+  namespace: string;
+  deps: Pick<SandboxReconcilerDeps, "reader" | "caches">;
+}): Promise<SandboxTemplate | TemplateError> {
+  const { templateRef: ref, restoreFrom } = ctx.sb.spec;
   const configMap = ref ? await ctx.deps.reader.configMap(ctx.namespace, ref) : undefined;
+  const snapshot = restoreFrom
+    ? ctx.deps.caches.snapshots?.get(restoreFrom, ctx.namespace)
+    : undefined;
   try {
-    return resolveTemplate(ctx.sb, configMap);
+    return resolveTemplate(ctx.sb, configMap, snapshot);
   } catch (err) {
     if (err instanceof TemplateError) return err;
     throw err;

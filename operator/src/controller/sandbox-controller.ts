@@ -2,13 +2,17 @@ import * as k8s from "@kubernetes/client-node";
 import {
   SandboxPoolResource,
   SandboxResource,
+  SnapshotResource,
   type Sandbox,
   type SandboxPool,
+  type Snapshot,
 } from "../../../api/gen/crd-types.js";
+import { TemplateError } from "../../../api/template.js";
+import type { ObjectStore } from "../../../lib/storage/index.js";
 import { customResourcePath, listCustomObjects } from "../../../lib/custom-resource.js";
 import { statusOf } from "../kube/errors.js";
 import { createEventRecorder } from "../kube/events.js";
-import { createKubeReader, createKubeWriter } from "../kube/kube-io.js";
+import { createKubeReader, createKubeWriter, createSnapshotWriter } from "../kube/kube-io.js";
 import { startCache, type Cache } from "../../../lib/informer-cache.js";
 import { Label, MANAGER } from "../../../api/labels.js";
 import type { Logger } from "../../../lib/log.js";
@@ -18,6 +22,9 @@ import { createWorkQueue } from "../work-queue.js";
 import { createEnvdClient, type EnvdClient } from "./envd-client.js";
 import { createSandboxReconciler, type SandboxCaches } from "./reconcile-sandbox.js";
 import { createPoolReconciler } from "./reconcile-pool.js";
+import { createSnapshotReconciler } from "./reconcile-snapshot.js";
+import type { NodeAgentClient } from "./node-agent-client.js";
+import { templateOf } from "./sandbox-children.js";
 import { createClaimLog } from "../pool/claim-log.js";
 import {
   startGpuAllocationController,
@@ -36,6 +43,10 @@ export interface SandboxControllerOptions {
   envd?: EnvdClient;
   /** Also reconcile GpuAllocations (reads Nodes cluster-wide); without it spec.gpu is only a limit. */
   gpus?: boolean;
+  /** The node agents (Snapshots, Filesystem pauses); without them those fail with a clear reason. */
+  agent?: NodeAgentClient;
+  /** Where Snapshots are stored (their objects are deleted with them). */
+  store?: ObjectStore;
 }
 
 /** A running controller. */
@@ -48,6 +59,7 @@ export interface SandboxController {
 
 const KIND = "Sandbox";
 const POOL_KIND = "SandboxPool";
+const SNAPSHOT_KIND = "Snapshot";
 
 /**
  * Wires the Sandbox and SandboxPool reconcilers: informers on Sandboxes,
@@ -78,6 +90,12 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
     reconcile: (key) => synced.then(() => reconcilePool(key)),
     onResult: (key, outcome) => onResult(POOL_KIND, key, outcome),
   });
+  // Captures are long (seconds per GiB) and each holds a worker: two run at once.
+  const snapshotQueue = createWorkQueue({
+    workers: 2,
+    reconcile: (key) => synced.then(() => reconcileSnapshot(key)),
+    onResult: (key, outcome) => onResult(SNAPSHOT_KIND, key, outcome),
+  });
   const onResult = (
     kind: string,
     key: string,
@@ -105,7 +123,8 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
           error: outcome.error,
         });
     } else metrics.reconciles.inc({ kind, result: "success" });
-    metrics.queueDepth.set({ kind }, kind === KIND ? queue.depth : poolQueue.depth);
+    const depth = { [KIND]: queue.depth, [POOL_KIND]: poolQueue.depth }[kind];
+    metrics.queueDepth.set({ kind }, depth ?? snapshotQueue.depth);
   };
   const keyOf = (o: k8s.KubernetesObject) =>
     `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
@@ -150,9 +169,26 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
     list: () => listCustomObjects<SandboxPool>(custom, SandboxPoolResource, { namespace: ns }),
     onChange: (o) => poolQueue.add(keyOf(o)),
   });
+  // Every Snapshot in scope: users make them too, so no label selects them.
+  const snapshots = startCache<Snapshot>({
+    kubeConfig,
+    log,
+    path: customResourcePath(SnapshotResource, ns),
+    list: () => listCustomObjects<Snapshot>(custom, SnapshotResource, { namespace: ns }),
+    onChange: (o) => {
+      snapshotQueue.add(keyOf(o));
+      const namespace = o.metadata.namespace ?? "";
+      // The sandbox it was taken of (a pause waits for it), and those that start from it.
+      queue.add(`${namespace}/${o.spec.sandbox}`);
+      for (const s of sandboxes.list(namespace))
+        if (s.spec.restoreFrom === o.metadata.name || s.status?.lastSnapshot === o.metadata.name)
+          queue.add(keyOf(s));
+    },
+  });
   const caches: SandboxCaches = {
     sandboxes,
     pools,
+    snapshots,
     pods: child("/api/v1", "pods", () =>
       ns
         ? core.listNamespacedPod({ namespace: ns, labelSelector: selector })
@@ -191,9 +227,31 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
     reader,
     settings: opts.settings,
     envd: opts.envd ?? createEnvdClient(),
+    ...(opts.agent ? { agent: opts.agent } : {}),
     events,
     metrics,
     claims,
+    log,
+  });
+  const reconcileSnapshot = createSnapshotReconciler({
+    snapshots,
+    sandboxes,
+    pods: caches.pods,
+    secrets: caches.secrets,
+    writer: createSnapshotWriter(kubeConfig),
+    async templateOf(sb) {
+      const t = await templateOf({
+        sb,
+        namespace: sb.metadata.namespace ?? "",
+        deps: { reader, caches },
+      });
+      if (t instanceof TemplateError) throw t;
+      return t;
+    },
+    envd: opts.envd ?? createEnvdClient(),
+    ...(opts.agent ? { agent: opts.agent } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
+    events,
     log,
   });
   const reconcilePool = createPoolReconciler({
@@ -233,7 +291,7 @@ export function startSandboxController(opts: SandboxControllerOptions): SandboxC
       stopping = true;
       clearInterval(gauges);
       await Promise.all([...all.map((c) => c.stop()), gpus?.stop()]);
-      await Promise.all([queue.shutdown(), poolQueue.shutdown()]);
+      await Promise.all([queue.shutdown(), poolQueue.shutdown(), snapshotQueue.shutdown()]);
     },
   };
 }

@@ -4,13 +4,20 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import { MANAGER } from "../../../api/labels.js";
-import { SandboxPoolResource, SandboxResource } from "../../../api/gen/crd-types.js";
+import {
+  SandboxPoolResource,
+  SandboxResource,
+  SnapshotResource,
+  type Snapshot,
+} from "../../../api/gen/crd-types.js";
 import { customObjectRef } from "../../../lib/custom-resource.js";
 import type { ObjectRef, SandboxReader, SandboxWriter } from "../controller/sandbox-io.js";
+import type { SnapshotWriter } from "../controller/reconcile-snapshot.js";
 import { statusOf } from "./errors.js";
 
 const SANDBOXES = customObjectRef(SandboxResource);
 const POOLS = customObjectRef(SandboxPoolResource);
+const SNAPSHOTS = customObjectRef(SnapshotResource);
 
 /** Writes through the API server, as the operator's field manager. */
 export function createKubeWriter(kubeConfig: k8s.KubeConfig): SandboxWriter {
@@ -82,6 +89,40 @@ export function createKubeWriter(kubeConfig: k8s.KubeConfig): SandboxWriter {
         name: pool.metadata.name ?? "",
         body: { ...pool, status },
       }) as Promise<typeof pool>,
+  };
+}
+
+/** The Snapshot reconciler's writes, as the operator's field manager. */
+export function createSnapshotWriter(kubeConfig: k8s.KubeConfig): SnapshotWriter {
+  const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const objects = k8s.KubernetesObjectApi.makeApiClient(kubeConfig);
+  return {
+    writeSnapshotStatus: (snap, status) =>
+      custom.replaceNamespacedCustomObjectStatus({
+        ...SNAPSHOTS,
+        namespace: snap.metadata.namespace ?? "default",
+        name: snap.metadata.name ?? "",
+        body: { ...snap, status },
+      }) as Promise<Snapshot>,
+    async setSnapshotFinalizers(snap, finalizers) {
+      await objects.patch(
+        {
+          apiVersion: SnapshotResource.apiVersion,
+          kind: SnapshotResource.kind,
+          metadata: {
+            name: snap.metadata.name,
+            namespace: snap.metadata.namespace,
+            resourceVersion: snap.metadata.resourceVersion,
+            finalizers,
+          },
+        },
+        undefined,
+        undefined,
+        MANAGER,
+        undefined,
+        k8s.PatchStrategy.MergePatch,
+      );
+    },
   };
 }
 

@@ -20,6 +20,8 @@ import type { V1Container, V1Pod, V1PodSpec, V1SecurityContext } from "@kubernet
 import type { Sandbox, SandboxTemplate } from "../../../api/gen/crd-types.js";
 import { Annotation, Label } from "../../../api/labels.js";
 import { ENVD_NODE_FLAGS, ENVD_PORT, tokenSecretName, TOKEN_KEY } from "../../../api/envd.js";
+import { RESTORED_MARKER } from "../../../api/node-agent.js";
+import { RESTORE_FROM_ANNOTATION } from "../../../api/snapshot.js";
 import { childMetadata } from "./owner.js";
 import type { SandboxPodSettings } from "./settings.js";
 import type { PodSpecView } from "./status.js";
@@ -41,6 +43,8 @@ export const KIT_IMAGE_VOLUME = "soulbox-kit";
 export const IMAGE_KIT_SUBPATH = "opt/soulbox/kit";
 /** Tells envd's entrypoint that the kit is mounted, so it copies nothing. */
 export const KIT_VOLUME_ENV = "SOULBOX_KIT_VOLUME";
+/** Where the sandbox container sees the node agent's restore marker (api/node-agent.ts). */
+export const RESTORED_MARKER_PATH = `${SHARED_MOUNT}/${RESTORED_MARKER}`;
 /** The extended resource of NVIDIA GPUs (the device plugin's name). */
 export const GPU_RESOURCE = "nvidia.com/gpu";
 /** The node label the NVIDIA GPU feature discovery sets to the GPU model. */
@@ -53,7 +57,7 @@ export const GPU_PRODUCT_LABEL = "nvidia.com/gpu.product";
  * follows and the executor just serves. Args without a command form the whole
  * start command: the image's entrypoint is replaced and cannot be known here.
  */
-export function executorCommand(template: SandboxTemplate): string[] {
+export function executorCommand(template: SandboxTemplate, restoring = false): string[] {
   return [
     `${KIT_DIR}/ld.so`,
     "--library-path",
@@ -65,6 +69,8 @@ export function executorCommand(template: SandboxTemplate): string[] {
     EXECUTOR_SOCKET,
     // The container's env (image ENV, template env, envFrom Secrets) is the sandbox's.
     "--inherit-env",
+    // A pod restored from a Snapshot: nothing starts until the node agent put the files back.
+    ...(restoring ? ["--wait-for", RESTORED_MARKER_PATH] : []),
     "--",
     ...(template.command ?? []),
     ...(template.args ?? []),
@@ -84,15 +90,19 @@ export function desiredPod(
   sb: Sandbox,
   template: SandboxTemplate,
   settings: SandboxPodSettings,
+  restoreFrom?: string,
 ): V1Pod {
-  const spec = podSpec(sb, template, settings);
+  const spec = podSpec(sb, template, settings, restoreFrom !== undefined);
   return {
     apiVersion: "v1",
     kind: "Pod",
     metadata: {
       ...childMetadata(sb, sb.metadata.name ?? "", "pod"),
       labels: podLabels(sb),
-      annotations: { [Annotation.podSpecHash]: podSpecHash(spec) },
+      annotations: {
+        [Annotation.podSpecHash]: podSpecHash(spec),
+        ...(restoreFrom !== undefined ? { [RESTORE_FROM_ANNOTATION]: restoreFrom } : {}),
+      },
     },
     spec,
   };
@@ -155,18 +165,26 @@ export interface PodIdentity {
   gpu?: Sandbox["spec"]["gpu"];
   /** PersistentVolumeClaims mounted into the sandbox container (never for a pool pod). */
   volumeMounts?: Sandbox["spec"]["volumeMounts"];
+  /** The pod is restored from a Snapshot: its executor waits for the restore marker. */
+  restoring?: boolean;
 }
 
 /** The pod volume of the `i`th entry of `spec.volumeMounts`. */
 export const claimVolumeName = (i: number) => `soulbox-claim-${i}`;
 
-function podSpec(sb: Sandbox, template: SandboxTemplate, settings: SandboxPodSettings): V1PodSpec {
+function podSpec(
+  sb: Sandbox,
+  template: SandboxTemplate,
+  settings: SandboxPodSettings,
+  restoring: boolean,
+): V1PodSpec {
   return sandboxPodSpec(
     {
       tokenSecret: tokenSecretName(sb.metadata.name ?? ""),
       envFrom: sb.spec.envFrom,
       gpu: sb.spec.gpu,
       volumeMounts: sb.spec.volumeMounts,
+      restoring,
     },
     template,
     settings,
@@ -227,7 +245,7 @@ export function sandboxPodSpec(
     name: "sandbox",
     image: template.image,
     imagePullPolicy: "IfNotPresent",
-    command: executorCommand(template),
+    command: executorCommand(template, who.restoring === true),
     securityContext: sandboxSecurityContext(),
     volumeMounts: [
       ...mounts,

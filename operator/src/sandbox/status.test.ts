@@ -241,14 +241,88 @@ describe("computeStatus", () => {
       },
     ],
     [
-      "pauseMode Filesystem is refused and the sandbox keeps running",
-      sandbox({ state: "Paused", pauseMode: "Filesystem" }),
+      "pauseMode Memory is refused and the sandbox keeps running",
+      sandbox({ state: "Paused", pauseMode: "Memory" }),
       { pod: runningPod() },
       "Running",
       {
         Ready: ["True", "EnvdReady"],
         Scheduled: ["True", "Scheduled"],
         Paused: ["False", "PauseModeNotSupported"],
+        Expired: ["False", "NoTimeout"],
+      },
+    ],
+    [
+      "a Filesystem pause capturing the files",
+      sandbox({ state: "Paused", pauseMode: "Filesystem" }),
+      {
+        pod: runningPod(),
+        frozen: true,
+        snapshotPause: { state: "capturing", snapshot: "sb-1", message: "capturing" },
+      },
+      "Pausing",
+      {
+        Ready: ["True", "EnvdReady"],
+        Scheduled: ["True", "Scheduled"],
+        Paused: ["False", "Snapshotting"],
+        Expired: ["False", "NoTimeout"],
+      },
+    ],
+    [
+      "a Filesystem pause stored, the pod gone",
+      sandbox({ state: "Paused", pauseMode: "Filesystem" }),
+      { snapshotPause: { state: "stored", snapshot: "sb-1", message: "stored" } },
+      "Paused",
+      {
+        Ready: ["False", "PausedToSnapshot"],
+        Scheduled: ["False", "PodNotCreated"],
+        Paused: ["True", "SnapshotStored"],
+        Expired: ["False", "NoTimeout"],
+      },
+    ],
+    [
+      "a Filesystem pause whose Snapshot failed runs on",
+      sandbox({ state: "Paused", pauseMode: "Filesystem" }),
+      {
+        pod: runningPod(),
+        frozen: false,
+        snapshotPause: { state: "failed", snapshot: "sb-1", message: "storage down" },
+      },
+      "Running",
+      {
+        Ready: ["True", "EnvdReady"],
+        Scheduled: ["True", "Scheduled"],
+        Paused: ["False", "SnapshotFailed"],
+        Expired: ["False", "NoTimeout"],
+      },
+    ],
+    [
+      "a resume restoring the Snapshot's files",
+      sandbox({ state: "Running" }),
+      {
+        pod: pod({ node: "n", conditions: [scheduledTrue] }),
+        restore: { state: "restoring", message: "putting the files back" },
+      },
+      "Resuming",
+      {
+        Ready: ["False", "Restoring"],
+        Scheduled: ["True", "Scheduled"],
+        Paused: ["False", "NotPaused"],
+        Expired: ["False", "NoTimeout"],
+      },
+    ],
+    [
+      "a restore that failed",
+      sandbox({ state: "Running" }),
+      {
+        pod: pod({ node: "n", conditions: [scheduledTrue] }),
+        restore: { state: "failed", message: "sha256 mismatch" },
+      },
+      "Resuming",
+      {
+        Ready: ["False", "RestoreFailed"],
+        Scheduled: ["True", "Scheduled"],
+        Paused: ["False", "NotPaused"],
         Expired: ["False", "NoTimeout"],
       },
     ],
@@ -743,8 +817,8 @@ describe("desiredPaused", () => {
       "paused, Filesystem",
       { state: "Paused", pauseMode: "Filesystem" },
       undefined,
-      false,
-      "PauseModeNotSupported",
+      true,
+      undefined,
     ],
     [
       "paused, Memory",
@@ -772,6 +846,13 @@ describe("desiredPaused", () => {
       "expired, onTimeout Pause, Filesystem",
       { onTimeout: "Pause", timeoutSeconds: 1, pauseMode: "Filesystem" },
       past,
+      true,
+      undefined,
+    ],
+    [
+      "expired, onTimeout Pause, Memory",
+      { onTimeout: "Pause", timeoutSeconds: 1, pauseMode: "Memory" },
+      past,
       false,
       "PauseModeNotSupported",
     ],
@@ -779,6 +860,7 @@ describe("desiredPaused", () => {
     const d = desiredPaused(sandbox(spec), T0, expiresAt);
     expect(d.paused).toBe(paused);
     expect(d.refused?.reason).toBe(refused);
-    if (d.refused) expect(d.refused.message).toMatch(/not supported yet.*keeps running/);
+    if (d.refused)
+      expect(d.refused.message).toMatch(/not supported by this operator yet.*keeps running/);
   });
 });

@@ -70,6 +70,26 @@ export interface Observed {
    * PodUpToDate condition is set only when this is given.
    */
   podSpec?: PodSpecView;
+  /** Where a Filesystem pause stands (only while one is asked). */
+  snapshotPause?: SnapshotPauseView;
+  /** Where the restore of a pod made from a Snapshot stands (only until the pod is Ready). */
+  restore?: RestoreView;
+  /** The Snapshot to record as `status.lastSnapshot` (kept from the previous status otherwise). */
+  lastSnapshot?: string;
+}
+
+/** Where a Filesystem pause stands. */
+export interface SnapshotPauseView {
+  /** `capturing`: frozen, files being stored; `stored`: in a Snapshot; `failed`: the sandbox runs on. */
+  state: "capturing" | "stored" | "failed";
+  snapshot?: string;
+  message: string;
+}
+
+/** Where a restore stands. */
+export interface RestoreView {
+  state: "restoring" | "failed";
+  message: string;
 }
 
 /** What the reconciler learnt about the pod's spec (see the PodUpToDate condition). */
@@ -104,10 +124,11 @@ const PERMANENT_REASONS = new Set(["InvalidImageName", "ErrImageNeverPull"]);
 
 /**
  * Whether the sandbox should be frozen now: `spec.state: Paused`, or the
- * deadline passed with `onTimeout: Pause`. Only pauseMode Freeze can be done
- * today; Filesystem and Memory need Snapshots, so such a pause is refused
- * (reason PauseModeNotSupported) and the sandbox keeps running rather than
- * pretending to be paused.
+ * deadline passed with `onTimeout: Pause`. Freeze stops the processes in place;
+ * Filesystem freezes them too, while their files are captured into a Snapshot
+ * (then the pod goes). Memory needs a CRIU restore this operator cannot do yet,
+ * so such a pause is refused (reason PauseModeNotSupported) and the sandbox
+ * keeps running rather than pretending to be paused.
  */
 export function desiredPaused(
   sb: Sandbox,
@@ -118,13 +139,13 @@ export function desiredPaused(
   const byTimeout = sb.spec.onTimeout === "Pause" && isExpired(expiresAt, now);
   if (!byState && !byTimeout) return { paused: false };
   const mode = sb.spec.pauseMode ?? "Freeze";
-  if (mode === "Freeze") return { paused: true };
+  if (mode === "Freeze" || mode === "Filesystem") return { paused: true };
   const why = byState ? "spec.state is Paused" : `the timeout passed at ${expiresAt ?? "?"}`;
   return {
     paused: false,
     refused: {
       reason: PausedReason.PauseModeNotSupported,
-      message: `${why}, but pauseMode ${mode} is not supported yet (it needs Snapshots, which come later); the sandbox keeps running. Use pauseMode Freeze to pause it now.`,
+      message: `${why}, but pauseMode ${mode} is not supported by this operator yet (a CRIU restore of the processes); the sandbox keeps running. Use pauseMode Freeze (processes stopped in place) or Filesystem (files kept in a Snapshot, processes restart).`,
     },
   };
 }
@@ -139,27 +160,37 @@ export function desiredPaused(
  */
 export function computeStatus(sb: Sandbox, o: Observed): SandboxStatus {
   const prev = sb.status ?? {};
-  const pod = withApplyFailures(observePod(o), o.applyFailures);
+  const pod = withApplyFailures(
+    withSnapshotPause(withRestore(observePod(o), o.restore), o),
+    o.applyFailures,
+  );
+  const sp = o.snapshotPause;
 
   const startedAt =
     prev.startedAt ?? (pod.readySince ? startTime(pod.readySince, o.now) : undefined);
   const expiresAt = deadline(sb, startedAt);
   const pause = desiredPaused(sb, o.now, expiresAt);
   const wasFrozen = findCondition(prev.conditions, SandboxConditionType.Paused)?.status === "True";
-  // Only a Ready pod can be frozen: a new or restarted pod runs unfrozen.
-  const frozen = pod.phase === "Running" && (o.frozen ?? wasFrozen);
+  // Only a Ready pod can be frozen: a new or restarted pod runs unfrozen. A sandbox paused into
+  // a Snapshot has no pod and counts as paused.
+  const storedPause = sp?.state === "stored" && !o.pod;
+  const frozen = storedPause || (pod.phase === "Running" && (o.frozen ?? wasFrozen));
 
   let phase: SandboxPhase = pod.phase;
-  if (pod.phase === "Running" && !pause.refused) {
+  if (storedPause) phase = "Paused";
+  else if (sp && sp.state !== "failed") phase = "Pausing";
+  else if (pod.phase === "Running" && !pause.refused && !sp) {
     if (pause.paused) phase = frozen ? "Paused" : "Pausing";
     else if (frozen) phase = "Resuming";
-  }
+  } else if (o.restore && pod.phase === "Starting") phase = "Resuming";
 
   const generation = sb.metadata.generation;
   const conditions: ConditionInput[] = [
     pod.ready,
     pod.scheduled,
-    pausedCondition(pause, frozen, pod.phase === "Running", o.envdFailure),
+    sp
+      ? snapshotPausedCondition(sp)
+      : pausedCondition(pause, frozen, pod.phase === "Running", o.envdFailure),
     expiredCondition(sb, expiresAt, o.now, pause, frozen),
   ];
   if (o.unenforcedEgress) conditions.push(egressCondition(sb, o.unenforcedEgress));
@@ -181,7 +212,8 @@ export function computeStatus(sb: Sandbox, o: Observed): SandboxStatus {
   if (pod.node) status.nodeName = pod.node;
   if (startedAt) status.startedAt = startedAt;
   if (expiresAt) status.expiresAt = expiresAt;
-  if (prev.lastSnapshot) status.lastSnapshot = prev.lastSnapshot;
+  const lastSnapshot = o.lastSnapshot ?? prev.lastSnapshot;
+  if (lastSnapshot) status.lastSnapshot = lastSnapshot;
   const pool = o.pool ?? prev.pool;
   if (pool) status.pool = pool;
   if (generation !== undefined) status.observedGeneration = generation;
@@ -229,7 +261,8 @@ function observePod(o: Observed): PodView {
     );
     if (o.templateError)
       return {
-        phase: "Failed",
+        // A Snapshot still being taken is waited for; every other template error is final.
+        phase: o.templateError.reason === "SnapshotNotReady" ? "Pending" : "Failed",
         ready: ready("False", o.templateError.reason, o.templateError.message),
         scheduled: notCreated,
       };
@@ -420,6 +453,53 @@ function pausedCondition(
   return frozen
     ? c("True", PausedReason.Resuming, "thawing the sandbox's processes")
     : c("False", PausedReason.NotPaused, "the sandbox runs");
+}
+
+/** While a restore runs (or failed), the sandbox is not Ready for that reason. */
+function withRestore(view: PodView, restore: RestoreView | undefined): PodView {
+  if (!restore || view.ready.status === "True" || view.phase === "Failed") return view;
+  return {
+    ...view,
+    ready: {
+      type: SandboxConditionType.Ready,
+      status: "False",
+      reason: restore.state === "failed" ? ReadyReason.RestoreFailed : ReadyReason.Restoring,
+      message: restore.message,
+    },
+  };
+}
+
+/** A sandbox paused into a Snapshot has no pod on purpose: say so rather than "not created yet". */
+function withSnapshotPause(view: PodView, o: Observed): PodView {
+  if (o.snapshotPause?.state !== "stored" || o.pod) return view;
+  return {
+    phase: "Pending", // computeStatus makes it Paused
+    ready: {
+      type: SandboxConditionType.Ready,
+      status: "False",
+      reason: ReadyReason.PausedToSnapshot,
+      message: o.snapshotPause.message,
+    },
+    scheduled: {
+      type: SandboxConditionType.Scheduled,
+      status: "False",
+      reason: ScheduledReason.PodNotCreated,
+      message: "paused into a Snapshot: the sandbox has no pod until it resumes",
+    },
+  };
+}
+
+function snapshotPausedCondition(sp: SnapshotPauseView): ConditionInput {
+  const c = (status: ConditionInput["status"], reason: string) => ({
+    type: SandboxConditionType.Paused,
+    status,
+    reason,
+    message: sp.message,
+  });
+  if (sp.state === "failed") return c("False", PausedReason.SnapshotFailed);
+  return sp.state === "stored"
+    ? c("True", PausedReason.SnapshotStored)
+    : c("False", PausedReason.Snapshotting);
 }
 
 function expiredCondition(
