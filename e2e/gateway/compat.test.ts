@@ -239,6 +239,32 @@ describe("item 8: autoResume through a user's port", () => {
     }
   }, 180_000);
 
+  test("a sandbox paused by its timeout is resumed by a request to its port", async () => {
+    const sbx = await Sandbox.create("base", {
+      timeoutMs: 8_000,
+      lifecycle: { onTimeout: "pause", autoResume: true },
+    });
+    try {
+      await sbx.files.write("/home/user/server.js", SERVER_JS);
+      await sbx.commands.run("node /home/user/server.js", { background: true });
+      const url = `https://${sbx.getHost(8000)}/after-timeout`;
+      await until("the user's server", 20_000, async () =>
+        (await fetch(url)).ok ? true : undefined,
+      );
+      await until("the timeout's pause", 60_000, async () =>
+        (await Sandbox.getInfo(sbx.sandboxId)).state === "paused" ? true : undefined,
+      );
+      const r = await fetch(url);
+      expect([r.status, await r.text()]).toEqual([200, "hello from /after-timeout"]);
+      const info = await Sandbox.getInfo(sbx.sandboxId);
+      expect(info.state).toBe("running");
+      // Resumed with at least the default timeout (300 s) ahead, so it does not pause again at once.
+      expect(info.endAt.getTime() - Date.now()).toBeGreaterThan(200_000);
+    } finally {
+      await sbx.kill();
+    }
+  }, 180_000);
+
   test("a paused sandbox without autoResume still answers 502 on its port", async () => {
     const sbx = await Sandbox.create("base", { timeoutMs: 120_000 });
     try {
