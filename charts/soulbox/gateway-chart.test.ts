@@ -237,7 +237,8 @@ describe("the gateway with the default values", () => {
         ...["create", "patch", "update", "delete"].map((v) => `soulbox.dev/sandboxes:${v}@*`),
         ...["get", "list", "create", "patch", "delete"].map((v) => `soulbox.dev/snapshots:${v}@*`),
         ...["get", "create", "delete", "patch"].map((v) => `core/secrets:${v}@*`),
-        "core/configmaps:get@*",
+        // Templates: read one for a create, list them for GET /templates.
+        ...["get", "list"].map((v) => `core/configmaps:${v}@*`),
         "core/pods:get@*",
         "core/pods/log:get@*",
         // E2B volumes are PersistentVolumeClaims in the team namespace.
