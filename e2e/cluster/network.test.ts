@@ -52,11 +52,15 @@ function networkOf(env: NodeJS.ProcessEnv): { services: string; netns: string; l
   return { link: `sbxs${m[1]}`, services: m[2]!, netns: m[3]! };
 }
 
-/** Names of the KUBE-* chains in the host's own (iptables) tables. */
+/**
+ * Names of the KUBE-* chains in the host's own (iptables) tables, but for the first cluster's
+ * NetworkPolicy engine (kube-router: KUBE-ROUTER-*, KUBE-POD-FW-*, KUBE-NWPLCY-*), whose chains
+ * follow that cluster's pods as other test files start and stop them.
+ */
 function hostKubeChains(): string[] {
   return run("iptables-save", [])
     .split("\n")
-    .filter((l) => l.startsWith(":KUBE-"))
+    .filter((l) => l.startsWith(":KUBE-") && !/^:KUBE-(ROUTER-|POD-FW-|NWPLCY-)/.test(l))
     .map((l) => l.slice(1).split(" ")[0]!)
     .sort();
 }

@@ -114,6 +114,7 @@ node_up() {
   wait_for "node $NODE_NAME" 120 node_ready
   wait_for "kube-proxy (Services)" 60 proxy_ready
   storage_class_up
+  network_policy_up
   gpu_plugin_up
   say "node $NODE_NAME ready in $((SECONDS - started)) s (containerd $CONTAINERD_VERSION, socket $STATE/containerd/containerd.sock)"
 }
@@ -131,6 +132,7 @@ unmount_state() {
 node_down() {
   [ -d "$STATE/containerd" ] || [ -f "$STATE/kubelet.pid" ] || return 0
   storage_class_down
+  network_policy_down
   gpu_plugin_down
   # First let the kubelet stop the pods properly (containers, sandbox, CNI teardown).
   if alive kubelet && alive kube-apiserver && apiserver_ready; then
