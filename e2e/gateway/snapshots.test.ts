@@ -292,10 +292,23 @@ test("a killed sandbox cannot be forked; bad input answers E2B's statuses and cr
         "Invalid name: invalid template ID: bad name",
       ],
       [
+        // Neither a snapshot nor (E2B's default tag) a template of that name.
         "create from an unknown snapshot",
         () => api("POST", "/v2/sandboxes", { templateID: "no-such-snapshot:default" }),
         404,
-        "template 'no-such-snapshot:default' not found",
+        "template 'no-such-snapshot' not found",
+      ],
+      [
+        "create from an unknown tag",
+        () => api("POST", "/v2/sandboxes", { templateID: "no-such-snapshot:v9" }),
+        404,
+        "template 'no-such-snapshot:v9' not found",
+      ],
+      [
+        "create from an unknown snapshot id",
+        () => api("POST", "/v2/sandboxes", { templateID: "abcdefghij0123456789" }),
+        404,
+        "template 'abcdefghij0123456789' not found",
       ],
       [
         "create from another team's snapshot",

@@ -4,7 +4,12 @@
  * until envd answers (or the sandbox fails, or the create timeout passes and it is deleted).
  */
 import type { V1OwnerReference } from "@kubernetes/client-node";
-import { SandboxResource, type Sandbox, type SandboxSpec } from "../../../api/gen/crd-types.js";
+import {
+  SandboxResource,
+  type Sandbox,
+  type SandboxSpec,
+  type Snapshot,
+} from "../../../api/gen/crd-types.js";
 import { Annotation, Label } from "../../../api/labels.js";
 import { TemplateError, resolveTemplate } from "../../../api/template.js";
 import { WaitTimeoutError } from "../sandboxes/sandbox-index.js";
@@ -23,7 +28,12 @@ import { ApiError, badRequest } from "./errors.js";
 import { newSandboxId } from "./ids.js";
 import { withTrafficToken } from "./network-routes.js";
 import { messageOf, statusOf } from "./kube.js";
-import { looksLikeSnapshotRef, parseSnapshotRef, snapshotSource } from "./snapshots-names.js";
+import {
+  DEFAULT_TAG,
+  looksLikeSnapshotRef,
+  parseSnapshotRef,
+  snapshotSource,
+} from "./snapshots-names.js";
 import { findSnapshotForCreate } from "./snapshots-store.js";
 import { isRecord, parseCreateRequest, type CreateRequest } from "./validate.js";
 import { checkVolumeMounts } from "../volumes/mounts.js";
@@ -89,15 +99,27 @@ export async function createSandbox(
   team: string,
   body: unknown,
 ): Promise<E2bSandbox> {
-  // `team/name:tag` or `name:tag` can only be a snapshot; a plain id is a template first.
-  if (looksLikeSnapshotRef(isRecord(body) ? body.templateID : undefined))
-    return createFromSnapshot(ctx, team, body as Record<string, unknown>);
+  const named = isRecord(body) ? body.templateID : undefined;
+  if (isRecord(body) && looksLikeSnapshotRef(named)) {
+    // `[team/]name[:tag]`: a snapshot of that name, else (E2B's default tag) the template `name`.
+    const ref = parseSnapshotRef(named, team, "Invalid template ID");
+    const snap = await findSnapshotForCreate(ctx.snapshots, team, ref);
+    if (snap) return createFromSnapshot(ctx, team, body, snap);
+    if (ref.tag !== undefined && ref.tag !== DEFAULT_TAG)
+      throw new ApiError(404, `template '${named}' not found`);
+    return createSandbox(ctx, team, { ...body, templateID: ref.alias });
+  }
   const req = parseCreateRequest(body, ctx.config);
   await checkMounts(ctx, team, req);
   const cmName = `${TEMPLATE_CONFIGMAP_PREFIX}${req.templateID}`;
   const cm = await ctx.kube.readConfigMap(team, cmName);
-  // Not a template: a snapshot id or name (E2B's snapshots are templates), else a 404.
-  if (!cm) return createFromSnapshot(ctx, team, body as Record<string, unknown>);
+  if (!cm) {
+    // Not a template: a snapshot id or name (E2B's snapshots are templates), else a 404.
+    const ref = { alias: req.templateID };
+    const snap = await findSnapshotForCreate(ctx.snapshots, team, ref);
+    if (!snap) throw new ApiError(404, `template '${req.templateID}' not found`);
+    return createFromSnapshot(ctx, team, body as Record<string, unknown>, snap);
+  }
   let size;
   try {
     const probe: Sandbox = {
@@ -131,17 +153,14 @@ async function checkMounts(ctx: ApiContext, team: string, req: CreateRequest): P
 /**
  * A create whose `templateID` names a snapshot of the team (its id or `[team/]name[:tag]`): a
  * new sandbox with `spec.restoreFrom`, its size and template id taken from the snapshot. The
- * rest of the body is checked as any create's. 404 as for an unknown template when none matches.
+ * rest of the body is checked as any create's.
  */
 async function createFromSnapshot(
   ctx: ApiContext,
   team: string,
   body: Record<string, unknown>,
+  snap: Snapshot,
 ): Promise<E2bSandbox> {
-  const templateID = String(body.templateID);
-  const ref = parseSnapshotRef(templateID, team, "Invalid template ID");
-  const snap = await findSnapshotForCreate(ctx.snapshots, team, ref);
-  if (!snap) throw new ApiError(404, `template '${templateID}' not found`);
   const source = snapshotSource(snap);
   // The body's other fields are checked as any create's; its templateID was resolved above.
   const req = parseCreateRequest({ ...body, templateID: source.templateID }, ctx.config);

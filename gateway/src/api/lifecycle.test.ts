@@ -44,6 +44,20 @@ test.each<[string, Sandbox, PauseMode, string, RegExp | undefined]>([
     /^Sandbox 'sbx1' is being paused with pauseMode Filesystem/,
   ],
   [
+    "pausing at its timeout (spec.state stays Running)",
+    sandbox({ onTimeout: "Pause", timeoutSeconds: 5, pauseMode: "Filesystem" }, "Pausing"),
+    "Filesystem",
+    "wait",
+    undefined,
+  ],
+  [
+    "paused at its timeout",
+    sandbox({ onTimeout: "Pause", timeoutSeconds: 5 }, "Paused"),
+    "Freeze",
+    "refuse",
+    /already paused/,
+  ],
+  [
     "paused",
     sandbox({ state: "Paused", pauseMode: "Filesystem" }, "Paused"),
     "Filesystem",

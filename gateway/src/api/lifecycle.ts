@@ -100,12 +100,13 @@ export type PausePlan = { act: "patch" } | { act: "wait" } | { act: "refuse"; er
  */
 export function pausePlan(s: Sandbox, mode: PauseMode): PausePlan {
   const id = nameOf(s);
-  if (s.status?.phase === "Paused" && s.spec.state === "Paused")
+  // A timeout pause (onTimeout: Pause) leaves spec.state Running: the phase says it is paused.
+  if (s.status?.phase === "Paused")
     return {
       act: "refuse",
       error: conflict(`Error pausing sandbox - sandbox '${id}' is already paused`),
     };
-  if (s.spec.state !== "Paused") return { act: "patch" };
+  if (s.spec.state !== "Paused" && s.status?.phase !== "Pausing") return { act: "patch" };
   const current = s.spec.pauseMode ?? "Freeze";
   if (current === mode) return { act: "wait" };
   return {
