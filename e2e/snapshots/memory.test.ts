@@ -29,13 +29,17 @@ import {
   TEST_NAMESPACE_TIMEOUT_MS,
 } from "../cluster/test-support/cluster.js";
 import { ENVD_PORT, contractPod } from "../cluster/test-support/sandbox-pod.js";
-import { checkpointContainer, type KubeletEndpoint } from "../../node-agent/src/memory/checkpoint.js";
+import {
+  checkpointContainer,
+  type KubeletEndpoint,
+} from "../../node-agent/src/memory/checkpoint.js";
 import {
   importCheckpointImage,
   writeCheckpointImage,
   type ContainerdClient,
 } from "../../node-agent/src/memory/checkpoint-image.js";
 import { containerdId, enterQuiet, leaveQuiet } from "../../node-agent/src/memory/quiet.js";
+import { containerRuntime, memorySupport } from "../../node-agent/src/memory/runtime-support.js";
 
 const BASE_IMAGE = "localhost/soulbox/sandbox-base:latest";
 const TOKEN = "test-token-0123456789abcdef";
@@ -51,7 +55,8 @@ let work: string;
 
 function stateDir(): string {
   const dir = process.env.SOULBOX_CLUSTER_DIR;
-  if (!dir) throw new Error("SOULBOX_CLUSTER_DIR is not set: the memory tests need jest's global setup");
+  if (!dir)
+    throw new Error("SOULBOX_CLUSTER_DIR is not set: the memory tests need jest's global setup");
   return dir;
 }
 
@@ -169,7 +174,10 @@ async function startBackground(
 ): Promise<number> {
   const abort = new AbortController();
   try {
-    for await (const res of client.start({ process: { cmd, args }, stdin }, { signal: abort.signal })) {
+    for await (const res of client.start(
+      { process: { cmd, args }, stdin },
+      { signal: abort.signal },
+    )) {
       const event = res.event?.event;
       if (event?.case === "start") return event.value.pid;
     }
@@ -222,7 +230,10 @@ const counterValue = async (client: Client<typeof Process>) =>
 /** One pause/resume: checkpoint `from`'s sandbox container, delete it, start `to` from the image. */
 async function checkpointAndRestore(from: string, to: string) {
   const t0 = Date.now();
-  await enterQuiet(containerd(), await sandboxContainerId(from), EXECUTOR_SOCKET);
+  const id = await sandboxContainerId(from);
+  // The local `kata` RuntimeClass is runc underneath: the node agent's check lets it through.
+  expect(memorySupport(await containerRuntime(containerd(), id))).toEqual({ supported: true });
+  await enterQuiet(containerd(), id, EXECUTOR_SOCKET);
   const archive = await checkpointContainer(await kubelet(), {
     namespace: ns.name,
     pod: from,
@@ -232,7 +243,11 @@ async function checkpointAndRestore(from: string, to: string) {
   const ref = `localhost/soulbox/checkpoint/${ns.name}-${from}:${Date.now().toString(36)}`;
   const layout = join(work, `${from}.oci.tar`);
   const t1 = Date.now();
-  const image = await writeCheckpointImage(archive, { ref, container: "sandbox", pod: from, namespace: ns.name, rootfsImage: BASE_IMAGE }, layout);
+  const image = await writeCheckpointImage(
+    archive,
+    { ref, container: "sandbox", pod: from, namespace: ns.name, rootfsImage: BASE_IMAGE },
+    layout,
+  );
   await importCheckpointImage(containerd(), layout, image);
   const imageMs = Date.now() - t1;
   await rm(archive, { force: true });
@@ -274,8 +289,15 @@ test("a counting loop and a Python REPL survive two checkpoint → restore cycle
     "i=0; while true; do echo $i > /tmp/counter.new; mv /tmp/counter.new /tmp/counter; i=$((i+1)); sleep 0.05; done",
   ]);
   const repl = await startBackground(client, "python3", ["-u", "-i", "-q"], true);
+  // About 100 MiB of touched memory, so the archive size and times printed are for that much.
+  await startBackground(client, "python3", [
+    "-c",
+    "import time; b = bytearray(100 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\ntime.sleep(1e9)",
+  ]);
   expect(await converse(client, repl, "x = 41; print('set', x)\n", "set 41")).toContain("set 41");
-  await waitFor("counter past 20", async () => ((await counterValue(client)) > 20 ? true : undefined));
+  await waitFor("counter past 20", async () =>
+    (await counterValue(client)) > 20 ? true : undefined,
+  );
 
   for (const [from, to] of [
     ["first", "second"],
@@ -286,9 +308,13 @@ test("a counting loop and a Python REPL survive two checkpoint → restore cycle
     // The same processes, going on from their memory: the counter never went back to 0.
     const after = await counterValue(client);
     expect(after).toBeGreaterThanOrEqual(before);
-    await waitFor("counter moving", async () => ((await counterValue(client)) > after + 5 ? true : undefined));
+    await waitFor("counter moving", async () =>
+      (await counterValue(client)) > after + 5 ? true : undefined,
+    );
     // Under the pids they had (CRIU restores them in the new pod's pid namespace).
-    expect((await run(client, `kill -0 ${repl} && kill -0 ${counter} && echo alive`)).trim()).toBe("alive");
+    expect((await run(client, `kill -0 ${repl} && kill -0 ${counter} && echo alive`)).trim()).toBe(
+      "alive",
+    );
     expect(await converse(client, repl, "x += 1; print('now', x)\n", "now ")).toContain(
       `now ${from === "first" ? 42 : 43}`,
     );

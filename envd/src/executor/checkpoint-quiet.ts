@@ -68,7 +68,10 @@ export function createCheckpointQuiet(
         await rm(socketPath, { force: true });
         // Not unref'd: with the server closed, this timer is what keeps PID 1 alive when nothing runs.
         timer = setTimeout(() => void leave(), maxQuietMs);
-        log.info("checkpoint quiet: link closed, not listening", { socket: socketPath, maxQuietMs });
+        log.info("checkpoint quiet: link closed, not listening", {
+          socket: socketPath,
+          maxQuietMs,
+        });
       }),
     leave,
     get quiet() {

@@ -16,16 +16,21 @@ export class QuietError extends Error {
 /** The container id out of a pod status's `containerID` (`containerd://<id>`). */
 export function containerdId(containerID: string): string {
   const m = /^containerd:\/\/([0-9a-f]{64})$/.exec(containerID);
-  if (!m?.[1]) throw new QuietError(`${JSON.stringify(containerID)} is not a containerd container id`);
+  if (!m?.[1])
+    throw new QuietError(`${JSON.stringify(containerID)} is not a containerd container id`);
   return m[1];
 }
 
 /** The host pid of the task `id`'s init process, from `ctr tasks ls`. */
 export async function taskPid(client: ContainerdClient, id: string): Promise<number> {
   const out = await runCtr(client, ["tasks", "ls"]);
-  const row = out.split("\n").map((l) => l.trim().split(/\s+/)).find((f) => f[0] === id);
+  const row = out
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .find((f) => f[0] === id);
   const pid = Number(row?.[1]);
-  if (!row || !Number.isInteger(pid) || pid <= 0) throw new QuietError(`containerd runs no task ${id}`);
+  if (!row || !Number.isInteger(pid) || pid <= 0)
+    throw new QuietError(`containerd runs no task ${id}`);
   return pid;
 }
 
@@ -45,7 +50,9 @@ export async function enterQuiet(
   const deadline = Date.now() + timeoutMs;
   while (existsSync(socket)) {
     if (Date.now() > deadline)
-      throw new QuietError(`the executor of ${id} still listens on ${socketPath} after ${timeoutMs} ms`);
+      throw new QuietError(
+        `the executor of ${id} still listens on ${socketPath} after ${timeoutMs} ms`,
+      );
     await new Promise((r) => setTimeout(r, 20));
   }
 }
