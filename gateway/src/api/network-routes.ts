@@ -72,9 +72,14 @@ export async function withTrafficToken(
   const id = s.metadata.name ?? "";
   const token = trafficAccessToken(await ctx.token(s), id);
   const digest = tokenDigest(token);
-  if (s.metadata.annotations?.[TRAFFIC_TOKEN_DIGEST_ANNOTATION] !== digest)
+  const has = (x: Sandbox | undefined) =>
+    x?.metadata.annotations?.[TRAFFIC_TOKEN_DIGEST_ANNOTATION] === digest;
+  if (!has(s)) {
     await ctx.kube.patchSandbox(s.metadata.namespace ?? "", id, {
       metadata: { annotations: { [TRAFFIC_TOKEN_DIGEST_ANNOTATION]: digest } },
     });
+    // The front door reads the cache: the token must work the moment the caller has it.
+    await ctx.index.waitFor(id, (x) => has(x) || !x, 10_000);
+  }
   return { ...body, trafficAccessToken: token };
 }
