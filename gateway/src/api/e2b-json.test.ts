@@ -145,3 +145,16 @@ test("ids are 20 characters of [a-z0-9] and differ", () => {
   expect(ids.size).toBe(1000);
   for (const id of ids) expect(id).toMatch(/^[a-z0-9]{20}$/);
 });
+
+test.each([
+  ["a template", { templateRef: "soulbox-template-base" }, {}, "base"],
+  [
+    "a snapshot, with the source's template recorded",
+    { templateRef: undefined, restoreFrom: "snap1" },
+    { "soulbox.dev/template-id": "python" },
+    "python",
+  ],
+  ["a snapshot, nothing recorded", { templateRef: undefined, restoreFrom: "snap1" }, {}, "snap1"],
+])("the templateID of a sandbox started from %s", (_what, spec, annotations, id) => {
+  expect(toE2bSandbox(sb(spec, {}, annotations), "tok", "d").templateID).toBe(id);
+});
