@@ -81,7 +81,7 @@ async function serve(sbx: Sandbox, p: number): Promise<void> {
  */
 async function startProbe(sbx: Sandbox, url: string, file: string): Promise<void> {
   const loop = `while :; do c=$(curl -s -m 0.3 -o /dev/null -w '%{http_code}' '${url}'); echo "$(date +%s%3N) $c" >> ${file}; sleep 0.1; done`;
-  await sbx.commands.run(`bash -c "${loop.replaceAll('"', '\\"')}"`, { background: true });
+  await sbx.commands.run(loop, { background: true });
 }
 
 /** The time of the first probe line after `since` whose status is `want`, waiting up to 10 s. */
