@@ -9,11 +9,17 @@ import type * as k8s from "@kubernetes/client-node";
 import {
   SandboxPoolResource,
   SandboxResource,
+  SnapshotResource,
   type Sandbox,
   type SandboxPool,
   type SandboxPoolSpec,
   type SandboxSpec,
+  type Snapshot,
+  type SnapshotSpec,
 } from "../../api/gen/crd-types.js";
+import type { CaptureRequest, RestoreRequest } from "../../api/node-agent.js";
+import type { NodeAgentClient } from "../src/controller/node-agent-client.js";
+import type { SnapshotWriter } from "../src/controller/reconcile-snapshot.js";
 import type { Cache } from "../../lib/informer-cache.js";
 import { createLogger } from "../../lib/log.js";
 import type { SandboxCaches } from "../src/controller/reconcile-sandbox.js";
@@ -33,7 +39,9 @@ export interface Write {
     | "patchMetadataAt"
     | "delete"
     | "writeStatus"
-    | "writePoolStatus";
+    | "writePoolStatus"
+    | "writeSnapshotStatus"
+    | "setSnapshotFinalizers";
   kind: string;
   name: string;
   body?: unknown;
@@ -46,7 +54,8 @@ export interface RecordedEvent {
   message: string;
 }
 
-type Kind = "Sandbox" | "SandboxPool" | "Pod" | "Secret" | "NetworkPolicy" | "ConfigMap";
+type Kind =
+  "Sandbox" | "SandboxPool" | "Pod" | "Secret" | "NetworkPolicy" | "ConfigMap" | "Snapshot";
 type Obj = k8s.KubernetesObject & Record<string, unknown>;
 
 /** An error shaped like client-node's ApiException. */
@@ -198,6 +207,51 @@ export function createFakeWorld(ns = "team-a") {
     change(copy);
     put(kind, copy as Obj);
   }
+  const snapshotWriter: SnapshotWriter = {
+    async writeSnapshotStatus(snap, status) {
+      record("writeSnapshotStatus", "Snapshot", snap.metadata.name ?? "", status);
+      const live = get("Snapshot", snap.metadata.name ?? "", snap.metadata.namespace);
+      if (live?.metadata?.resourceVersion !== snap.metadata.resourceVersion)
+        throw apiError(409, "the object has been modified");
+      return put("Snapshot", { ...live, status } as Obj) as unknown as Snapshot;
+    },
+    async setSnapshotFinalizers(snap, finalizers) {
+      record("setSnapshotFinalizers", "Snapshot", snap.metadata.name ?? "", finalizers);
+      const live = get("Snapshot", snap.metadata.name ?? "", snap.metadata.namespace);
+      if (!live) throw apiError(404, "not found");
+      if (live.metadata?.resourceVersion !== snap.metadata.resourceVersion)
+        throw apiError(409, "the object has been modified");
+      // The API server removes an object being deleted once its last finalizer goes.
+      if (live.metadata?.deletionTimestamp && finalizers.length === 0)
+        store("Snapshot").delete(`${live.metadata.namespace ?? ""}/${live.metadata.name ?? ""}`);
+      else put("Snapshot", { ...live, metadata: { ...live.metadata, finalizers } } as Obj);
+    },
+  };
+  const agentCalls: {
+    op: "capture" | "restore";
+    hostIP: string;
+    req: CaptureRequest | RestoreRequest;
+  }[] = [];
+  let agentError: Error | undefined;
+  const agent: NodeAgentClient = {
+    async capture(hostIP, req) {
+      agentCalls.push({ op: "capture", hostIP, req });
+      if (agentError) throw agentError;
+      return {
+        key: req.key,
+        size: 1234,
+        sha256: "a".repeat(64),
+        entries: 7,
+        skipped: [],
+        durationMs: 5,
+      };
+    },
+    async restore(hostIP, req) {
+      agentCalls.push({ op: "restore", hostIP, req });
+      if (agentError) throw agentError;
+      return { applied: true, entries: 7, durationMs: 5 };
+    },
+  };
   const recorder: EventRecorder = {
     record: (_obj, type, reason, message) => events.push({ type, reason, message }),
   };
@@ -207,6 +261,7 @@ export function createFakeWorld(ns = "team-a") {
     secrets: cache<k8s.V1Secret>("Secret"),
     networkPolicies: cache<k8s.V1NetworkPolicy>("NetworkPolicy"),
     pools: cache<SandboxPool>("SandboxPool"),
+    snapshots: cache<Snapshot>("Snapshot"),
   };
 
   return {
@@ -216,6 +271,26 @@ export function createFakeWorld(ns = "team-a") {
     envdCalls,
     inits,
     envdState,
+    /** Every call to the fake node agent. */
+    agentCalls,
+    /** The fake node agent. */
+    agent,
+    /** The Snapshot reconciler's writer. */
+    snapshotWriter,
+    /** The node agent's calls fail with `error` (until `heal`). */
+    failAgent(error: Error) {
+      agentError = error;
+    },
+    /** Adds a Snapshot (not a write of the reconciler's). */
+    addSnapshot(name: string, spec: SnapshotSpec): Snapshot {
+      const snap = {
+        apiVersion: SnapshotResource.apiVersion,
+        kind: SnapshotResource.kind,
+        metadata: { name, namespace: ns, generation: 1 },
+        spec,
+      };
+      return put("Snapshot", snap as unknown as Obj) as unknown as Snapshot;
+    },
     /** The reconciler's dependencies, all in memory. */
     deps: {
       caches,
@@ -269,6 +344,18 @@ export function createFakeWorld(ns = "team-a") {
         p.status = {
           phase: "Running",
           podIP,
+          hostIP: "192.0.2.10",
+          containerStatuses: [
+            {
+              name: "sandbox",
+              image: "img",
+              imageID: "img",
+              ready: true,
+              restartCount: 0,
+              containerID: `containerd://${"c".repeat(64)}`,
+              state: { running: {} },
+            },
+          ],
           conditions: [
             { type: "PodScheduled", status: "True" },
             { type: "Ready", status: "True", lastTransitionTime: readySince as unknown as Date },
@@ -288,6 +375,7 @@ export function createFakeWorld(ns = "team-a") {
     heal() {
       failures.clear();
       envdError = undefined;
+      agentError = undefined;
     },
   };
 }

@@ -4,8 +4,11 @@ import * as k8s from "@kubernetes/client-node";
 import {
   SandboxPoolResource,
   SandboxResource,
+  SnapshotResource,
   type Sandbox,
   type SandboxSpec,
+  type Snapshot,
+  type SnapshotSpec,
 } from "../../api/gen/crd-types.js";
 
 const KUBECTL = fileURLToPath(new URL("../../e2e/cluster/.bin/kubectl", import.meta.url));
@@ -32,6 +35,7 @@ export function installCrds(): void {
       "--timeout=60s",
       `crd/${SandboxResource.plural}.${SandboxResource.group}`,
       `crd/${SandboxPoolResource.plural}.${SandboxPoolResource.group}`,
+      `crd/${SnapshotResource.plural}.${SnapshotResource.group}`,
     ],
     { env: process.env, stdio: "pipe" },
   );
@@ -79,3 +83,37 @@ export function sandboxApi(kc: k8s.KubeConfig, namespace: string) {
 /** A condition of a sandbox's status, by type. */
 export const conditionOf = (sb: Sandbox | undefined, type: string) =>
   sb?.status?.conditions?.find((c) => c.type === type);
+
+/** Typed Snapshot calls for tests. */
+export function snapshotApi(kc: k8s.KubeConfig, namespace: string) {
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const base = {
+    group: SnapshotResource.group,
+    version: SnapshotResource.version,
+    plural: SnapshotResource.plural,
+    namespace,
+  };
+  return {
+    create: (name: string, spec: SnapshotSpec) =>
+      custom.createNamespacedCustomObject({
+        ...base,
+        body: {
+          apiVersion: SnapshotResource.apiVersion,
+          kind: SnapshotResource.kind,
+          metadata: { name },
+          spec,
+        },
+      }) as Promise<Snapshot>,
+    get: (name: string) => custom.getNamespacedCustomObject({ ...base, name }) as Promise<Snapshot>,
+    getOrUndefined: (name: string) =>
+      (custom.getNamespacedCustomObject({ ...base, name }) as Promise<Snapshot>).catch(
+        (err: unknown) => {
+          if ((err as { code?: number }).code === 404) return undefined;
+          throw err;
+        },
+      ),
+    delete: (name: string) => custom.deleteNamespacedCustomObject({ ...base, name }),
+    list: async () =>
+      ((await custom.listNamespacedCustomObject(base)) as { items: Snapshot[] }).items,
+  };
+}

@@ -229,3 +229,14 @@ cluster has the ImageVolume feature on by default (1.35 and newer), else a copy 
 {{- if semverCompare ">=1.35.0-0" .Capabilities.KubeVersion.Version }}image{{ else }}copy{{ end }}
 {{- else }}{{ $v }}{{ end }}
 {{- end }}
+
+{{/*
+The node agent's name (its DaemonSet and its token Secret), and whether it runs.
+*/}}
+{{- define "soulbox.nodeAgentName" -}}
+{{- printf "%s-node-agent" (include "soulbox.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "soulbox.nodeAgentEnabled" -}}
+{{- if and .Values.nodeAgent.enabled .Values.storage.url }}true{{ end }}
+{{- end }}

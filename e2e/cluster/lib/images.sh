@@ -69,12 +69,18 @@ fill_kit_root() {
 fill_envd() { fill_kit_root "$1" && install -m 0644 "$REPO/envd/image/entrypoint.mjs" "$1/opt/soulbox/entrypoint.mjs"; }
 # The operator image serves the gateway too (the chart runs /opt/soulbox/gateway.mjs with the kit's
 # node as the gateway Deployment's command), once dist/gateway.mjs exists, and the GPU device
-# plugin (gpu-plugin.mjs beside the .proto it loads; the chart's gpu.devicePlugin DaemonSet).
+# plugin (gpu-plugin.mjs beside the .proto it loads; the chart's gpu.devicePlugin DaemonSet), and
+# the node agent (node-agent.mjs; the chart's nodeAgent DaemonSet).
 fill_operator() {
   fill_kit_root "$1" && install -m 0644 "$REPO/dist/operator.mjs" "$1/opt/soulbox/operator.mjs" &&
     if [ -f "$REPO/dist/gateway.mjs" ]; then install -m 0644 "$REPO/dist/gateway.mjs" "$1/opt/soulbox/gateway.mjs"; fi &&
     if [ -f "$REPO/dist/gpu-plugin.mjs" ]; then
       install -m 0644 "$REPO/dist/gpu-plugin.mjs" "$REPO/dist/gpu-plugin.proto" "$1/opt/soulbox/"
+    fi &&
+    # The node agent (the chart's nodeAgent DaemonSet) needs the kit's native fs-xattr beside it.
+    if [ -f "$REPO/dist/node-agent.mjs" ]; then
+      install -m 0644 "$REPO/dist/node-agent.mjs" "$1/opt/soulbox/node-agent.mjs" &&
+        ln -sfn kit/node_modules "$1/opt/soulbox/node_modules"
     fi
 }
 
@@ -118,6 +124,7 @@ image_tar() {
       [ -f "$REPO/dist/gateway.mjs" ] || say "the operator image has no gateway: dist/gateway.mjs does not exist (scripts/build.mjs has no gateway entry yet)"
       hash=$({ cat "$KIT_DIR/VERSION"; sha256sum "$REPO/dist/operator.mjs"; [ ! -f "$REPO/dist/gateway.mjs" ] || sha256sum "$REPO/dist/gateway.mjs"
         [ ! -f "$REPO/dist/gpu-plugin.mjs" ] || sha256sum "$REPO/dist/gpu-plugin.mjs" "$REPO/dist/gpu-plugin.proto"
+        [ ! -f "$REPO/dist/node-agent.mjs" ] || sha256sum "$REPO/dist/node-agent.mjs"
         declare -f oci_tar fill_kit_root fill_operator; } | sha256sum | cut -c1-16) ;;
     busybox) hash=$({ echo "$DEBIAN_SUITE busybox-static"; declare -f oci_tar fill_busybox; } | sha256sum | cut -c1-16) ;;
     *) die "unknown image '$name'" ;;

@@ -4,6 +4,25 @@
 
 GATEWAY_TLS_SECRET=soulbox-gateway-tls
 
+# Snapshots on the local cluster: a file:// store on a PersistentVolumeClaim of the local-path
+# StorageClass (the chart's storage.pvc), and the node agent pointed at this node's containerd and
+# kubelet directories (they live under $STATE here, not at the distributions' defaults).
+SNAPSHOT_CLAIM=soulbox-snapshots
+snapshot_store_values() {
+  kctl get namespace "$SOULBOX_NAMESPACE" >/dev/null 2>&1 || kctl create namespace "$SOULBOX_NAMESPACE" >/dev/null
+  kctl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: { name: $SNAPSHOT_CLAIM, namespace: $SOULBOX_NAMESPACE }
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: { requests: { storage: 20Gi } }
+EOF
+  sets+=(--set storage.url=file:///var/lib/soulbox/snapshots --set "storage.pvc.claimName=$SNAPSHOT_CLAIM"
+    --set "nodeAgent.paths.containerdState=$STATE/containerd/state" --set "nodeAgent.paths.containerdRoot=$STATE/containerd/root"
+    --set "nodeAgent.paths.kubeletRoot=$STATE/node/kubelet" --set "nodeAgent.cache.hostPath=$STATE/node-agent-cache")
+}
+
 # The release: the operator and, when dist/gateway.mjs exists (the operator image carries it), the
 # gateway for team `default` with HTTPS on *.soulbox.test; then that name on this machine and a key.
 install_soulbox() {
@@ -28,6 +47,7 @@ install_soulbox() {
   # sandbox pods mount the executor kit from the envd image instead of copying it.
   sets+=(--set envd.kitVolume=image)
   [ "$gateway" = 0 ] || sets+=(--set-string "gateway.podAnnotations.soulbox\\.dev/image=$digest")
+  snapshot_store_values
   say "installing SoulBox (charts/soulbox) as release $SOULBOX_RELEASE in $SOULBOX_NAMESPACE"
   out=$("$BIN/helm" --kubeconfig "$STATE/kubeconfig" upgrade --install "$SOULBOX_RELEASE" "$HERE/../../charts/soulbox" \
     --namespace "$SOULBOX_NAMESPACE" --create-namespace "${sets[@]}" --wait --timeout 180s 2>&1) ||

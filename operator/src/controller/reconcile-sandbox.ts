@@ -258,7 +258,8 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
     if (!podIP || !pod || !isPodReady(pod) || pause.refused || !token) return {};
     const wasPaused =
       findCondition(ctx.sb.status?.conditions, ConditionType.Paused)?.status === "True";
-    if (!pause.paused && !wasPaused) return {};
+    // A Filesystem pause's Paused condition is not the freeze's: after a failed one, thaw anyway.
+    if (!pause.paused && !wasPaused && !thaw) return {};
     try {
       return { frozen: await deps.envd.setFrozen(envdEndpoint(podIP), token, pause.paused) };
     } catch (error) {
