@@ -15,6 +15,7 @@ import * as k8s from "@kubernetes/client-node";
 import { CHART, helm, helmOk } from "../../charts/soulbox/helm.js";
 import { clusterCommand, testNamespace } from "../cluster/test-support/cluster.js";
 import { holdDnsLock } from "../cluster/test-support/dns-lock.js";
+import { freePort } from "../../envd/test-support/envd-process.js";
 
 const KUBECTL = fileURLToPath(new URL("../cluster/.bin/kubectl", import.meta.url));
 const ENV_CLI = fileURLToPath(new URL("../cluster/env", import.meta.url));
@@ -45,8 +46,44 @@ export function parseExports(text: string): Record<string, string> {
   return out;
 }
 
+/** Options of {@link installGatewayRelease}. */
+export interface ReleaseOptions {
+  /**
+   * Snapshots (pause with pauseMode Filesystem, named snapshots, forks): a file:// store on a
+   * local-path PersistentVolumeClaim of the release namespace, and the release's own node agent
+   * on a free port of this node (several releases run at once, each with its agent).
+   */
+  snapshots?: boolean;
+}
+
+/** The chart values (and the PVC) that give a release Snapshots on the local cluster. */
+async function snapshotValues(core: k8s.CoreV1Api, namespace: string, release: string) {
+  const state = process.env.SOULBOX_CLUSTER_DIR;
+  if (!state)
+    throw new Error("SOULBOX_CLUSTER_DIR is not set: the cluster tests need jest's global setup");
+  await core.createNamespacedPersistentVolumeClaim({
+    namespace,
+    body: {
+      metadata: { name: "snapshots" },
+      spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } },
+    },
+  });
+  return [
+    "storage.url=file:///var/lib/soulbox/snapshots",
+    "storage.pvc.claimName=snapshots",
+    `nodeAgent.port=${await freePort()}`,
+    `nodeAgent.paths.containerdState=${join(state, "containerd", "state")}`,
+    `nodeAgent.paths.containerdRoot=${join(state, "containerd", "root")}`,
+    `nodeAgent.paths.kubeletRoot=${join(state, "node", "kubelet")}`,
+    `nodeAgent.cache.hostPath=${join(state, `node-agent-cache-${release}`)}`,
+  ];
+}
+
 /** Installs the chart with the gateway for `teams` = [release namespace, a second namespace]. */
-export async function installGatewayRelease(kc: k8s.KubeConfig): Promise<GatewayRelease> {
+export async function installGatewayRelease(
+  kc: k8s.KubeConfig,
+  opts: ReleaseOptions = {},
+): Promise<GatewayRelease> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const ns = await testNamespace(kc, "gw");
   const other = await testNamespace(kc, "gw2");
@@ -99,6 +136,7 @@ export async function installGatewayRelease(kc: k8s.KubeConfig): Promise<Gateway
       `gateway.domain=${domain}`,
       "gateway.tls.secretName=gateway-tls",
       `gateway.teams={${ns.name},${other.name}}`,
+      ...(opts.snapshots ? await snapshotValues(core, ns.name, release) : []),
     ];
     installed = true;
     helmOk([
