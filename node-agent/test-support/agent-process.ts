@@ -30,6 +30,8 @@ export async function startNodeAgent(opts: {
   cacheDir?: string;
   port?: number;
   token?: string;
+  /** More environment (e.g. SOULBOX_STORAGE_CREDENTIALS). */
+  env?: Record<string, string>;
 }): Promise<AgentUnderTest> {
   const dir = await mkdtemp(join(tmpdir(), "sbx-agent-"));
   const token = opts.token ?? randomBytes(24).toString("hex");
@@ -50,6 +52,7 @@ export async function startNodeAgent(opts: {
       ...process.env,
       SOULBOX_NODE_AGENT_TOKEN_FILE: join(dir, "token"),
       SOULBOX_STORAGE_URL: opts.storageUrl,
+      ...opts.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
