@@ -7,7 +7,10 @@ import { Annotation, Label } from "../../api/labels.js";
 import { conditionFixture, sandboxFixture } from "../../api/test-support/fixtures.js";
 import type { SandboxLookup } from "../src/proxy/target.js";
 
-/** A Map-backed cache: `get` as the SandboxIndex answers it, plus `set`/`delete` for the test. */
+/**
+ * A Map-backed cache: `get` and `subscribe` as the SandboxIndex answers them, plus `set`/`delete`
+ * for the test (each tells the subscribers, as the informer's events do).
+ */
 export interface TestIndex extends SandboxLookup {
   set(s: Sandbox): void;
   delete(id: string): void;
@@ -16,10 +19,24 @@ export interface TestIndex extends SandboxLookup {
 /** Creates an empty test index. */
 export function createTestIndex(): TestIndex {
   const byId = new Map<string, Sandbox>();
+  const listeners = new Set<(id: string, s: Sandbox | undefined) => void>();
+  const tell = (id: string) => {
+    for (const l of listeners) l(id, byId.get(id));
+  };
   return {
     get: (id) => byId.get(id),
-    set: (s) => void byId.set(s.metadata.name ?? "", s),
-    delete: (id) => void byId.delete(id),
+    set: (s) => {
+      byId.set(s.metadata.name ?? "", s);
+      tell(s.metadata.name ?? "");
+    },
+    delete: (id) => {
+      byId.delete(id);
+      tell(id);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
   };
 }
 
