@@ -1,12 +1,13 @@
 /**
  * Memory snapshots on the local node (kubelet 1.34 checkpoint API, containerd 2.2 with
  * `enable_experimental_restore_via_create`, runc, CRIU 4): a sandbox pod as the operator writes it
- * runs a counting loop and a Python REPL through envd; the node agent's memory modules checkpoint
- * its sandbox container (kubelet → archive), turn the archive into a checkpoint image and import it
- * into containerd; the pod is deleted (a pause) and a new sandbox pod whose sandbox container names
- * the checkpoint image is created (a resume). The counter goes on from where it was, the REPL
- * still has its variable, envd reaches the restored executor; and a second cycle from the restored
- * pod does the same.
+ * runs a counting loop, a Python REPL, a shell in a terminal and a process holding ~100 MiB,
+ * through envd; the node agent's memory modules quiet the executor's link, checkpoint the sandbox
+ * container (kubelet → archive; the pod goes on serving), turn the archive into a checkpoint image
+ * in containerd; the pod is deleted (a pause) and a new sandbox pod whose sandbox container names
+ * the checkpoint image is created (a resume). The counter goes on from where it was under the same
+ * pid, the REPL and the shell still have their variables, envd reaches the restored executor; a
+ * second cycle from the restored pod does the same. Times and sizes are printed.
  *
  * What runs here is the runc handler under every RuntimeClass name (`kata` included: see
  * templates/runtime-classes.yaml.tmpl), so the refusal of a real Kata container is proven by the
@@ -29,17 +30,14 @@ import {
   TEST_NAMESPACE_TIMEOUT_MS,
 } from "../cluster/test-support/cluster.js";
 import { ENVD_PORT, contractPod } from "../cluster/test-support/sandbox-pod.js";
+import type { KubeletEndpoint } from "../../node-agent/src/memory/checkpoint.js";
+import type { ContainerdClient } from "../../node-agent/src/memory/checkpoint-image.js";
 import {
-  checkpointContainer,
-  type KubeletEndpoint,
-} from "../../node-agent/src/memory/checkpoint.js";
-import {
-  importCheckpointImage,
-  writeCheckpointImage,
-  type ContainerdClient,
-} from "../../node-agent/src/memory/checkpoint-image.js";
-import { containerdId, enterQuiet, leaveQuiet } from "../../node-agent/src/memory/quiet.js";
-import { containerRuntime, memorySupport } from "../../node-agent/src/memory/runtime-support.js";
+  buildCheckpointImage,
+  takeMemoryCheckpoint,
+  wakeRestored,
+} from "../../node-agent/src/memory/memory-checkpoint.js";
+import { containerdId } from "../../node-agent/src/memory/quiet.js";
 
 const BASE_IMAGE = "localhost/soulbox/sandbox-base:latest";
 const TOKEN = "test-token-0123456789abcdef";
@@ -99,7 +97,7 @@ async function sandboxContainerId(name: string): Promise<string> {
  */
 async function startSandboxPod(name: string, image: string, restored = false): Promise<string> {
   await core.createNamespacedPod({ namespace: ns.name, body: contractPod(name, image) });
-  if (restored) await leaveQuiet(containerd(), await sandboxContainerId(name));
+  if (restored) await wakeRestored(containerd(), await sandboxContainerId(name));
   const pod = await waitFor(
     `pod ${name} Ready`,
     async () => {
@@ -165,17 +163,24 @@ async function run(client: Client<typeof Process>, cmd: string): Promise<string>
   return stdout;
 }
 
-/** Starts a long-running process and leaves it running (the request ends, the process does not); returns its pid. */
+/**
+ * Starts a long-running process and leaves it running (the request ends, the process does not);
+ * returns its pid. `io`: "stdin" opens its stdin, "pty" runs it in a terminal.
+ */
 async function startBackground(
   client: Client<typeof Process>,
   cmd: string,
   args: string[],
-  stdin = false,
+  io?: "stdin" | "pty",
 ): Promise<number> {
   const abort = new AbortController();
   try {
     for await (const res of client.start(
-      { process: { cmd, args }, stdin },
+      {
+        process: { cmd, args },
+        stdin: io === "stdin",
+        ...(io === "pty" ? { pty: { size: { cols: 120, rows: 30 } } } : {}),
+      },
       { signal: abort.signal },
     )) {
       const event = res.event?.event;
@@ -187,13 +192,18 @@ async function startBackground(
   throw new Error(`${cmd} ended before it started`);
 }
 
-/** Sends `line` to the stdin of `pid`, then reads its stdout (through Connect) until `expect` shows. */
+/**
+ * Sends `line` to `pid`'s stdin (or its terminal), then reads its stdout (or terminal) through
+ * Connect until `expect` shows; resolves to what was read (without `expect` after 20 s).
+ */
 async function converse(
   client: Client<typeof Process>,
   pid: number,
   line: string,
   expect: string,
+  channel: "stdin" | "pty" = "stdin",
 ): Promise<string> {
+  const output = channel === "pty" ? "pty" : "stdout";
   const abort = new AbortController();
   let out = "";
   const reading = (async () => {
@@ -202,7 +212,7 @@ async function converse(
       { signal: abort.signal },
     )) {
       const event = res.event?.event;
-      if (event?.case === "data" && event.value.output.case === "stdout") {
+      if (event?.case === "data" && event.value.output.case === output) {
         out += Buffer.from(event.value.output.value).toString();
         if (out.includes(expect)) return;
       }
@@ -212,7 +222,7 @@ async function converse(
   });
   await client.sendInput({
     process: { selector: { case: "pid", value: pid } },
-    input: { input: { case: "stdin", value: new TextEncoder().encode(line) } },
+    input: { input: { case: channel, value: new TextEncoder().encode(line) } },
   });
   const timer = setTimeout(() => abort.abort(), 20_000);
   try {
@@ -227,36 +237,45 @@ async function converse(
 const counterValue = async (client: Client<typeof Process>) =>
   Number((await run(client, "cat /tmp/counter")).trim());
 
-/** One pause/resume: checkpoint `from`'s sandbox container, delete it, start `to` from the image. */
-async function checkpointAndRestore(from: string, to: string) {
+/**
+ * One pause/resume: checkpoint `from`'s sandbox container (it goes on serving: a snapshot leaves
+ * it running), build and import the checkpoint image, delete `from`, start `to` from the image.
+ */
+async function checkpointAndRestore(from: string, to: string, fromClient: Client<typeof Process>) {
+  const containerId = await sandboxContainerId(from);
   const t0 = Date.now();
-  const id = await sandboxContainerId(from);
-  // The local `kata` RuntimeClass is runc underneath: the node agent's check lets it through.
-  expect(memorySupport(await containerRuntime(containerd(), id))).toEqual({ supported: true });
-  await enterQuiet(containerd(), id, EXECUTOR_SOCKET);
-  const archive = await checkpointContainer(await kubelet(), {
-    namespace: ns.name,
-    pod: from,
-    container: "sandbox",
-  });
-  const checkpointMs = Date.now() - t0;
-  const ref = `localhost/soulbox/checkpoint/${ns.name}-${from}:${Date.now().toString(36)}`;
-  const layout = join(work, `${from}.oci.tar`);
-  const t1 = Date.now();
-  const image = await writeCheckpointImage(
-    archive,
-    { ref, container: "sandbox", pod: from, namespace: ns.name, rootfsImage: BASE_IMAGE },
-    layout,
+  const taken = await takeMemoryCheckpoint(
+    { kubelet: await kubelet(), containerd: containerd() },
+    {
+      namespace: ns.name,
+      pod: from,
+      container: "sandbox",
+      containerId,
+      executorSocket: EXECUTOR_SOCKET,
+    },
   );
-  await importCheckpointImage(containerd(), layout, image);
+  const checkpointMs = Date.now() - t0;
+  // The checkpointed sandbox serves again and its processes go on.
+  const seen = await counterValue(fromClient);
+  await waitFor("counter moving after the checkpoint", async () =>
+    (await counterValue(fromClient)) > seen ? true : undefined,
+  );
+  const ref = `localhost/soulbox/checkpoint/${ns.name}-${from}:${Date.now().toString(36)}`;
+  const t1 = Date.now();
+  const image = await buildCheckpointImage(
+    containerd(),
+    taken.archive,
+    { ref, container: "sandbox", pod: from, namespace: ns.name, rootfsImage: BASE_IMAGE },
+    join(work, `${from}.oci.tar`),
+  );
   const imageMs = Date.now() - t1;
-  await rm(archive, { force: true });
   await deletePod(from);
   const t2 = Date.now();
   const ip = await startSandboxPod(to, ref, true);
   const restoreMs = Date.now() - t2;
   console.log(
-    `memory snapshot ${from} → ${to}: checkpoint ${checkpointMs} ms, archive ${(image.layerSize / 2 ** 20).toFixed(1)} MiB, image build+import ${imageMs} ms, restore to Ready ${restoreMs} ms`,
+    `memory snapshot ${from} → ${to}: checkpoint ${checkpointMs} ms (quiet ${taken.quietMs} ms, kubelet ${taken.checkpointMs} ms), ` +
+      `archive ${(image.layerSize / 2 ** 20).toFixed(1)} MiB, image build+import ${imageMs} ms, restore to Ready ${restoreMs} ms`,
   );
   return ip;
 }
@@ -282,19 +301,21 @@ afterEach(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-test("a counting loop and a Python REPL survive two checkpoint → restore cycles into new pods", async () => {
+test("a counting loop, a Python REPL and a terminal survive two checkpoint → restore cycles into new pods", async () => {
   let client = processClient(await startSandboxPod("first", BASE_IMAGE));
   const counter = await startBackground(client, "bash", [
     "-c",
     "i=0; while true; do echo $i > /tmp/counter.new; mv /tmp/counter.new /tmp/counter; i=$((i+1)); sleep 0.05; done",
   ]);
-  const repl = await startBackground(client, "python3", ["-u", "-i", "-q"], true);
+  const repl = await startBackground(client, "python3", ["-u", "-i", "-q"], "stdin");
+  const terminal = await startBackground(client, "bash", ["-i"], "pty");
   // About 100 MiB of touched memory, so the archive size and times printed are for that much.
   await startBackground(client, "python3", [
     "-c",
     "import time; b = bytearray(100 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\ntime.sleep(1e9)",
   ]);
   expect(await converse(client, repl, "x = 41; print('set', x)\n", "set 41")).toContain("set 41");
+  expect(await converse(client, terminal, "y=6\n", "y=6", "pty")).toContain("y=6");
   await waitFor("counter past 20", async () =>
     (await counterValue(client)) > 20 ? true : undefined,
   );
@@ -304,7 +325,7 @@ test("a counting loop and a Python REPL survive two checkpoint → restore cycle
     ["second", "third"],
   ] as const) {
     const before = await counterValue(client);
-    client = processClient(await checkpointAndRestore(from, to));
+    client = processClient(await checkpointAndRestore(from, to, client));
     // The same processes, going on from their memory: the counter never went back to 0.
     const after = await counterValue(client);
     expect(after).toBeGreaterThanOrEqual(before);
@@ -315,8 +336,13 @@ test("a counting loop and a Python REPL survive two checkpoint → restore cycle
     expect((await run(client, `kill -0 ${repl} && kill -0 ${counter} && echo alive`)).trim()).toBe(
       "alive",
     );
-    expect(await converse(client, repl, "x += 1; print('now', x)\n", "now ")).toContain(
-      `now ${from === "first" ? 42 : 43}`,
+    const x = from === "first" ? 42 : 43;
+    expect(await converse(client, repl, "x += 1; print('now', x)\n", `now ${x}`)).toContain(
+      `now ${x}`,
+    );
+    // A terminal (the container's own devpts) keeps its shell and the shell its variable.
+    expect(await converse(client, terminal, "echo pty-$((y*7))\n", "pty-42", "pty")).toContain(
+      "pty-42",
     );
   }
 }, 600_000);
