@@ -70,7 +70,15 @@ const CLUSTER_GRANTS = [
   ...every("soulbox.dev", ["sandboxes"], ["get", "list", "watch", "update", "patch", "delete"]),
   ...every("soulbox.dev", ["sandboxes/status"], ["get", "update", "patch"]),
   ...every("soulbox.dev", ["sandboxes/finalizers"], ["update"]),
-  ...every("soulbox.dev", ["snapshots", "gpuallocations"], ["get", "list", "watch"]),
+  ...every("soulbox.dev", ["gpuallocations"], ["get", "list", "watch"]),
+  // Pause Snapshots are the operator's children; every Snapshot's status and finalizer its own.
+  ...every(
+    "soulbox.dev",
+    ["snapshots"],
+    ["get", "list", "watch", "create", "update", "patch", "delete"],
+  ),
+  ...every("soulbox.dev", ["snapshots/status"], ["get", "update", "patch"]),
+  ...every("soulbox.dev", ["snapshots/finalizers"], ["update"]),
   ...every("soulbox.dev", ["sandboxpools"], ["get", "list", "watch"]),
   ...every("soulbox.dev", ["sandboxpools/status"], ["get", "update", "patch"]),
   ...every(
