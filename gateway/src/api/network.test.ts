@@ -116,6 +116,18 @@ describe("networkForCreate", () => {
     ],
     ["garbage in denyOut", undefined, { denyOut: ["a b"] }, /denyOut entry "a b" is neither/],
     [
+      "an address out of range",
+      undefined,
+      { denyOut: ["300.1.1.1"] },
+      /denyOut entry "300.1.1.1" is neither a CIDR/,
+    ],
+    [
+      "an address out of range in allowOut",
+      undefined,
+      { allowOut: ["10.1.1.256"] },
+      /allowOut entry "10.1.1.256" is neither a CIDR/,
+    ],
+    [
       "too many entries",
       undefined,
       { allowOut: Array.from({ length: 65 }, (_, i) => `203.0.113.${i}`) },

@@ -98,7 +98,7 @@ function checkAllowEntry(entry: string): void {
       );
     return;
   }
-  if (HOSTNAME.test(entry.toLowerCase()))
+  if (isDomainName(entry))
     throw badRequest(
       `network.allowOut entry "${entry}" is a domain name: SoulBox enforces egress with a Kubernetes NetworkPolicy, which matches IP addresses only, so domain names are refused rather than left open; list the host's addresses (CIDRs) instead`,
     );
@@ -109,7 +109,7 @@ function checkAllowEntry(entry: string): void {
 
 function checkDenyEntry(entry: string): void {
   if (parseCidr(entry)) return;
-  if (HOSTNAME.test(entry.toLowerCase()))
+  if (isDomainName(entry))
     throw badRequest(
       `network.denyOut entry "${entry}" is a domain name: deny rules take CIDRs and IP addresses only`,
     );
@@ -162,6 +162,9 @@ function optionalBoolean(v: unknown, field: string): boolean | undefined {
 }
 
 const unique = (list: string[]) => [...new Set(list)];
+/** A DNS name (`*.` allowed); a top-level label is never all digits, so `300.1.1.1` is none. */
+const isDomainName = (entry: string) =>
+  HOSTNAME.test(entry.toLowerCase()) && !/(^|\.)[0-9]+$/.test(entry);
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
