@@ -248,6 +248,8 @@ def install():
     formatters = ip.display_formatter.formatters
     formatters["e2b/data"] = DataFormatter(parent=ip.display_formatter)
     formatters["e2b/chart"] = ChartFormatter(parent=ip.display_formatter)
+    _cap_stream(sys.stdout)
+    _cap_stream(sys.stderr)
     # boxplot is patched when matplotlib.axes is first imported (now, or by a later cell).
     if "matplotlib.axes" in sys.modules:
         _record_boxplot()
@@ -274,3 +276,25 @@ class _AxesImportHook:
 
             spec.loader.exec_module = exec_module
         return spec
+
+
+def _cap_stream(stream, limit=1 << 20):
+    """Flushes ipykernel's stream buffer once it holds `limit` characters.
+
+    ipykernel batches a stream's writes for 0.2 s into one iopub message, so a fast writer
+    makes messages of any size (100 MB in one); capped, every message stays about `limit`,
+    and the server's memory follows that instead of what the cell printed.
+    """
+    if getattr(stream, "_buffer", None) is None or getattr(stream, "_soulbox_capped", False):
+        return
+    write = stream.write
+
+    def capped(text):
+        n = write(text)
+        buf = getattr(stream, "_buffer", None)
+        if buf is not None and buf.tell() >= limit:
+            stream.flush()
+        return n
+
+    stream.write = capped
+    stream._soulbox_capped = True

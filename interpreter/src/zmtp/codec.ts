@@ -100,38 +100,80 @@ export function parseProperties(data: Buffer): Map<string, string> {
 }
 
 /**
- * An incremental frame decoder: push bytes as they arrive, take whole frames out. It keeps at
- * most one partial frame (plus what was pushed), so memory follows the largest frame.
+ * An incremental frame decoder: push bytes as they arrive, take whole frames out. Chunks are
+ * kept as a list and copied once, when a frame is complete, so a large frame arriving in many
+ * TCP chunks costs linear time; memory follows the largest frame.
  */
 export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private length = 0;
 
   /** Adds bytes; returns the frames that are now complete, in order. */
   push(chunk: Buffer): Frame[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.length += chunk.length;
+    }
     const out: Frame[] = [];
     for (;;) {
-      if (this.buf.length < 2) break;
-      const flags = this.buf[0] ?? 0;
+      if (this.length < 2) break;
+      const head = this.peek(Math.min(9, this.length));
+      const flags = head[0] ?? 0;
       let size: number;
-      let head: number;
+      let headSize: number;
       if (flags & LONG) {
-        if (this.buf.length < 9) break;
-        const big = this.buf.readBigUInt64BE(1);
+        if (head.length < 9) break;
+        const big = head.readBigUInt64BE(1);
         if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new ZmtpError("a frame is too large");
         size = Number(big);
-        head = 9;
+        headSize = 9;
       } else {
-        size = this.buf[1] ?? 0;
-        head = 2;
+        size = head[1] ?? 0;
+        headSize = 2;
       }
-      if (this.buf.length < head + size) break;
+      if (this.length < headSize + size) break;
+      const frame = this.take(headSize + size);
       out.push({
-        body: this.buf.subarray(head, head + size),
+        body: frame.subarray(headSize),
         more: (flags & MORE) !== 0,
         command: (flags & COMMAND) !== 0,
       });
-      this.buf = this.buf.subarray(head + size);
+    }
+    return out;
+  }
+
+  /** The first n buffered bytes, without consuming them. */
+  private peek(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    const parts: Buffer[] = [];
+    let got = 0;
+    for (const c of this.chunks) {
+      parts.push(c);
+      got += c.length;
+      if (got >= n) break;
+    }
+    return Buffer.concat(parts).subarray(0, n);
+  }
+
+  /** Removes and returns the first n buffered bytes (copied only when they span chunks). */
+  private take(n: number): Buffer {
+    this.length -= n;
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const c = this.chunks[0]!;
+      const use = Math.min(c.length, n - at);
+      c.copy(out, at, 0, use);
+      at += use;
+      if (use === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(use);
     }
     return out;
   }
