@@ -103,3 +103,35 @@ test("the sampler keeps a series per running sandbox, skips paused ones, forgets
     h.stop();
   }
 });
+
+test("a round reads at most 32 sandboxes at once", async () => {
+  const many = Array.from({ length: 100 }, (_, i) => {
+    const s = sandboxFixture({ metadata: { name: `s${i}`, namespace: "t", uid: `u${i}` } });
+    s.status = {
+      phase: "Running",
+      podIP: "10.0.0.1",
+      conditions: [conditionFixture("Ready", "True", "Ready")],
+    };
+    return s;
+  });
+  let inFlight = 0;
+  let most = 0;
+  const h = startMetricsHistory({
+    all: () => many,
+    read: async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setImmediate(r));
+      inFlight--;
+      return m(1);
+    },
+    log: createLogger("error"),
+    intervalMs: 3_600_000,
+  });
+  try {
+    await h.sampleNow();
+    expect(most).toBe(32);
+    expect(h.range("u99")).toHaveLength(1);
+  } finally {
+    h.stop();
+  }
+});

@@ -20,6 +20,21 @@ import { parseIntParam } from "./logs-v2.js";
 export const SAMPLE_INTERVAL_MS = 5_000;
 /** The most samples kept per sandbox: 24 h at 5 s (E2B's longest sandbox life). */
 export const MAX_SAMPLES = 17_280;
+/** envd reads in flight at once: a round over many sandboxes must not open a socket to each. */
+const MAX_CONCURRENT_READS = 32;
+
+/** Runs `f` over `items` with at most `limit` calls in flight. */
+async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  f: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await f(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
 
 /** A bounded, time-ordered series of samples. Pure data structure. */
 export class MetricSeries {
@@ -72,23 +87,21 @@ export function startMetricsHistory(deps: MetricsHistoryDeps): MetricsHistory {
   let running: Promise<void> | undefined;
   const round = async () => {
     const live = new Set<string>();
-    await Promise.all(
-      deps.all().map(async (s) => {
-        const uid = s.metadata.uid;
-        if (!uid || s.metadata.deletionTimestamp) return;
-        live.add(uid);
-        // E2B samples running sandboxes only: a paused one has a gap, not frozen numbers.
-        if (!isReady(s) || e2bState(s) !== "running") return;
-        const m = await deps.read(s).catch((err: unknown) => {
-          deps.log.debug("metrics sample failed", { sandboxId: s.metadata.name, err: String(err) });
-          return undefined;
-        });
-        if (!m) return;
-        let ser = series.get(uid);
-        if (!ser) series.set(uid, (ser = new MetricSeries()));
-        ser.add(m);
-      }),
-    );
+    await eachLimited(deps.all(), MAX_CONCURRENT_READS, async (s) => {
+      const uid = s.metadata.uid;
+      if (!uid || s.metadata.deletionTimestamp) return;
+      live.add(uid);
+      // E2B samples running sandboxes only: a paused one has a gap, not frozen numbers.
+      if (!isReady(s) || e2bState(s) !== "running") return;
+      const m = await deps.read(s).catch((err: unknown) => {
+        deps.log.debug("metrics sample failed", { sandboxId: s.metadata.name, err: String(err) });
+        return undefined;
+      });
+      if (!m) return;
+      let ser = series.get(uid);
+      if (!ser) series.set(uid, (ser = new MetricSeries()));
+      ser.add(m);
+    });
     // A sandbox that left the cache (deleted) takes its history with it.
     for (const uid of series.keys()) if (!live.has(uid)) series.delete(uid);
   };
