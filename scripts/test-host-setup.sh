@@ -12,3 +12,15 @@ if ! id user >/dev/null 2>&1; then
   useradd --create-home --home-dir /home/user --shell /bin/bash user
   echo "test-host-setup: created the 'user' account" >&2
 fi
+# The code interpreter's process test runs real Jupyter kernels on Debian's Python (the
+# template image installs the same packages; interpreter/src/interpreter-process.test.ts).
+interp_debs=(python3-ipykernel python3-matplotlib python3-pandas python3-numpy)
+missing=()
+for p in "${interp_debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test-host-setup: installing ${missing[*]}" >&2
+  apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null; }
+fi
