@@ -280,6 +280,7 @@ describe("item 8: autoResume through a user's port", () => {
 
 describe("item 9: templates, teams and v2 logs", () => {
   test("GET /templates, /templates/{id}, /templates/aliases/{alias}, Template.exists", async () => {
+    expect((await api(`/templates?teamID=${gw.namespace}`)).status).toBe(200);
     const list = await api("/templates");
     expect(list.status).toBe(200);
     const templates = (await list.json()) as Record<string, unknown>[];
@@ -315,6 +316,7 @@ describe("item 9: templates, teams and v2 logs", () => {
 
     const missing: [string, number, string][] = [
       ["/templates/nope", 404, "Template nope not found"],
+      ["/templates?teamID=someone-else", 400, "Team ID param mismatch with the API key"],
       ["/templates/aliases/nope", 404, "template 'nope' not found"],
       [
         "/templates/aliases/Bad%20Alias!",

@@ -224,7 +224,10 @@ export function apiRoutes(ctx: ApiContext): express.Router {
     res.json({ logs: toE2bLogsV2(text, q) });
   });
 
-  r.get("/templates", async (_req: Request, res: Response) => {
+  r.get("/templates", async (req: Request, res: Response) => {
+    const teamID = query(req).teamID;
+    if (teamID !== undefined && teamID !== teamOf(res))
+      throw badRequest("Team ID param mismatch with the API key");
     res.json(await listTemplates(ctx, teamOf(res)));
   });
   r.get("/templates/aliases/:alias", async (req: Request, res: Response) => {
