@@ -31,7 +31,10 @@ import {
 } from "../cluster/test-support/cluster.js";
 import { ENVD_PORT, contractPod } from "../cluster/test-support/sandbox-pod.js";
 import type { KubeletEndpoint } from "../../node-agent/src/memory/checkpoint.js";
-import type { ContainerdClient } from "../../node-agent/src/memory/checkpoint-image.js";
+import {
+  removeCheckpointImage,
+  type ContainerdClient,
+} from "../../node-agent/src/memory/checkpoint-image.js";
 import {
   buildCheckpointImage,
   takeMemoryCheckpoint,
@@ -273,6 +276,9 @@ async function checkpointAndRestore(from: string, to: string, fromClient: Client
   const t2 = Date.now();
   const ip = await startSandboxPod(to, ref, true);
   const restoreMs = Date.now() - t2;
+  // The restored container holds what it needs: the image can go (as a Snapshot's cleanup would).
+  await removeCheckpointImage(containerd(), ref);
+  await removeCheckpointImage(containerd(), ref); // idempotent
   console.log(
     `memory snapshot ${from} → ${to}: checkpoint ${checkpointMs} ms (quiet ${taken.quietMs} ms, kubelet ${taken.checkpointMs} ms), ` +
       `archive ${(image.layerSize / 2 ** 20).toFixed(1)} MiB, image build+import ${imageMs} ms, restore to Ready ${restoreMs} ms`,
@@ -302,13 +308,16 @@ afterEach(async () => {
 });
 
 test("a counting loop, a Python REPL and a terminal survive two checkpoint → restore cycles into new pods", async () => {
-  let client = processClient(await startSandboxPod("first", BASE_IMAGE));
+  let ip = await startSandboxPod("first", BASE_IMAGE);
+  let client = processClient(ip);
   const counter = await startBackground(client, "bash", [
     "-c",
     "i=0; while true; do echo $i > /tmp/counter.new; mv /tmp/counter.new /tmp/counter; i=$((i+1)); sleep 0.05; done",
   ]);
   const repl = await startBackground(client, "python3", ["-u", "-i", "-q"], "stdin");
   const terminal = await startBackground(client, "bash", ["-i"], "pty");
+  // A listening TCP socket (bound to every address, as servers in sandboxes are).
+  await startBackground(client, "python3", ["-m", "http.server", "8000", "-d", "/tmp"]);
   // About 100 MiB of touched memory, so the archive size and times printed are for that much.
   await startBackground(client, "python3", [
     "-c",
@@ -320,12 +329,20 @@ test("a counting loop, a Python REPL and a terminal survive two checkpoint → r
     (await counterValue(client)) > 20 ? true : undefined,
   );
 
+  await waitFor("http.server answering", () =>
+    fetch(`http://${ip}:8000/counter`).then(
+      (r) => (r.ok ? true : undefined),
+      () => undefined,
+    ),
+  );
+
   for (const [from, to] of [
     ["first", "second"],
     ["second", "third"],
   ] as const) {
     const before = await counterValue(client);
-    client = processClient(await checkpointAndRestore(from, to, client));
+    ip = await checkpointAndRestore(from, to, client);
+    client = processClient(ip);
     // The same processes, going on from their memory: the counter never went back to 0.
     const after = await counterValue(client);
     expect(after).toBeGreaterThanOrEqual(before);
@@ -340,6 +357,10 @@ test("a counting loop, a Python REPL and a terminal survive two checkpoint → r
     expect(await converse(client, repl, "x += 1; print('now', x)\n", `now ${x}`)).toContain(
       `now ${x}`,
     );
+    // The server listens in the new pod's network namespace, reached at its new IP.
+    const served = await fetch(`http://${ip}:8000/counter`);
+    expect(served.status).toBe(200);
+    expect(Number((await served.text()).trim())).toBeGreaterThan(after);
     // A terminal (the container's own devpts) keeps its shell and the shell its variable.
     expect(await converse(client, terminal, "echo pty-$((y*7))\n", "pty-42", "pty")).toContain(
       "pty-42",

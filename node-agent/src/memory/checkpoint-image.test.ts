@@ -8,6 +8,9 @@ import {
   CHECKPOINT_NAME_ANNOTATION,
   CONTAINERD_IMAGE_NAME_ANNOTATION,
   CheckpointImageError,
+  CheckpointImportError,
+  importCheckpointImage,
+  removeCheckpointImage,
   checkpointImageDocs,
   ociArchitecture,
   parseImageRef,
@@ -159,5 +162,23 @@ describe("writeCheckpointImage", () => {
     await expect(
       writeCheckpointImage(join(dir, "none.tar"), INFO, join(dir, "o.tar")),
     ).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("containerd steps refuse bad input and report ctr failures", () => {
+  const client = { ctr: "/nonexistent/ctr", address: "/nonexistent.sock" };
+  test("a bad reference is refused before ctr runs", async () => {
+    await expect(removeCheckpointImage(client, "bad")).rejects.toThrow(CheckpointImageError);
+    await expect(
+      importCheckpointImage(client, "/x.tar", { ref: "bad", manifestDigest: LAYER.digest }),
+    ).rejects.toThrow(CheckpointImageError);
+  });
+  test("a failed import is a CheckpointImportError with ctr's failure as its cause", async () => {
+    const err = await importCheckpointImage(client, "/x.tar", {
+      ref: INFO.ref,
+      manifestDigest: LAYER.digest,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckpointImportError);
+    expect(String((err as Error).cause)).toMatch(/ENOENT/);
   });
 });

@@ -305,3 +305,15 @@ export async function importCheckpointImage(
       `containerd lists ${image.ref} as ${digest ?? "nothing"}, not ${image.manifestDigest}`,
     );
 }
+
+/**
+ * Removes the checkpoint image `ref` from containerd (its blobs go with containerd's garbage
+ * collection once no image or container holds them). A missing image is no error: removal is
+ * idempotent, as a Snapshot finalizer needs it.
+ */
+export async function removeCheckpointImage(client: ContainerdClient, ref: string): Promise<void> {
+  parseImageRef(ref);
+  const listed = await runCtr(client, ["images", "ls", "-q"]);
+  if (!listed.split("\n").includes(ref)) return;
+  await runCtr(client, ["images", "rm", "--sync", ref]);
+}
