@@ -320,3 +320,34 @@ test("a resume whose Snapshot is gone makes no pod without its files", async () 
     message: expect.stringMatching(/vanished.*no pod is made without its files/),
   });
 });
+
+test("a reconcile that read the cache before the Ready write does not capture (and freeze) again", async () => {
+  const t = setup();
+  await runningSandbox(t);
+  t.world.addSnapshot("s1", { sandbox: "sb" });
+  await t.snapshots(t.key("s1"));
+  const inProgress = (() => {
+    // What a lagging informer still shows: the Snapshot as it was while the capture ran.
+    let seen: Snapshot | undefined;
+    const original = t.world.snapshotWriter.writeSnapshotStatus;
+    t.world.snapshotWriter.writeSnapshotStatus = async (snap, status) => {
+      const written = await original(snap, status);
+      if (status.phase === "InProgress") seen = written;
+      return written;
+    };
+    return () => seen;
+  })();
+  await t.snapshots(t.key("s1"));
+  expect(snap(t.world, "s1")?.status?.phase).toBe("Ready");
+  const stale = inProgress();
+  const ready = snap(t.world, "s1");
+  t.world.add("Snapshot", stale as Snapshot);
+  const calls = t.world.agentCalls.length;
+  const freezes = t.world.envdCalls.length;
+  await t.snapshots(t.key("s1"));
+  expect(t.world.agentCalls.length).toBe(calls);
+  expect(t.world.envdCalls.length).toBe(freezes);
+  t.world.add("Snapshot", ready as Snapshot);
+  await t.snapshots(t.key("s1"));
+  expect(t.world.agentCalls.length).toBe(calls);
+});

@@ -73,11 +73,15 @@ type Outcome =
 /** Creates the reconcile function of the Snapshot work queue. */
 export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
   const now = deps.now ?? (() => new Date());
+  // Snapshots this process wrote Ready or Failed, by uid, until the cache shows it: a reconcile
+  // that read the cache a moment before the write must not capture (and freeze) a second time.
+  const settled = new Set<string>();
 
   return async function reconcile(key: string): Promise<ReconcileResult | void> {
     const [namespace = "", name = ""] = key.split("/");
     const snap = deps.snapshots.get(name, namespace);
     if (!snap) return;
+    if (snap.metadata.deletionTimestamp) settled.delete(snap.metadata.uid ?? "");
     const finalizers = snap.metadata.finalizers ?? [];
     if (snap.metadata.deletionTimestamp) {
       if (!finalizers.includes(SNAPSHOT_FINALIZER)) return;
@@ -89,7 +93,12 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
       return;
     }
     const phase = snap.status?.phase;
-    if (phase === "Ready" || phase === "Failed") return;
+    const uid = snap.metadata.uid ?? "";
+    if (phase === "Ready" || phase === "Failed") {
+      settled.delete(uid);
+      return;
+    }
+    if (settled.has(uid)) return; // the cache has not caught up with our write yet
     if (!finalizers.includes(SNAPSHOT_FINALIZER)) {
       // Before any byte is stored: a Snapshot deleted later always cleans up after itself.
       await deps.writer.setSnapshotFinalizers(snap, [...finalizers, SNAPSHOT_FINALIZER]);
@@ -111,6 +120,7 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
     const status = nextStatus(current, outcome, now());
     if (!isDeepStrictEqual(status, current.status ?? {})) {
       await deps.writer.writeSnapshotStatus(current, status);
+      if (outcome.phase === "Ready" || outcome.phase === "Failed") settled.add(uid);
       announce(current, outcome);
     }
     if ("retry" in outcome && outcome.retry) throw outcome.retry;
