@@ -197,7 +197,8 @@ test("five Filesystem pauses in a row keep every file, deletion and owner; the s
       [
         "first",
         ...Array.from({ length: i }, (_, k) => `cycle-${k + 1}`),
-        ...(i > 0 ? [`      ${i} root`, "      1 user"] : []),
+        `      ${i} root`,
+        "      1 user",
         hostname.trim(),
         "deleted",
         "",
@@ -210,6 +211,52 @@ test("five Filesystem pauses in a row keep every file, deletion and owner; the s
     return list.length === 1 ? list : undefined;
   });
   expect(left[0]?.metadata.name).toBe((await sandboxes.get("keeper")).status?.lastSnapshot);
+
+  // A Sandbox deleted while paused takes its pause Snapshot, and the stored object, with it.
+  await sandboxes.patch("keeper", { spec: { state: "Paused", pauseMode: "Filesystem" } });
+  const paused = await phaseIs("keeper", "Paused");
+  const pauseSnap = await snapshots.get(paused.status?.lastSnapshot ?? "");
+  const key = pauseSnap.status?.parts?.[0]?.key ?? "";
+  expect((await store.head(key)).size).toBeGreaterThan(0);
+  await sandboxes.delete("keeper");
+  await waitFor("the pause Snapshot gone with its Sandbox", async () =>
+    (await snapshots.getOrUndefined(pauseSnap.metadata.name ?? "")) ? undefined : true,
+  );
+  await expect(store.head(key)).rejects.toMatchObject({ code: "NotFound" });
+});
+
+test("an operator replaced mid-pause finishes the pause: one capture, one pod at a time, the files kept", async () => {
+  await sandboxes.create("handover", { template: { image: IMAGES.base } });
+  const sb = await ready("handover");
+  await run(sb, "echo handed-over > /home/user/h.txt");
+  await sandboxes.patch("handover", { spec: { state: "Paused", pauseMode: "Filesystem" } });
+  await waitFor("the pause capturing", async () =>
+    (await snapshots.list()).some(
+      (s) => s.status?.phase === "InProgress" || s.status?.phase === "Ready",
+    )
+      ? true
+      : undefined,
+  );
+  // The leader goes away mid-pause; the next one picks up from the objects alone.
+  await controller.stop();
+  controller = startSandboxController({
+    kubeConfig: kc,
+    namespace: ns.name,
+    log: createLogger("warn", {}),
+    metrics: createOperatorMetrics(),
+    settings: { envdImage: IMAGES.envd, defaultRuntimeClassName: "runc", kitVolume: "image" },
+    agent: createNodeAgentClient({ port: agent.port, token: agent.token, timeoutMs: 120_000 }),
+    store,
+  });
+  await controller.synced;
+  await phaseIs("handover", "Paused");
+  expect(
+    (await snapshots.list()).filter(
+      (s) => s.metadata.labels?.["soulbox.dev/pause-of"] === "handover",
+    ),
+  ).toHaveLength(1);
+  await sandboxes.patch("handover", { spec: { state: "Running" } });
+  expect(await run(await ready("handover"), "cat /home/user/h.txt")).toBe("handed-over\n");
 });
 
 test("a named Snapshot of a running sandbox lets it run on, and a fork starts from it", async () => {
