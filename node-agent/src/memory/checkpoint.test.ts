@@ -13,6 +13,12 @@ describe("checkpointPath", () => {
       "/checkpoint/ns/p-1/sandbox",
     ],
     [{ namespace: "ns", pod: "p.1", container: "c" }, 59.2, "/checkpoint/ns/p.1/c?timeout=60"],
+    // Only the three names count: a caller's richer object passes as it is.
+    [
+      { namespace: "ns", pod: "p", container: "c", socket: "/a/b" },
+      undefined,
+      "/checkpoint/ns/p/c",
+    ],
   ])("%j", (ref, timeout, path) => expect(checkpointPath(ref, timeout)).toBe(path));
   test.each([
     [{ namespace: "../x", pod: "p", container: "c" }],

@@ -50,9 +50,11 @@ const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /** The kubelet's checkpoint path for `ref`; throws {@link CheckpointError} for a name that is not a DNS name. */
 export function checkpointPath(ref: ContainerRef, timeoutSeconds?: number): string {
-  for (const [what, v] of Object.entries(ref))
+  for (const what of ["namespace", "pod", "container"] as const) {
+    const v = ref[what];
     if (!NAME.test(v))
       throw new CheckpointError(`${what} ${JSON.stringify(v)} is not a valid name`, 0);
+  }
   const q = timeoutSeconds === undefined ? "" : `?timeout=${Math.ceil(timeoutSeconds)}`;
   return `/checkpoint/${ref.namespace}/${ref.pod}/${ref.container}${q}`;
 }

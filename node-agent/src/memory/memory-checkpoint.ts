@@ -69,7 +69,11 @@ export async function takeMemoryCheckpoint(
   try {
     await enterQuiet(clients.containerd, sandbox.containerId, sandbox.executorSocket);
     const t1 = Date.now();
-    const archive = await checkpointContainer(clients.kubelet, sandbox, timeoutSeconds);
+    const archive = await checkpointContainer(
+      clients.kubelet,
+      { namespace: sandbox.namespace, pod: sandbox.pod, container: sandbox.container },
+      timeoutSeconds,
+    );
     return { archive, quietMs: t1 - t0, checkpointMs: Date.now() - t1 };
   } finally {
     // The checkpointed container goes on (a snapshot without a pause, or a failed one). Best
