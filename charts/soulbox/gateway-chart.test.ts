@@ -119,6 +119,7 @@ describe("the gateway with the default values", () => {
       `ClusterRole/-/${GATEWAY}-team`,
       `ClusterRoleBinding/-/${GATEWAY}`,
       "ConfigMap/default/soulbox-template-base",
+      "ConfigMap/default/soulbox-template-code-interpreter-v1",
       `Deployment/${NAMESPACE}/${GATEWAY}`,
       `Role/${NAMESPACE}/${GATEWAY}-api-keys`,
       `RoleBinding/default/${GATEWAY}`,
@@ -428,10 +429,18 @@ describe("gateway values flow into the rendered objects", () => {
     const cms = ofKind<k8s.V1ConfigMap>(objects, "ConfigMap")
       .map((c) => `${c.metadata?.namespace}/${c.metadata?.name}=${c.data?.template?.trim()}`)
       .sort();
+    const interpreter = [
+      "command:",
+      "- /usr/local/bin/node",
+      "- /opt/soulbox/interpreter/code-interpreter.mjs",
+      "image: localhost/soulbox/code-interpreter:latest",
+    ].join("\n");
     expect(cms).toEqual([
       "team-a/soulbox-template-base=image: localhost/soulbox/sandbox-base:latest",
+      `team-a/soulbox-template-code-interpreter-v1=${interpreter}`,
       "team-a/soulbox-template-python=image: registry.example/python:3.12",
       "team-b/soulbox-template-base=image: localhost/soulbox/sandbox-base:latest",
+      `team-b/soulbox-template-code-interpreter-v1=${interpreter}`,
       "team-b/soulbox-template-python=image: registry.example/python:3.12",
     ]);
     // No team: no namespace gets anything, the Sandbox reader stays.

@@ -146,7 +146,19 @@ export function createInterpreterServer(contexts: Contexts, log: Logger): Server
       // No language: a shebang may say which runtime; otherwise Python, as E2B does.
       const language =
         body.language ?? detectRuntime({ code: body.code })?.languages[0] ?? DEFAULT_LANGUAGE;
-      contextId = (await contexts.defaultFor(language)).id;
+      try {
+        contextId = (await contexts.defaultFor(language)).id;
+      } catch (err) {
+        if (!(err instanceof UnknownLanguageError)) throw err;
+        // As an execution error, not a 400: the SDKs surface an error line's name and value
+        // (`execution.error`), but only "400 Bad Request" of a status their proxy may rewrite.
+        res.writeHead(200, { "content-type": "application/x-ndjson" });
+        res.write(
+          `${JSON.stringify({ type: "error", name: err.name, value: err.message, traceback: "" })}\n`,
+        );
+        res.end(`${JSON.stringify({ type: "end_of_execution" })}\n`);
+        return;
+      }
     }
     const abort = new AbortController();
     // The client going away (an SDK timeout aborts its fetch) interrupts the cell.

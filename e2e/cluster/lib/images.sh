@@ -3,16 +3,20 @@
 # sandbox-base, envd, operator and busybox, cached under $IMAGES by the hash of their inputs,
 # and imported into the node's containerd.
 
+# shellcheck source=e2e/cluster/lib/interpreter-image.sh
+source "${BASH_SOURCE[0]%/*}/interpreter-image.sh"
+
 # The images the node imports: name -> reference. envd and operator carry the executor kit;
 # busybox is a root with one static binary (no libc, no shell) that proves the kit runs anywhere.
 ENVD_IMAGE=localhost/soulbox/envd:latest
 OPERATOR_IMAGE=localhost/soulbox/operator:latest
 BUSYBOX_IMAGE=localhost/soulbox/busybox:latest
-IMAGE_NAMES=(pause sandbox-base envd operator busybox)
+IMAGE_NAMES=(pause sandbox-base envd operator busybox code-interpreter)
 image_ref() {
   case $1 in
     pause) echo "$PAUSE_IMAGE" ;; sandbox-base) echo "$BASE_IMAGE" ;; envd) echo "$ENVD_IMAGE" ;;
-    operator) echo "$OPERATOR_IMAGE" ;; busybox) echo "$BUSYBOX_IMAGE" ;; *) die "unknown image '$1'" ;;
+    operator) echo "$OPERATOR_IMAGE" ;; busybox) echo "$BUSYBOX_IMAGE" ;; code-interpreter) echo "$INTERP_IMAGE" ;;
+    *) die "unknown image '$1'" ;;
   esac
 }
 
@@ -127,6 +131,7 @@ image_tar() {
         [ ! -f "$REPO/dist/node-agent.mjs" ] || sha256sum "$REPO/dist/node-agent.mjs"
         declare -f oci_tar fill_kit_root fill_operator; } | sha256sum | cut -c1-16) ;;
     busybox) hash=$({ echo "$DEBIAN_SUITE busybox-static"; declare -f oci_tar fill_busybox; } | sha256sum | cut -c1-16) ;;
+    code-interpreter) hash=$(set -o pipefail; interp_inputs | sha256sum | cut -c1-16) || die "the code-interpreter image's inputs are missing" ;;
     *) die "unknown image '$name'" ;;
   esac
   tar="$IMAGES/$name-$hash.tar"
@@ -143,6 +148,7 @@ image_tar() {
         --config.cmd=--port --config.cmd=49983 --config.cmd=--executor-socket --config.cmd=/soulbox/run/executor.sock ;;
       operator) oci_tar latest "$tar" fill_operator "${kit_entry[@]}" --config.entrypoint=/opt/soulbox/operator.mjs ;;
       busybox) oci_tar latest "$tar" fill_busybox --config.cmd=/bin/busybox --config.cmd=sh ;;
+      code-interpreter) interp_image_build "$tar" ;;
     esac
     find "$IMAGES" -maxdepth 1 -name "$name-*.tar" ! -name "$name-$hash.tar" -delete
     say "built image $name in $((SECONDS - started)) s"

@@ -15,7 +15,7 @@ kit_node() {
 # dist/ (scripts/build.mjs, esbuild: about a second) is rebuilt when missing or older than a source.
 ensure_dist() {
   local node=$1 d=$REPO/dist src=() s
-  for s in envd/src operator/src gateway/src scripts/build.mjs; do [ -e "$REPO/$s" ] && src+=("$REPO/$s"); done
+  for s in envd/src operator/src gateway/src interpreter/src interpreter/python scripts/build.mjs; do [ -e "$REPO/$s" ] && src+=("$REPO/$s"); done
   # dist/gateway.mjs is expected once scripts/build.mjs has the gateway's entry.
   local gateway_ok=1
   grep -q 'gateway/src/main.ts' "$REPO/scripts/build.mjs" && [ ! -f "$d/gateway.mjs" ] && gateway_ok=0
