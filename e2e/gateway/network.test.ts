@@ -247,6 +247,9 @@ test("allowPublicTraffic false: a user port answers only with the traffic access
   expect(open.status).toBe(200);
   await open.text();
 
+  // getInfo shows the network as asked for.
+  const info = await Sandbox.getInfo(sbx.sandboxId);
+  expect(info.network?.allowPublicTraffic).toBe(false);
   // Connecting again hands out the same token.
   const again = await Sandbox.connect(sbx.sandboxId);
   expect(again.trafficAccessToken).toBe(sbx.trafficAccessToken);

@@ -5,6 +5,7 @@
 import type { SandboxMetrics } from "../../../api/envd.js";
 import type { Sandbox } from "../../../api/gen/crd-types.js";
 import { parseQuantity, type Quantity } from "../../../api/quantity.js";
+import { e2bNetworkOf, type E2bNetwork } from "./network.js";
 import type { SandboxTemplate } from "../../../api/gen/crd-types.js";
 import { Annotation } from "../../../api/labels.js";
 import {
@@ -65,6 +66,8 @@ export interface E2bSandboxDetail extends E2bListedSandbox {
   envdAccessToken: string;
   domain: string;
   lifecycle: { onTimeout: "kill" | "pause"; autoResume: boolean };
+  allowInternetAccess?: false;
+  network?: E2bNetwork;
 }
 
 /** E2B `SandboxMetric`. */
@@ -178,6 +181,7 @@ export function toSandboxDetail(s: Sandbox, token: string, domain: string): E2bS
       onTimeout: s.spec.onTimeout === "Pause" ? "pause" : "kill",
       autoResume: autoResumes(s),
     },
+    ...e2bNetworkOf(s.spec.network),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { SandboxNetwork } from "../../../api/gen/crd-types.js";
 import { ApiError } from "./errors.js";
 import {
+  e2bNetworkOf,
   maskedHost,
   networkForCreate,
   networkForUpdate,
@@ -214,4 +215,30 @@ test.each([
   ["example.com", 80, "example.com"],
 ])("maskedHost(%s, %d) is %s", (mask, port, expected) => {
   expect(maskedHost(mask, port)).toBe(expected);
+});
+
+test.each([
+  [undefined, {}],
+  [
+    { denyEgress: ["0.0.0.0/0", "::/0"] },
+    { allowInternetAccess: false, network: { denyOut: ["0.0.0.0/0"], allowPublicTraffic: true } },
+  ],
+  [
+    {
+      allowEgress: ["10.104.0.1"],
+      denyEgress: [],
+      allowPublicTraffic: false,
+      maskRequestHost: "x",
+    },
+    {
+      network: {
+        allowOut: ["10.104.0.1"],
+        denyOut: [],
+        allowPublicTraffic: false,
+        maskRequestHost: "x",
+      },
+    },
+  ],
+])("SandboxDetail's view of %j", (spec, expected) => {
+  expect(e2bNetworkOf(spec)).toEqual(expected);
 });

@@ -168,6 +168,38 @@ const isDomainName = (entry: string) =>
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** E2B's `SandboxNetworkConfig` as `GET /sandboxes/{id}` shows it. */
+export interface E2bNetwork {
+  allowOut?: string[];
+  denyOut?: string[];
+  allowPublicTraffic: boolean;
+  maskRequestHost?: string;
+}
+
+/**
+ * What `SandboxDetail` says of a sandbox's network, from its `spec.network`: `network` when one
+ * was asked for, and `allowInternetAccess: false` when everything not allowed is denied (E2B's
+ * null, here absent, means it was never set). `::/0`, which the gateway adds beside 0.0.0.0/0, is
+ * left out of `denyOut`.
+ */
+export function e2bNetworkOf(n: SandboxNetwork | undefined): {
+  allowInternetAccess?: false;
+  network?: E2bNetwork;
+} {
+  if (!n) return {};
+  const deny = n.denyEgress?.filter((d) => d !== "::/0");
+  const network: E2bNetwork = {
+    ...(n.allowEgress ? { allowOut: n.allowEgress } : {}),
+    ...(deny ? { denyOut: deny } : {}),
+    allowPublicTraffic: n.allowPublicTraffic !== false,
+    ...(n.maskRequestHost ? { maskRequestHost: n.maskRequestHost } : {}),
+  };
+  return {
+    ...(n.denyEgress?.includes("0.0.0.0/0") ? { allowInternetAccess: false as const } : {}),
+    network,
+  };
+}
+
 /** True when the sandbox serves its own ports only to holders of its traffic access token. */
 export function needsTrafficToken(s: Sandbox): boolean {
   return s.spec.network?.allowPublicTraffic === false;
