@@ -219,8 +219,10 @@ test("allowOut opens exactly that address, denyOut closes one, updates apply wit
   expect(await statusFrom(sbx, `http://${LINK_LOCAL}:${port}/`)).toBe("000");
 }, 240_000);
 
-test("allowPublicTraffic false: a user port answers only with the traffic access token; envd still works", async () => {
-  const sbx = await create({ network: { allowPublicTraffic: false } });
+test("allowPublicTraffic false: a user port answers only with the traffic access token (envd still works); maskRequestHost is the Host it sees", async () => {
+  const sbx = await create({
+    network: { allowPublicTraffic: false, maskRequestHost: "masked.example:${PORT}" },
+  });
   expect(sbx.trafficAccessToken).toMatch(/^[A-Za-z0-9_-]{20,}$/);
   await serve(sbx, 8000);
   const url = `https://${sbx.getHost(8000)}/`;
@@ -241,6 +243,24 @@ test("allowPublicTraffic false: a user port answers only with the traffic access
   });
   expect(right.status).toBe(200);
   await right.text();
+
+  // maskRequestHost: the sandbox's server sees the mask as the Host, the port filled in.
+  const echo = [
+    "import http.server as h",
+    "class H(h.BaseHTTPRequestHandler):",
+    "  def do_GET(s):",
+    "    s.send_response(200); s.end_headers(); s.wfile.write(s.headers['Host'].encode())",
+    "h.HTTPServer(('0.0.0.0', 8001), H).serve_forever()",
+  ].join("\n");
+  await sbx.files.write("/tmp/echo-host.py", echo);
+  await sbx.commands.run("python3 /tmp/echo-host.py", { background: true });
+  await waitFor("the Host echo server", async () =>
+    (await statusFrom(sbx, "http://127.0.0.1:8001/")) === "200" ? true : undefined,
+  );
+  const masked = await fetch(`https://${sbx.getHost(8001)}/`, {
+    headers: { "e2b-traffic-access-token": sbx.trafficAccessToken ?? "" },
+  });
+  expect(await masked.text()).toBe("masked.example:8001");
 
   // A public sandbox's port needs no token (the other sandbox serves 8000 too).
   const open = await fetch(`https://${other.getHost(8000)}/`);
