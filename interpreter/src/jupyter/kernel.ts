@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectZmtp, type ZmtpSocket } from "../zmtp/socket.js";
@@ -14,6 +14,12 @@ export interface KernelSpec {
   /** "signal": SIGINT to the kernel process; "message": interrupt_request on the control channel. */
   interruptMode: "signal" | "message";
   env?: Record<string, string>;
+  /**
+   * The kernel may publish a request's output after its `idle` status (Deno 2.9 does, now and
+   * then, for execute_result): a request then ends only after a kernel_info round trip behind it
+   * has gone idle on iopub too, and output that arrives until then is still the request's.
+   */
+  iopubBarrier?: boolean;
 }
 
 /** The end of one execute_request: the reply's status and execution count. */
@@ -34,6 +40,7 @@ interface Pending {
   onMessage: (msg: JupyterMessage) => void;
   reply?: ExecuteOutcome;
   idle: boolean;
+  barrier?: boolean;
   resolve: (o: ExecuteOutcome) => void;
   reject: (e: Error) => void;
 }
@@ -63,17 +70,26 @@ export interface Kernel {
   readonly pid: number;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() =>
-        typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port")),
-      );
-    });
-  });
+/**
+ * `n` distinct free ports: all listened on at once, then released (one at a time, the OS could
+ * hand the same port out twice). The kernel binds them a moment later; that window is Jupyter's
+ * usual one.
+ */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const s = createServer();
+          s.once("error", reject);
+          s.listen(0, "127.0.0.1", () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
 
 /**
@@ -88,13 +104,8 @@ export async function startKernel(
 ): Promise<Kernel> {
   const dir = await mkdtemp(join(tmpdir(), "soulbox-kernel-"));
   const key = randomBytes(32).toString("hex");
-  const ports = {
-    shell: await freePort(),
-    iopub: await freePort(),
-    stdin: await freePort(),
-    control: await freePort(),
-    hb: await freePort(),
-  };
+  const [p0, p1, p2, p3, p4] = await freePorts(5);
+  const ports = { shell: p0!, iopub: p1!, stdin: p2!, control: p3!, hb: p4! };
   const connFile = join(dir, "connection.json");
   await writeFile(
     connFile,
@@ -144,12 +155,22 @@ export async function startKernel(
   let sockets: ZmtpSocket[] = [];
   let iopubSeen = false;
 
+  /** kernel_info request id → the execute request it closes (iopubBarrier). */
+  const barriers = new Map<string, string>();
   const settle = (id: string) => {
     const p = pending.get(id);
-    if (p?.reply && p.idle) {
-      pending.delete(id);
-      p.resolve(p.reply);
+    if (!p?.reply || !p.idle) return;
+    if (spec.iopubBarrier && !p.barrier && conns) {
+      p.barrier = true;
+      const header = makeHeader("kernel_info_request", session);
+      barriers.set(header.msg_id, id);
+      conns.shell.send(
+        encodeJupyter(key, { header, parent_header: {}, metadata: {}, content: {} }),
+      );
+      return;
     }
+    pending.delete(id);
+    p.resolve(p.reply);
   };
   const onShell = (frames: Buffer[]) => {
     const msg = decodeJupyter(key, frames);
@@ -169,6 +190,16 @@ export async function startKernel(
   const onIopub = (frames: Buffer[]) => {
     iopubSeen = true;
     const msg = decodeJupyter(key, frames);
+    const barrierOf = barriers.get(msg.parent_header.msg_id ?? "");
+    if (
+      barrierOf !== undefined &&
+      msg.header.msg_type === "status" &&
+      msg.content.execution_state === "idle"
+    ) {
+      barriers.delete(msg.parent_header.msg_id ?? "");
+      settle(barrierOf);
+      return;
+    }
     const p = pending.get(msg.parent_header.msg_id ?? "");
     if (!p) return;
     if (msg.header.msg_type === "status") {

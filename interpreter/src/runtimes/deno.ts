@@ -13,6 +13,7 @@ function startDeno(cwd: string, env: NodeJS.ProcessEnv, config: RuntimeConfig) {
     {
       argv: [config.deno, "jupyter", "--kernel", "--conn", "{connection_file}"],
       interruptMode: "message",
+      iopubBarrier: true,
       // No update checks in a sandbox kernel. (Not NO_COLOR: with it, Deno 2.9's kernel drops
       // some cells' execute_result; result text loses its colour codes in protocol.ts instead.)
       env: { DENO_NO_UPDATE_CHECK: "1" },
