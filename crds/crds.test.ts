@@ -181,6 +181,18 @@ describe("Sandbox", () => {
     ["a templateRef alone", { templateRef: "python-3.12" }],
     ["a restoreFrom alone", { restoreFrom: "snap-1", state: "Paused" }],
     ["an empty allowEgress (no egress)", { ...image, network: { allowEgress: [] } }],
+    [
+      "E2B's network options (denyEgress, allowPublicTraffic, maskRequestHost)",
+      {
+        ...image,
+        network: {
+          allowEgress: ["10.104.0.1"],
+          denyEgress: ["0.0.0.0/0", "::/0", "203.0.113.7"],
+          allowPublicTraffic: false,
+          maskRequestHost: "localhost:${PORT}",
+        },
+      },
+    ],
   ])("accepts %s", async (_what, spec) => {
     const created = await sandboxes.create(spec);
     expect(created.spec).toMatchObject(spec);
@@ -392,6 +404,13 @@ describe("Sandbox", () => {
         'allowEgress entry "169.254.0.0/16" names a link-local',
         'allowEgress entry "fd00:ec2::254" names a link-local',
         'allowEgress entry "metadata.google.internal" names a link-local',
+      ],
+    ],
+    [
+      "a denyEgress entry that is a hostname",
+      { ...image, network: { denyEgress: ["example.com"] } },
+      [
+        'spec.network.denyEgress[0]: Invalid value: "string": denyEgress entry "example.com" is neither a CIDR (203.0.113.0/24) nor an IP address',
       ],
     ],
     [
