@@ -30,6 +30,11 @@ const LANGUAGES: Array<{ language: string; code: string; runs: number }> = [
   { language: "bash", code: "echo $((1+1))", runs: RUNS },
   { language: "node", code: "console.log(1+1)", runs: Math.ceil(RUNS / 4) },
   { language: "bun", code: "console.log(1+1)", runs: Math.ceil(RUNS / 4) },
+  {
+    language: "edge",
+    code: "export default { fetch() { return new Response(String(1+1)); } }",
+    runs: Math.ceil(RUNS / 4),
+  },
 ];
 
 type SandboxCtor = new (opts: Record<string, unknown>) => Sandbox;
@@ -42,6 +47,7 @@ async function main() {
       ...["--port", "0", "--host", "127.0.0.1", "--cwd", "/tmp", "--python", "/usr/bin/python3"],
       ...["--deno", join(ROOT, "node_modules/@deno/linux-x64-glibc/deno")],
       ...["--bun", join(ROOT, "node_modules/@oven/bun-linux-x64/bin/bun")],
+      ...["--workerd", join(ROOT, "node_modules/@cloudflare/workerd-linux-64/bin/workerd")],
       "--no-warm",
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
@@ -82,7 +88,7 @@ async function main() {
         const out = r.text ?? r.logs.stdout.join("").trim();
         if (out !== "2") throw new Error(`${language}: 1+1 gave ${JSON.stringify(out)}`);
       }
-      const stateful = language === "node" || language === "bun" ? "process per call" : "kernel";
+      const stateful = ["node", "bun", "edge"].includes(language) ? "process per call" : "kernel";
       console.log(
         `| ${language} | ${stateful} | ${ms(quantile(times, 0.5))} | ${ms(quantile(times, 0.99))} | ${runs} | ${ms(firstMs)} |`,
       );

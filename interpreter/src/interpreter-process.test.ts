@@ -10,6 +10,7 @@ const ROOT = join(import.meta.dirname, "..", "..");
 const PYTHON = "/usr/bin/python3";
 const DENO = join(ROOT, "node_modules/@deno/linux-x64-glibc/deno");
 const BUN = join(ROOT, "node_modules/@oven/bun-linux-x64/bin/bun");
+const WORKERD = join(ROOT, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
 
 type Line = Record<string, unknown> & { type: string };
 
@@ -22,7 +23,7 @@ beforeAll(async () => {
     [
       join(ROOT, "dist/code-interpreter.mjs"),
       ...["--port", "0", "--host", "127.0.0.1", "--cwd", "/tmp"],
-      ...["--python", PYTHON, "--deno", DENO, "--bun", BUN],
+      ...["--python", PYTHON, "--deno", DENO, "--bun", BUN, "--workerd", WORKERD],
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
@@ -136,7 +137,7 @@ describe("Python on ipykernel", () => {
     );
     expect(stdout(started)).toBe("looping\n");
     const after = await run({ code: "kept", context_id: id });
-    expect(main(after)).toBe("yes");
+    expect([main(after), after]).toEqual(["yes", expect.anything()]);
   });
 
   it("runs two calls on one context in order, and calls on two contexts in parallel", async () => {
@@ -362,6 +363,18 @@ describe("the other runtimes", () => {
     });
   });
 
+  it("edge runs a fetch handler in workerd for one request; a bad module is an error", async () => {
+    const ok = await run({
+      language: "edge",
+      code: "export default { async fetch(req) { console.log('in worker'); return new Response('hi ' + new URL(req.url).pathname, { status: 201 }); } }",
+    });
+    const result = ok.find((l) => l.type === "result");
+    expect(result).toMatchObject({ text: "hi /", json: { status: 201 } });
+    expect(stdout(ok)).toBe("in worker\n");
+    const bad = errorOf(await run({ language: "edge", code: "export const notAHandler = 1;" }));
+    expect(bad).toMatchObject({ name: "EdgeWorkerError" });
+  });
+
   it("picks the runtime from a shebang when no language is given", async () => {
     expect(stdout(await run({ code: "#!/bin/bash\necho $BASH_VERSION | cut -c1" }))).toMatch(
       /^\d\n$/,
@@ -380,6 +393,7 @@ describe("the other runtimes", () => {
       ["node", false],
       ["bun", false],
       ["bash", true],
+      ["edge", false],
     ]);
   });
 });

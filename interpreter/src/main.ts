@@ -23,6 +23,7 @@ const f = parseFlags(process.argv.slice(2), {
   bun: { type: "string", default: "bun" },
   node: { type: "string", default: process.execPath },
   bash: { type: "string", default: "bash" },
+  workerd: { type: "string", default: "workerd" },
   "helper-dir": { type: "string" },
   "no-warm": { type: "boolean", default: false },
   "log-level": { type: "string", default: "info" },
@@ -35,7 +36,15 @@ const helperDir =
   (existsSync(join(here, "soulbox_kernel.py")) ? here : join(here, "..", "python"));
 
 const contexts = createContexts({
-  config: { python: f.python, deno: f.deno, bun: f.bun, node: f.node, bash: f.bash, helperDir },
+  config: {
+    python: f.python,
+    deno: f.deno,
+    bun: f.bun,
+    node: f.node,
+    bash: f.bash,
+    workerd: f.workerd,
+    helperDir,
+  },
   env: process.env,
   defaultCwd: f.cwd,
   log,

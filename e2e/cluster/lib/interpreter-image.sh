@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The code-interpreter template's image (template code-interpreter-v1, E2B's default for
-# `@e2b/code-interpreter`): sandbox-base plus Debian's Jupyter/Python data stack, Deno and Bun (the
-# binaries their npm packages ship, from node_modules like the kit's node), and SoulBox's
+# `@e2b/code-interpreter`): sandbox-base plus Debian's Jupyter/Python data stack, Deno, Bun and
+# workerd (the binaries their npm packages ship, from node_modules like the kit's node), and SoulBox's
 # interpreter server (dist/code-interpreter.mjs, its Python helper beside it) as the start command.
 # Sourced by images.sh; the image is built from the cached sandbox-base tar, so Debian is
 # bootstrapped once for both.
@@ -12,17 +12,18 @@ INTERP_IMAGE=localhost/soulbox/code-interpreter:latest
 INTERP_PACKAGES=(python3-ipykernel python3-numpy python3-pandas python3-matplotlib)
 INTERP_DENO=node_modules/@deno/linux-x64-glibc/deno
 INTERP_BUN=node_modules/@oven/bun-linux-x64/bin/bun
+INTERP_WORKERD=node_modules/@cloudflare/workerd-linux-64/bin/workerd
 INTERP_DIST=(dist/code-interpreter.mjs dist/soulbox_kernel.py)
 
 # interp_inputs: what the image is made of (its cache key hashes this).
 interp_inputs() {
   local f
-  for f in "$INTERP_DENO" "$INTERP_BUN" "${INTERP_DIST[@]}"; do
+  for f in "$INTERP_DENO" "$INTERP_BUN" "$INTERP_WORKERD" "${INTERP_DIST[@]}"; do
     [ -f "$REPO/$f" ] || { echo "the code-interpreter image needs $f (npm ci; npm run build)" >&2; return 1; }
   done
   echo "${INTERP_PACKAGES[*]} $DEBIAN_SUITE"
   sha256sum "$(image_tar sandbox-base)"
-  (cd "$REPO" && sha256sum "$INTERP_DENO" "$INTERP_BUN" "${INTERP_DIST[@]}")
+  (cd "$REPO" && sha256sum "$INTERP_DENO" "$INTERP_BUN" "$INTERP_WORKERD" "${INTERP_DIST[@]}")
   declare -f oci_tar fill_interpreter
 }
 
@@ -51,6 +52,7 @@ fill_interpreter() {
   : >"$root/etc/resolv.conf"
   install -m 0755 "$REPO/$INTERP_DENO" "$root/usr/local/bin/deno"
   install -m 0755 "$REPO/$INTERP_BUN" "$root/usr/local/bin/bun"
+  install -m 0755 "$REPO/$INTERP_WORKERD" "$root/usr/local/bin/workerd"
   install -d "$root/opt/soulbox/interpreter"
   install -m 0644 "${INTERP_DIST[@]/#/$REPO/}" "$root/opt/soulbox/interpreter/"
   # matplotlib's font cache, built once here instead of in every sandbox's first plot.

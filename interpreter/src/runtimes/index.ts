@@ -1,6 +1,7 @@
 import { bashRuntime } from "./bash.js";
 import { bunRuntime } from "./bun.js";
 import { denoRuntime, typescriptRuntime } from "./deno.js";
+import { edgeRuntime } from "./edge.js";
 import { nodeRuntime } from "./node.js";
 import { pythonRuntime } from "./python.js";
 import type { RuntimeAdapter } from "./types.js";
@@ -13,6 +14,7 @@ export const RUNTIMES: readonly RuntimeAdapter[] = [
   nodeRuntime,
   bunRuntime,
   bashRuntime,
+  edgeRuntime,
 ];
 
 /** The language a request without one runs in (E2B's default). */

@@ -33,6 +33,7 @@ export interface RuntimeConfig {
   node: string;
   bun: string;
   bash: string;
+  workerd: string;
   /** The directory holding soulbox_kernel.py (the Python helper). */
   helperDir: string;
 }
