@@ -558,9 +558,11 @@ function egressCondition(sb: Sandbox, unenforced: string[]): ConditionInput {
     type,
     status: "True",
     reason: EgressReason.Enforced,
-    message: sb.spec.network?.allowEgress
-      ? "every allowEgress entry is in the sandbox's NetworkPolicy"
-      : "the default NetworkPolicy holds: the public internet, no private or link-local ranges",
+    message: sb.spec.network?.denyEgress
+      ? "the sandbox's NetworkPolicy holds: the default reach minus denyEgress, plus every allowEgress entry"
+      : sb.spec.network?.allowEgress
+        ? "every allowEgress entry is in the sandbox's NetworkPolicy"
+        : "the default NetworkPolicy holds: the public internet, no private or link-local ranges",
   };
 }
 
