@@ -68,7 +68,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 beforeAll(async () => {
   await ensureNode();
-  gw = await installGatewayRelease(kubeConfig());
+  gw = await installGatewayRelease(kubeConfig(), { snapshots: true });
   restoreEnv = useSdkEnv(gw);
   custom = kubeConfig().makeApiClient(k8s.CustomObjectsApi);
   core = kubeConfig().makeApiClient(k8s.CoreV1Api);

@@ -1,7 +1,7 @@
 import type { Sandbox } from "../../../api/gen/crd-types.js";
 import { sandboxFixture } from "../../../api/test-support/fixtures.js";
 import { ApiError } from "./errors.js";
-import { pauseModeOf, pausePlan, type PauseMode } from "./lifecycle.js";
+import { pauseFailure, pauseModeOf, pausePlan, type PauseMode } from "./lifecycle.js";
 
 const sandbox = (spec: Partial<Sandbox["spec"]>, phase?: NonNullable<Sandbox["status"]>["phase"]) =>
   sandboxFixture({
@@ -78,4 +78,35 @@ test.each<[string, Sandbox, PauseMode, string, RegExp | undefined]>([
     expect(plan.error.status).toBe(409);
     expect(plan.error.message).toMatch(message ?? /./);
   }
+});
+
+const pausedCondition = (reason: string, observedGeneration?: number) =>
+  sandboxFixture({
+    metadata: { name: "sbx1", generation: 4 },
+    spec: { templateRef: "t", state: "Paused", pauseMode: "Filesystem" },
+    status: {
+      phase: "Running",
+      conditions: [
+        {
+          type: "Paused",
+          status: "False",
+          reason,
+          message: "storage down",
+          lastTransitionTime: "2026-01-01T00:00:00Z",
+          ...(observedGeneration === undefined ? {} : { observedGeneration }),
+        },
+      ],
+    },
+  });
+
+test.each([
+  ["failed for this pause", pausedCondition("SnapshotFailed", 4), 4, true],
+  ["failed for a later generation", pausedCondition("SnapshotFailed", 5), 4, true],
+  // A failure of an earlier pause, not yet replaced by the operator: not this pause's answer.
+  ["failed for an earlier pause", pausedCondition("SnapshotFailed", 3), 4, false],
+  ["no generation observed", pausedCondition("SnapshotFailed"), 4, false],
+  ["still snapshotting", pausedCondition("Snapshotting", 4), 4, false],
+  ["generation unknown", pausedCondition("SnapshotFailed", 1), undefined, true],
+])("pauseFailure: %s", (_what, s, generation, failed) => {
+  expect(pauseFailure(s, generation)?.message).toBe(failed ? "storage down" : undefined);
 });

@@ -7,6 +7,12 @@ import type { Sandbox } from "../../../api/gen/crd-types.js";
 import { Annotation } from "../../../api/labels.js";
 import { WaitTimeoutError, type SandboxIndex } from "../sandboxes/sandbox-index.js";
 import { pauseRefusal } from "../../../api/verdicts.js";
+import {
+  PausedReason,
+  SandboxConditionType,
+  findCondition,
+  type Condition,
+} from "../../../api/conditions.js";
 import { e2bState, expiresAt, isReady } from "../sandboxes/sandbox-state.js";
 import { ApiError, badRequest, conflict, sandboxNotFound } from "./errors.js";
 import type { KubeCalls } from "./kube.js";
@@ -130,24 +136,43 @@ export async function pauseSandbox(
 ): Promise<Sandbox> {
   const plan = pausePlan(s, mode);
   if (plan.act === "refuse") throw plan.error;
-  if (plan.act === "patch")
-    await deps.kube
+  let generation = s.metadata.generation;
+  if (plan.act === "patch") {
+    const written = await deps.kube
       .patchSandbox(nsOf(s), nameOf(s), { spec: { state: "Paused", pauseMode: mode } })
       .catch((err: unknown) => patchFailed(s, err));
+    generation = written.metadata.generation;
+  }
   try {
     return await waitState(deps, s, timeoutMs, "paused", (x) => {
       if (x.status?.phase === "Paused") return true;
       const refused = pauseRefusal(x);
       if (refused) throw conflict(`sandbox '${nameOf(s)}' cannot be paused: ${refused.message}`);
+      const failed = pauseFailure(x, generation);
+      if (failed) throw new ApiError(500, `Error pausing sandbox: ${failed.message}`);
       return false;
     });
   } catch (err) {
-    if (err instanceof ApiError && err.status === 409 && plan.act === "patch")
+    // Refused or failed: the sandbox runs on (the operator thawed it); take the ask back, so it
+    // is not paused later behind the caller's back and a new pause starts afresh.
+    const undo = err instanceof ApiError && (err.status === 409 || err.status === 500);
+    if (undo && plan.act === "patch")
       await deps.kube
         .patchSandbox(nsOf(s), nameOf(s), { spec: { state: "Running" } })
         .catch(() => undefined); // gone meanwhile: nothing to take back
     throw err;
   }
+}
+
+/**
+ * The Paused condition of a Filesystem pause whose Snapshot failed (storage down, no node agent),
+ * observed for `generation` or later (an older one is a failure of an earlier pause). Pure.
+ */
+export function pauseFailure(s: Sandbox, generation: number | undefined): Condition | undefined {
+  const c = findCondition(s.status?.conditions, SandboxConditionType.Paused);
+  if (c?.reason !== PausedReason.SnapshotFailed) return undefined;
+  if (generation !== undefined && (c.observedGeneration ?? 0) < generation) return undefined;
+  return c;
 }
 
 /**
