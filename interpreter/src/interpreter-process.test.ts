@@ -371,6 +371,7 @@ describe("the other runtimes", () => {
     const result = ok.find((l) => l.type === "result");
     expect(result).toMatchObject({ text: "hi /", json: { status: 201 } });
     expect(stdout(ok)).toBe("in worker\n");
+    expect(ok.filter((l) => l.type === "stderr")).toEqual([]);
     const bad = errorOf(await run({ language: "edge", code: "export const notAHandler = 1;" }));
     expect(bad).toMatchObject({ name: "EdgeWorkerError" });
   });

@@ -91,15 +91,24 @@ function edgeSession(workerd: string, cwd: string, env: NodeJS.ProcessEnv): Sess
       const closed = new Promise<number | null>((r) => child.once("close", (c) => r(c)));
       let startError: Error | undefined;
       child.once("error", (err) => (startError = err));
-      for (const [stream, type] of [
-        [child.stdout, "stdout"],
-        [child.stderr, "stderr"],
-      ] as const) {
-        stream.setEncoding("utf8");
-        stream.on("data", (text: string) =>
-          sink.write({ type, text, timestamp: new Date().toISOString() }),
-        );
-      }
+      // workerd's own first stderr line ("Listening on http://127.0.0.1:<port>") is not the
+      // cell's output: it is held until its line ends and dropped.
+      let head: string | undefined = "";
+      const emit = (type: "stdout" | "stderr", text: string) => {
+        if (type === "stderr" && head !== undefined) {
+          head += text;
+          const nl = head.indexOf("\n");
+          if (nl < 0) return;
+          const [first, rest] = [head.slice(0, nl), head.slice(nl + 1)];
+          head = undefined;
+          text =
+            (/^Listening on http:\/\/127\.0\.0\.1:\d+$/.test(first) ? "" : `${first}\n`) + rest;
+          if (text === "") return;
+        }
+        sink.write({ type, text, timestamp: new Date().toISOString() });
+      };
+      child.stdout.setEncoding("utf8").on("data", (t: string) => emit("stdout", t));
+      child.stderr.setEncoding("utf8").on("data", (t: string) => emit("stderr", t));
       const abort = new AbortController();
       const onAbort = () => abort.abort();
       signal.addEventListener("abort", onAbort, { once: true });
