@@ -44,7 +44,8 @@ cmd_build_node() {
 
 # criu under .bin/ (containerd's runc finds it on PATH); the base system's packages stay as they are.
 # With patches/criu-*.patch: on machines whose bounding set lacks CAP_SYS_RESOURCE, criu reads the
-# rlimits of processes of other users (a sandbox's `user`) from /proc/<pid>/limits.
+# rlimits of processes of other users (a sandbox's `user`) from /proc/<pid>/limits; on Linux 6.16+,
+# an inet socket's SO_PASSCRED/SO_PASSSEC (now EOPNOTSUPP) count as off instead of failing the dump.
 build_criu() {
   local stamp; stamp="$CRIU_VERSION+$(cat "$HERE"/patches/criu-*.patch | sha256sum | cut -c1-12)"
   if [ -x "$BIN/criu" ] && [ "$(cat "$BIN/.criu.stamp" 2>/dev/null)" = "$stamp" ]; then return 0; fi
