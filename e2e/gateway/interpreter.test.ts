@@ -4,7 +4,7 @@
  * python/interpreter-requirements.txt, installed into e2e/gateway/.venv-interpreter on first use)
  * through python/interpreter_check.py. Both create sandboxes of the SDKs' default template,
  * code-interpreter-v1 (the chart's, built by e2e/cluster/lib/interpreter-image.sh), and reach its
- * interpreter server on port 49999 through the gateway.
+ * interpreter server on port 49999 through the gateway's host routing (49999-<id>.<domain>, TLS).
  */
 import { Sandbox } from "@e2b/code-interpreter";
 import { TimeoutError } from "e2b";
@@ -15,8 +15,9 @@ import tls from "node:tls";
 import { ensureNode, kubeConfig } from "../cluster/test-support/cluster.js";
 import { installGatewayRelease, type GatewayRelease } from "./release.js";
 
-const SDK_VARS = ["E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY", "E2B_DOMAIN"] as const;
-const saved = Object.fromEntries(SDK_VARS.map((k) => [k, process.env[k]]));
+/** What e2e/cluster/env prints for the SDKs (E2B_DOMAIN: port 49999 is reached at 49999-<id>.<domain>). */
+const SDK_VARS = ["E2B_API_URL", "E2B_API_KEY", "E2B_DOMAIN"] as const;
+const saved = Object.fromEntries([...SDK_VARS, "E2B_SANDBOX_URL"].map((k) => [k, process.env[k]]));
 const defaultCas = tls.getCACertificates("default");
 
 const VENV = fileURLToPath(new URL("./.venv-interpreter", import.meta.url));
@@ -59,13 +60,14 @@ beforeAll(async () => {
     if (!v) throw new Error(`e2e/cluster/env printed no ${k}`);
     process.env[k] = v;
   }
+  delete process.env.E2B_SANDBOX_URL;
   const ca = readFileSync(gw.env.NODE_EXTRA_CA_CERTS ?? "", "utf8");
   tls.setDefaultCACertificates([...defaultCas, ca]);
 }, 300_000);
 
 afterAll(async () => {
   tls.setDefaultCACertificates(defaultCas);
-  for (const k of SDK_VARS) {
+  for (const k of [...SDK_VARS, "E2B_SANDBOX_URL"]) {
     if (saved[k] === undefined) delete process.env[k];
     else process.env[k] = saved[k];
   }
@@ -155,7 +157,7 @@ test("Python SDK: state, streaming, TypeScript, interrupt by timeout, contexts, 
   const env = {
     ...process.env,
     E2B_API_URL: gw.env.E2B_API_URL,
-    E2B_SANDBOX_URL: gw.env.E2B_SANDBOX_URL,
+    E2B_DOMAIN: gw.env.E2B_DOMAIN,
     E2B_API_KEY: gw.env.E2B_API_KEY,
     SSL_CERT_FILE: gw.env.NODE_EXTRA_CA_CERTS,
   };

@@ -1,5 +1,5 @@
 """The official Python `e2b-code-interpreter` SDK against a SoulBox gateway, configured only by
-E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY. Prints one JSON object with what it observed; the
+E2B_API_URL, E2B_DOMAIN and E2B_API_KEY. Prints one JSON object with what it observed; the
 Jest test (e2e/gateway/interpreter.test.ts) checks it."""
 
 import json
