@@ -79,6 +79,15 @@ async function snapshotValues(core: k8s.CoreV1Api, namespace: string, release: s
   ];
 }
 
+/** What the release's pods and claims are doing, for an install that did not become ready. */
+function releaseState(namespace: string): string {
+  const kubectl = (...args: string[]) =>
+    spawnSync(KUBECTL, ["-n", namespace, ...args], { encoding: "utf8" });
+  const pods = kubectl("get", "pods,pvc,daemonsets", "-o", "wide");
+  const events = kubectl("get", "events", "--sort-by=.lastTimestamp");
+  return `${pods.stdout}${pods.stderr}\n${events.stdout.split("\n").slice(-30).join("\n")}`;
+}
+
 /** Installs the chart with the gateway for `teams` = [release namespace, a second namespace]. */
 export async function installGatewayRelease(
   kc: k8s.KubeConfig,
@@ -139,17 +148,21 @@ export async function installGatewayRelease(
       ...(opts.snapshots ? await snapshotValues(core, ns.name, release) : []),
     ];
     installed = true;
-    helmOk([
-      "install",
-      release,
-      CHART,
-      "--namespace",
-      ns.name,
-      ...sets.flatMap((s) => ["--set", s]),
-      "--wait",
-      "--timeout",
-      "180s",
-    ]);
+    try {
+      helmOk([
+        "install",
+        release,
+        CHART,
+        "--namespace",
+        ns.name,
+        ...sets.flatMap((s) => ["--set", s]),
+        "--wait",
+        "--timeout",
+        "180s",
+      ]);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${releaseState(ns.name)}`, { cause: err });
+    }
     const svc = (await core.listNamespacedService({ namespace: ns.name })).items.find(
       (s) => s.metadata?.labels?.["app.kubernetes.io/component"] === "gateway",
     );
