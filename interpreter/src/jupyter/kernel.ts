@@ -297,7 +297,10 @@ export async function startKernel(
             store_history: !silent,
             user_expressions: {},
             allow_stdin: false,
-            stop_on_error: true,
+            // Not stop_on_error: after an error (an interrupt is one) ipykernel would abort the
+            // requests that reach it in the next moment, and the context's next call is one of
+            // them. Calls are queued here, one at a time, so nothing needs aborting.
+            stop_on_error: false,
           },
         }),
       );

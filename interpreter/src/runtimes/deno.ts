@@ -18,7 +18,9 @@ function startDeno(cwd: string, env: NodeJS.ProcessEnv, config: RuntimeConfig) {
       // some cells' execute_result; result text loses its colour codes in protocol.ts instead.)
       env: { DENO_NO_UPDATE_CHECK: "1" },
     },
-    { cwd, env, envCode },
+    // A first silent cell: Deno's kernel compiles its REPL on the first request, and a cold
+    // first request is the one most likely to publish its result late.
+    { cwd, env, envCode, setup: "void 0" },
   );
 }
 

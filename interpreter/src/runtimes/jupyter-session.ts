@@ -61,6 +61,13 @@ export async function startJupyterSession(
             kernel.resumeOutput();
           });
         });
+        if (outcome.status === "aborted")
+          sink.write({
+            type: "error",
+            name: "ExecutionAborted",
+            value: "the kernel aborted this execution",
+            traceback: "",
+          });
         if (outcome.executionCount !== undefined)
           sink.write({ type: "number_of_executions", execution_count: outcome.executionCount });
       } finally {
