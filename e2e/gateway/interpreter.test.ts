@@ -7,7 +7,6 @@
  * interpreter server on port 49999 through the gateway's host routing (49999-<id>.<domain>, TLS).
  */
 import { Sandbox } from "@e2b/code-interpreter";
-import { TimeoutError } from "e2b";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -101,9 +100,12 @@ test("JS SDK: Python and JavaScript keep state, stream, take env vars, are inter
       "42\n",
     ]);
 
-    await expect(sbx.runCode("while True: pass", { timeoutMs: 3_000 })).rejects.toBeInstanceOf(
-      TimeoutError,
-    );
+    // The SDK turns its aborted fetch into a TimeoutError when `error instanceof Error`; in jest's
+    // VM realm undici's DOMException is not an instance of the test's Error, so it arrives as the
+    // AbortError itself (outside jest it is a TimeoutError). Either way the client went away.
+    await expect(sbx.runCode("while True: pass", { timeoutMs: 3_000 })).rejects.toMatchObject({
+      name: expect.stringMatching(/^(TimeoutError|AbortError)$/),
+    });
     expect((await sbx.runCode("x")).text).toBe("20");
 
     const bad = await sbx.runCode("1", { language: "cobol" });
