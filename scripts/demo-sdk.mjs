@@ -1,5 +1,5 @@
 // What an E2B user's program looks like on SoulBox: nothing SoulBox-specific. The SDK finds the
-// gateway through E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY (and trusts the local CA through
+// gateway through E2B_API_URL, E2B_DOMAIN and E2B_API_KEY (and trusts the local CA through
 // NODE_EXTRA_CA_CERTS), all printed by e2e/cluster/env.
 import { Sandbox } from "e2b";
 

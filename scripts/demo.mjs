@@ -31,7 +31,7 @@ for (const line of env.stdout.split("\n")) {
   const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
   if (m) vars[m[1]] = m[2].replace(/^'(.*)'$/, "$1");
 }
-console.error(`demo: E2B_API_URL=${vars.E2B_API_URL} E2B_SANDBOX_URL=${vars.E2B_SANDBOX_URL}`);
+console.error(`demo: E2B_API_URL=${vars.E2B_API_URL} E2B_DOMAIN=${vars.E2B_DOMAIN}`);
 // A child process: NODE_EXTRA_CA_CERTS is only read when Node starts.
 const child = spawn(process.execPath, ["scripts/demo-sdk.mjs", ...args], {
   stdio: "inherit",

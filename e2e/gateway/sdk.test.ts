@@ -19,7 +19,7 @@ import { ensureNode, kubeConfig } from "../cluster/test-support/cluster.js";
 import { AESGCM_PREFIX, readEtcdRaw } from "../cluster/test-support/etcd.js";
 import { installGatewayRelease, type GatewayRelease } from "./release.js";
 
-const SDK_VARS = ["E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY", "E2B_DOMAIN"] as const;
+const SDK_VARS = ["E2B_API_URL", "E2B_API_KEY", "E2B_DOMAIN"] as const;
 const saved = Object.fromEntries(SDK_VARS.map((k) => [k, process.env[k]]));
 const defaultCas = tls.getCACertificates("default");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -86,7 +86,8 @@ afterAll(async () => {
 
 test("e2e/cluster/env prints the three stable lines for this gateway", () => {
   expect(gw.env.E2B_API_URL).toBe(`https://api.${gw.domain}`);
-  expect(gw.env.E2B_SANDBOX_URL).toBe(`https://sandbox.${gw.domain}`);
+  expect(gw.env.E2B_DOMAIN).toBe(gw.domain);
+  expect(gw.env.E2B_SANDBOX_URL).toBeUndefined();
   expect(gw.env.E2B_API_KEY).toMatch(/^e2b_[0-9a-f]{40}$/);
 });
 
@@ -141,8 +142,8 @@ test("create, run with streaming output, write and read files, list by metadata,
 }, 180_000);
 
 test("host routing over TLS: {port}-{id}.{domain} for envd, signed file URLs and a user's port", async () => {
-  delete process.env.E2B_SANDBOX_URL; // the SDK then uses the domain the API returned
-  try {
+  // env exports no E2B_SANDBOX_URL: the SDK uses the domain the API returned.
+  {
     const sbx = await Sandbox.create("base", { timeoutMs: 120_000 });
     try {
       expect(sbx.getHost(8000)).toBe(`8000-${sbx.sandboxId}.${gw.domain}`);
@@ -172,8 +173,6 @@ test("host routing over TLS: {port}-{id}.{domain} for envd, signed file URLs and
     } finally {
       await sbx.kill();
     }
-  } finally {
-    process.env.E2B_SANDBOX_URL = gw.env.E2B_SANDBOX_URL;
   }
 }, 180_000);
 
@@ -225,7 +224,7 @@ test("bad input: unknown ids, another team's sandbox, expired and unknown keys, 
   const key = gw.env.E2B_API_KEY ?? "";
   await expect(Sandbox.connect("nosuchsandbox0000000")).rejects.toBeInstanceOf(NotFoundError);
   expect(await Sandbox.kill("nosuchsandbox0000000")).toBe(false);
-  const health = await fetch(`${gw.env.E2B_SANDBOX_URL}/health`, {
+  const health = await fetch(`https://sandbox.${gw.domain}/health`, {
     headers: { "E2b-Sandbox-Id": "nosuchsandbox0000000", "E2b-Sandbox-Port": "49983" },
   });
   expect(health.status).toBe(502);
@@ -279,7 +278,7 @@ test("the official Python SDK: create, stream a command, envVars, files, list by
   const env = {
     ...process.env,
     E2B_API_URL: gw.env.E2B_API_URL,
-    E2B_SANDBOX_URL: gw.env.E2B_SANDBOX_URL,
+    E2B_DOMAIN: gw.env.E2B_DOMAIN,
     E2B_API_KEY: gw.env.E2B_API_KEY,
     SSL_CERT_FILE: gw.env.NODE_EXTRA_CA_CERTS,
   };

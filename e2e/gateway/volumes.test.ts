@@ -12,7 +12,7 @@ import * as k8s from "@kubernetes/client-node";
 import { ensureNode, kubeConfig } from "../cluster/test-support/cluster.js";
 import { installGatewayRelease, type GatewayRelease } from "./release.js";
 
-const SDK_VARS = ["E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY", "E2B_DOMAIN"] as const;
+const SDK_VARS = ["E2B_API_URL", "E2B_API_KEY", "E2B_DOMAIN"] as const;
 const saved = Object.fromEntries(SDK_VARS.map((k) => [k, process.env[k]]));
 const defaultCas = tls.getCACertificates("default");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -105,6 +105,7 @@ node_up() {
   ensure_bridge
   ensure_service_net
   write_node_config
+  share_state_mounts
   alive containerd || start_containerd
   wait_for containerd 30 containerd_ready
   import_images
@@ -117,6 +118,14 @@ node_up() {
   network_policy_up
   gpu_plugin_up
   say "node $NODE_NAME ready in $((SECONDS - started)) s (containerd $CONTAINERD_VERSION, socket $STATE/containerd/containerd.sock)"
+}
+
+# The node agent (a pod) sees the container root filesystems that containerd mounts after it
+# started only through mount propagation (HostToContainer), which needs the host path to be on a
+# shared mount, as / is on most distributions but not on this machine: the state dir becomes one.
+share_state_mounts() {
+  awk -v s="$STATE" '$5 == s {found=1} END {exit !found}' /proc/self/mountinfo || mount --rbind "$STATE" "$STATE"
+  mount --make-rshared "$STATE"
 }
 
 # Unmounts everything mounted under the state dir, deepest first.
@@ -172,5 +181,6 @@ node_down() {
   for pid in "${inits[@]}" "${shims[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   for name in "${netns[@]}"; do ip netns delete "$name" 2>/dev/null || true; done
   unmount_state
+  umount "$STATE" 2>/dev/null || umount -l "$STATE" 2>/dev/null || true
   remove_cgroup_root
 }
