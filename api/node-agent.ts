@@ -15,6 +15,8 @@ export const NODE_AGENT_PORT = 9479;
 export const NodeAgentPath = {
   capture: "/v1/capture",
   restore: "/v1/restore",
+  restoreImage: "/v1/restore-image",
+  wake: "/v1/wake",
   health: "/healthz",
 } as const;
 
@@ -27,7 +29,21 @@ export const NODE_AGENT_TOKEN_FILE_ENV = "SOULBOX_NODE_AGENT_TOKEN_FILE";
  */
 export const RESTORED_MARKER = "run/restored";
 
-/** `POST /v1/capture`: the container's changes over its image, as a tar layer, into the store. */
+/**
+ * What a capture takes. `Filesystem`: the container's changes over its image, as a tar layer.
+ * `Memory`: a CRIU checkpoint of the container through the kubelet (processes, memory, and the
+ * changed files inside the archive), stored as one part and also made the node's checkpoint image.
+ */
+export type CaptureMode = "Filesystem" | "Memory";
+
+/** The kubelet's name of the container a Memory capture checkpoints. */
+export interface PodContainerRef {
+  namespace: string;
+  pod: string;
+  container: string;
+}
+
+/** `POST /v1/capture`: one part of a Snapshot, into the store. */
 export interface CaptureRequest {
   /** Joins a capture already running with the same id (the Snapshot's uid). */
   id: string;
@@ -35,6 +51,19 @@ export interface CaptureRequest {
   containerID: string;
   /** The object key to write (relative to the store's prefix); an existing object is replaced. */
   key: string;
+  /** Default `Filesystem`. */
+  mode?: CaptureMode;
+  /** Memory: the container, as the kubelet checkpoint API names it. */
+  target?: PodContainerRef;
+  /** Memory: the checkpoint image to make in the node's containerd (`repository:tag`). */
+  image?: string;
+  /** Memory: the image the container runs (recorded in the checkpoint image). */
+  rootfsImage?: string;
+  /**
+   * Memory: the executor's socket inside the container; the executor closes it for the
+   * checkpoint (CRIU cannot dump a socket whose peer is in another container).
+   */
+  executorSocket?: string;
 }
 
 /** What a capture stored. */
@@ -48,6 +77,8 @@ export interface CaptureResult {
   /** Paths left out because a tar layer cannot carry them here (device nodes, sockets). */
   skipped: string[];
   durationMs: number;
+  /** Memory: the checkpoint image now in the node's containerd. */
+  image?: string;
 }
 
 /** `POST /v1/restore`: apply a stored layer to a new container before its command starts. */
@@ -72,9 +103,47 @@ export interface RestoreResult {
   durationMs: number;
 }
 
+/**
+ * `POST /v1/restore-image`: make sure the node's containerd has the checkpoint image of a Memory
+ * Snapshot before a pod names it. An image already there is kept when its layer (the archive) has
+ * the recorded sha256; otherwise the stored archive is read (and checked) and imported.
+ */
+export interface RestoreImageRequest {
+  /** Joins a call already running with the same id. */
+  id: string;
+  /** The memory part's key and recorded sha256. */
+  key: string;
+  sha256: string;
+  /** The checkpoint image reference (`repository:tag`). */
+  image: string;
+  /** The checkpointed container's name (the checkpoint image's annotation). */
+  container: string;
+}
+
+/** What a restore-image call did. */
+export interface RestoreImageResult {
+  /** False when the image was on the node already (with the recorded archive). */
+  imported: boolean;
+  durationMs: number;
+}
+
+/**
+ * `POST /v1/wake`: a container restored from a Memory checkpoint wakes with its executor quiet
+ * (it was checkpointed so); this tells it to listen again, so the new pod's sidecar reaches it.
+ * Idempotent: an executor that listens already ignores it.
+ */
+export interface WakeRequest {
+  id: string;
+  containerID: string;
+}
+
 /** Why a call failed, as the agent's error body says it. */
 export type NodeAgentErrorCode =
   | "InvalidArgument"
+  /** Memory mode on a container whose runtime CRIU cannot reach (Kata, gVisor). */
+  | "RuntimeNotSupported"
+  /** Memory mode on an agent started without the kubelet and containerd settings it needs. */
+  | "MemoryNotConfigured"
   | "Unauthorized"
   | "ContainerNotFound"
   | "IntegrityMismatch"

@@ -3,6 +3,8 @@
  */
 import type { NodeAgentErrorCode } from "../../api/node-agent.js";
 import { isStorageError } from "../../lib/storage/index.js";
+import { CheckpointImageError } from "./memory/checkpoint-image.js";
+import { MemoryNotSupportedError } from "./memory/memory-checkpoint.js";
 
 /** A failure of an agent call, with the cause kept. */
 export class NodeAgentError extends Error {
@@ -18,6 +20,8 @@ export class NodeAgentError extends Error {
 
 const STATUS: Record<NodeAgentErrorCode, number> = {
   InvalidArgument: 400,
+  RuntimeNotSupported: 422,
+  MemoryNotConfigured: 501,
   Unauthorized: 401,
   ContainerNotFound: 404,
   IntegrityMismatch: 422,
@@ -33,11 +37,16 @@ export function httpStatus(code: NodeAgentErrorCode): number {
 
 /**
  * Any error as a {@link NodeAgentError}: storage errors keep their meaning (a sha256 mismatch is
- * IntegrityMismatch, a store that cannot be reached is StorageUnavailable), the rest is Internal.
+ * IntegrityMismatch, a store that cannot be reached is StorageUnavailable), a runtime CRIU cannot
+ * reach is RuntimeNotSupported, the rest is Internal.
  */
 export function toNodeAgentError(err: unknown, what: string): NodeAgentError {
   if (err instanceof NodeAgentError) return err;
   const detail = err instanceof Error ? err.message : String(err);
+  if (err instanceof MemoryNotSupportedError)
+    return new NodeAgentError("RuntimeNotSupported", detail, { cause: err });
+  if (err instanceof CheckpointImageError)
+    return new NodeAgentError("InvalidArgument", `${what}: ${detail}`, { cause: err });
   if (isStorageError(err, "IntegrityMismatch"))
     return new NodeAgentError("IntegrityMismatch", `${what}: ${detail}`, { cause: err });
   if (isStorageError(err, "NotFound"))

@@ -1,8 +1,14 @@
 /**
- * soulbox-node-agent: one per node (a privileged DaemonSet on the host network). It does what
- * only the node can: read a container's overlay upper directory into a snapshot layer, and
- * apply a layer to a new container's root filesystem before its command starts. The operator
- * calls it (api/node-agent.ts); it never acts on its own.
+ * soulbox-node-agent: one per node (a privileged DaemonSet on the host network and pid
+ * namespace). It does what only the node can: read a container's overlay upper directory into a
+ * snapshot layer, apply a layer to a new container's root filesystem before its command starts,
+ * and (Memory mode) checkpoint a container through the kubelet into a stored archive and a
+ * checkpoint image in containerd, put that image back on the node, and wake a restored executor.
+ * The operator calls it (api/node-agent.ts); it never acts on its own.
+ *
+ * 1. Parse flags and env (a bad one exits 2 with the usage).
+ * 2. Read the bearer token, open the store and the node cache.
+ * 3. Serve the calls until SIGTERM/SIGINT, then close the cache and the store.
  */
 import { readFile } from "node:fs/promises";
 import { ConfigError } from "../../lib/flags.js";
@@ -10,6 +16,7 @@ import { createLogger } from "../../lib/log.js";
 import { storageFromEnvironment, type ObjectStore } from "../../lib/storage/index.js";
 import { createNodeCache } from "../../lib/storage/node-cache.js";
 import { capture } from "./capture.js";
+import { captureMemory, restoreImage, wake, type MemoryDeps } from "./memory-capture.js";
 import { USAGE, parseConfig } from "./config.js";
 import { NodeAgentError } from "./errors.js";
 import { restore } from "./restore.js";
@@ -48,13 +55,45 @@ function needStore(): ObjectStore {
   return store;
 }
 
+/** The Memory calls' deps; a typed refusal when the agent was started without them. */
+async function needMemory(): Promise<MemoryDeps> {
+  const m = cfg.memory;
+  if (!m)
+    throw new NodeAgentError(
+      "MemoryNotConfigured",
+      "this node agent has no kubelet and containerd settings (Helm values nodeAgent.memory): Memory snapshots are off on this node",
+    );
+  return {
+    store: needStore(),
+    ...(cache ? { cache } : {}),
+    containerd: { ctr: m.ctr, address: m.containerdAddress },
+    kubelet: {
+      url: m.kubeletUrl,
+      ca: await readFile(m.kubeletCa),
+      ...(m.kubeletTokenFile ? { tokenFile: m.kubeletTokenFile } : {}),
+      ...(m.kubeletCert && m.kubeletKey
+        ? { cert: await readFile(m.kubeletCert), key: await readFile(m.kubeletKey) }
+        : {}),
+    },
+    workDir: cfg.workDir,
+  };
+}
+
 const server = await serveAgent({
   host: cfg.host,
   port: cfg.port,
   token,
   log,
   handlers: {
-    capture: (req) => capture(req, { store: needStore(), containerdState: cfg.containerdState }),
+    capture: async (req) =>
+      req.mode === "Memory"
+        ? captureMemory(req, await needMemory())
+        : capture(req, { store: needStore(), containerdState: cfg.containerdState }),
+    restoreImage: async (req) => restoreImage(req, await needMemory()),
+    wake: async (req) => {
+      await wake(req, await needMemory());
+      return { woken: true };
+    },
     restore: (req) =>
       restore(req, {
         store: needStore(),
@@ -69,6 +108,7 @@ log.info("serving", {
   port: cfg.port,
   storage: store?.displayUrl ?? "none",
   cache: cfg.cacheDir ?? "none",
+  memory: cfg.memory ? cfg.memory.kubeletUrl : "off",
 });
 
 for (const signal of ["SIGTERM", "SIGINT"] as const)

@@ -9,15 +9,20 @@ import {
   NodeAgentPath,
   type CaptureRequest,
   type NodeAgentErrorBody,
+  type PodContainerRef,
+  type RestoreImageRequest,
   type RestoreRequest,
+  type WakeRequest,
 } from "../../api/node-agent.js";
 import type { Logger } from "../../lib/log.js";
 import { NodeAgentError, httpStatus, toNodeAgentError } from "./errors.js";
 
-/** The work behind the routes (capture.ts and restore.ts, bound to their deps). */
+/** The work behind the routes (capture.ts, restore.ts and memory-capture.ts, bound to their deps). */
 export interface AgentHandlers {
   capture(req: CaptureRequest): Promise<unknown>;
   restore(req: RestoreRequest): Promise<unknown>;
+  restoreImage(req: RestoreImageRequest): Promise<unknown>;
+  wake(req: WakeRequest): Promise<unknown>;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -57,6 +62,35 @@ export function requireStrings<K extends string>(
   return out;
 }
 
+/**
+ * A capture request out of its JSON body: the required strings, and the Memory fields when the
+ * mode asks for them (checked in depth by the Memory capture). Pure.
+ */
+export function parseCaptureRequest(body: Record<string, unknown>): CaptureRequest {
+  const req: CaptureRequest = requireStrings(body, ["id", "containerID", "key"] as const);
+  const mode = body.mode ?? "Filesystem";
+  if (mode !== "Filesystem" && mode !== "Memory")
+    throw new NodeAgentError(
+      "InvalidArgument",
+      `"mode" must be Filesystem or Memory, not ${JSON.stringify(mode)}`,
+    );
+  if (mode === "Filesystem") return req;
+  req.mode = mode;
+  const target = body.target;
+  if (!target || typeof target !== "object" || Array.isArray(target))
+    throw new NodeAgentError(
+      "InvalidArgument",
+      `mode Memory needs "target" (namespace, pod, container)`,
+    );
+  req.target = requireStrings(
+    target as Record<string, unknown>,
+    ["namespace", "pod", "container"] as const,
+  ) satisfies PodContainerRef;
+  Object.assign(req, requireStrings(body, ["image", "executorSocket"] as const));
+  if (typeof body.rootfsImage === "string" && body.rootfsImage) req.rootfsImage = body.rootfsImage;
+  return req;
+}
+
 function authorized(req: IncomingMessage, token: Buffer): boolean {
   const header = req.headers.authorization ?? "";
   const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
@@ -93,8 +127,22 @@ export async function serveAgent(options: {
     if (!authorized(req, token))
       throw new NodeAgentError("Unauthorized", "a valid bearer token is required");
     if (req.method === "POST" && path === NodeAgentPath.capture) {
-      const body = requireStrings(await readJson(req), ["id", "containerID", "key"] as const);
+      const body = parseCaptureRequest(await readJson(req));
       return [200, await once(`capture:${body.id}`, () => options.handlers.capture(body))];
+    }
+    if (req.method === "POST" && path === NodeAgentPath.restoreImage) {
+      const body = requireStrings(await readJson(req), [
+        "id",
+        "key",
+        "sha256",
+        "image",
+        "container",
+      ] as const);
+      return [200, await once(`image:${body.id}`, () => options.handlers.restoreImage(body))];
+    }
+    if (req.method === "POST" && path === NodeAgentPath.wake) {
+      const body = requireStrings(await readJson(req), ["id", "containerID"] as const);
+      return [200, await once(`wake:${body.id}`, () => options.handlers.wake(body))];
     }
     if (req.method === "POST" && path === NodeAgentPath.restore) {
       const body = requireStrings(await readJson(req), [
