@@ -26,8 +26,38 @@ export function restoreSource(sb: Pick<Sandbox, "spec" | "status">): string | un
   return sb.status?.lastSnapshot ?? sb.spec.restoreFrom;
 }
 
-/** The filesystem part of a Ready Snapshot; undefined when it has none (not Ready yet). */
-export function filesystemPart(snap: Snapshot | undefined) {
+/** The object key of a Memory Snapshot's checkpoint archive (beside its filesystem key). */
+export function memoryKey(snap: Pick<Snapshot, "metadata">): string {
+  const { namespace = "default", name = "", uid = "" } = snap.metadata;
+  return `snapshots/${namespace}/${name}-${uid}/memory.tar`;
+}
+
+/**
+ * The checkpoint image a Memory Snapshot makes in its node's containerd: a local name no
+ * registry serves (the kubelet finds it on the node or the pull fails), unique per incarnation.
+ */
+export function checkpointImageRef(snap: Pick<Snapshot, "metadata">): string {
+  const { namespace = "default", name = "", uid = "" } = snap.metadata;
+  return `localhost/soulbox/checkpoint/${namespace}/${name}:${uid}`;
+}
+
+/** How a pod is made from a Snapshot: which part it restores, and for Memory where and from what. */
+export type RestorePlan =
+  | { kind: "filesystem"; key: string; sha256: string }
+  | { kind: "memory"; key: string; sha256: string; node: string; image: string };
+
+/**
+ * How a pod starts from `snap`: a Ready Snapshot with a `memory` part (and the node and image it
+ * recorded) brings the processes back; one with a `filesystem` part puts the files back; anything
+ * else (missing, not Ready, no part) cannot be restored. Pure.
+ */
+export function restorePlan(snap: Snapshot | undefined): RestorePlan | undefined {
   if (snap?.status?.phase !== "Ready") return undefined;
-  return snap.status.parts?.find((p) => p.name === "filesystem");
+  const parts = snap.status.parts ?? [];
+  const memory = parts.find((p) => p.name === "memory");
+  const { node, checkpointImage } = snap.status;
+  if (memory && node && checkpointImage)
+    return { kind: "memory", key: memory.key, sha256: memory.sha256, node, image: checkpointImage };
+  const fs = parts.find((p) => p.name === "filesystem");
+  return fs ? { kind: "filesystem", key: fs.key, sha256: fs.sha256 } : undefined;
 }

@@ -201,6 +201,12 @@ export interface SandboxSpec {
    */
   pauseMode?: "Freeze" | "Filesystem" | "Memory";
   /**
+   * What a `Memory` pause does when the sandbox's runtime cannot be checkpointed (Kata, gVisor).
+   * Unset: the pause is refused, a condition says why and the sandbox keeps running. `Filesystem`:
+   * it pauses into a Filesystem snapshot instead (processes restart on resume).
+   */
+  pauseFallback?: "Filesystem";
+  /**
    * Seconds from the start of the sandbox until `onTimeout` acts; at most 30 days (2592000). No
    * timeout when absent. Changing it moves `status.expiresAt`.
    */
@@ -569,6 +575,16 @@ export interface SnapshotStatus {
   size?: number | string;
   /** The SHA-256 of the stored archive, in lowercase hex. */
   sha256?: string;
+  /**
+   * Memory mode: the node the checkpoint was taken on. A restore runs there (the checkpoint image
+   * and the image it layers on are on that node).
+   */
+  node?: string;
+  /**
+   * Memory mode: the checkpoint image made from the `memory` part in that node's containerd (put
+   * back from the store on restore when it is gone).
+   */
+  checkpointImage?: string;
   /** Where the snapshot was stored (its full object-storage URL). */
   location?: string;
   /**

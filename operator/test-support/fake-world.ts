@@ -17,7 +17,12 @@ import {
   type Snapshot,
   type SnapshotSpec,
 } from "../../api/gen/crd-types.js";
-import type { CaptureRequest, RestoreRequest } from "../../api/node-agent.js";
+import type {
+  CaptureRequest,
+  RestoreImageRequest,
+  RestoreRequest,
+  WakeRequest,
+} from "../../api/node-agent.js";
 import type { NodeAgentClient } from "../src/controller/node-agent-client.js";
 import type { SnapshotWriter } from "../src/controller/reconcile-snapshot.js";
 import type { Cache } from "../../lib/informer-cache.js";
@@ -228,9 +233,9 @@ export function createFakeWorld(ns = "team-a") {
     },
   };
   const agentCalls: {
-    op: "capture" | "restore";
+    op: "capture" | "restore" | "restoreImage" | "wake";
     hostIP: string;
-    req: CaptureRequest | RestoreRequest;
+    req: CaptureRequest | RestoreRequest | RestoreImageRequest | WakeRequest;
   }[] = [];
   let agentError: Error | undefined;
   const agent: NodeAgentClient = {
@@ -244,12 +249,23 @@ export function createFakeWorld(ns = "team-a") {
         entries: 7,
         skipped: [],
         durationMs: 5,
+        ...(req.mode === "Memory" && req.image ? { image: req.image } : {}),
       };
     },
     async restore(hostIP, req) {
       agentCalls.push({ op: "restore", hostIP, req });
       if (agentError) throw agentError;
       return { applied: true, entries: 7, durationMs: 5 };
+    },
+    async restoreImage(hostIP, req) {
+      agentCalls.push({ op: "restoreImage", hostIP, req });
+      if (agentError) throw agentError;
+      return { imported: false, durationMs: 1 };
+    },
+    async wake(hostIP, req) {
+      agentCalls.push({ op: "wake", hostIP, req });
+      if (agentError) throw agentError;
+      return { woken: true };
     },
   };
   const recorder: EventRecorder = {

@@ -1,6 +1,7 @@
 /**
  * The operator's calls to the node agent on a sandbox's node (api/node-agent.ts): capture a
- * container's files into the store, restore them into a new container. The agent listens on
+ * container's files (or, Memory mode, a checkpoint of it) into the store, restore them into a new
+ * container, put a checkpoint image back on the node and wake a restored executor. The agent listens on
  * the node's address (host network), so the pod's `status.hostIP` is where to call.
  */
 import {
@@ -8,14 +9,19 @@ import {
   type CaptureRequest,
   type CaptureResult,
   type NodeAgentErrorCode,
+  type RestoreImageRequest,
+  type RestoreImageResult,
   type RestoreRequest,
   type RestoreResult,
+  type WakeRequest,
 } from "../../../api/node-agent.js";
 
 /** What the operator asks of node agents. */
 export interface NodeAgentClient {
   capture(hostIP: string, req: CaptureRequest): Promise<CaptureResult>;
   restore(hostIP: string, req: RestoreRequest): Promise<RestoreResult>;
+  restoreImage(hostIP: string, req: RestoreImageRequest): Promise<RestoreImageResult>;
+  wake(hostIP: string, req: WakeRequest): Promise<unknown>;
 }
 
 /** The agent did not do what was asked; `code` is its error code when it answered. */
@@ -29,12 +35,17 @@ export class NodeAgentCallError extends Error {
     super(message, options);
   }
 
-  /** True when no retry can help (bad input, a corrupted snapshot, no storage configured). */
+  /**
+   * True when no retry can help (bad input, a corrupted snapshot, no storage configured, a
+   * runtime CRIU cannot reach, an agent without its Memory settings).
+   */
   get permanent(): boolean {
     return (
       this.code === "InvalidArgument" ||
       this.code === "IntegrityMismatch" ||
-      this.code === "StorageNotConfigured"
+      this.code === "StorageNotConfigured" ||
+      this.code === "RuntimeNotSupported" ||
+      this.code === "MemoryNotConfigured"
     );
   }
 }
@@ -78,5 +89,8 @@ export function createNodeAgentClient(opts: {
   return {
     capture: (hostIP, req) => call<CaptureResult>(hostIP, NodeAgentPath.capture, req),
     restore: (hostIP, req) => call<RestoreResult>(hostIP, NodeAgentPath.restore, req),
+    restoreImage: (hostIP, req) =>
+      call<RestoreImageResult>(hostIP, NodeAgentPath.restoreImage, req),
+    wake: (hostIP, req) => call<unknown>(hostIP, NodeAgentPath.wake, req),
   };
 }

@@ -97,6 +97,8 @@ const TEMPLATE_RETRY_MS = 30_000;
  */
 export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
   const now = deps.now ?? (() => new Date());
+  // Memory pauses need the node agents (the checkpoint is theirs to take and put back).
+  const memory = deps.agent !== undefined;
 
   return async function reconcile(key: string): Promise<ReconcileResult | void> {
     const [namespace = "", name = ""] = key.split("/");
@@ -135,9 +137,9 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
       ),
       lookUpPod(ctx),
     ]);
-    // A Filesystem pause keeps the sandbox without a pod until it resumes.
-    const fsPause =
-      desiredPaused(sb, t, expiry).paused && (sb.spec.pauseMode ?? "Freeze") === "Filesystem";
+    // A Filesystem or Memory pause keeps the sandbox without a pod until it resumes.
+    const mode = sb.spec.pauseMode ?? "Freeze";
+    const fsPause = desiredPaused(sb, t, expiry, memory).paused && mode !== "Freeze";
     const pausedAway = fsPause && !lookup.own && !lookup.taken;
     // A sandbox with GPUs gets its pod once its GpuAllocation is Bound (the pod goes to that node).
     const gpu = lookup.own || lookup.taken || pausedAway ? {} : await syncGpuAllocation(ctx);
@@ -171,6 +173,7 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
       podName: name,
       templateError: pod.templateError,
       frozen: envd.frozen,
+      memoryPause: memory,
       unenforcedEgress: unenforced,
       applyFailures: childFailures(ctx.failures.list),
       envdFailure: envd.failure,
@@ -251,7 +254,7 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
     t: Date,
     thaw = false,
   ): Promise<{ frozen?: boolean; failure?: Observed["envdFailure"]; error?: Failure }> {
-    const asked = desiredPaused(ctx.sb, t, expiry);
+    const asked = desiredPaused(ctx.sb, t, expiry, memory);
     // A Filesystem pause whose Snapshot failed lets the sandbox run on.
     const pause = thaw ? { ...asked, paused: false } : asked;
     const podIP = pod?.status?.podIP;

@@ -1,5 +1,5 @@
 /**
- * The Snapshot reconciler and the Sandbox reconciler's Filesystem pause and restore, against the
+ * The Snapshot reconciler and the Sandbox reconciler's Filesystem and Memory pause and restore, against the
  * in-memory world (operator/test-support/fake-world.ts) with a fake node agent: the real agent
  * and node are in e2e/snapshots/filesystem.test.ts.
  */
@@ -126,7 +126,6 @@ test("a Snapshot gets its finalizer first, then is captured frozen and thawed, a
 
 test.each<[string, Parameters<typeof setup>[0], () => Snapshot["spec"], string]>([
   ["a Sandbox that does not exist", {}, () => ({ sandbox: "nobody" }), "SandboxNotFound"],
-  ["mode Memory", {}, () => ({ sandbox: "sb", mode: "Memory" }), "ModeNotSupported"],
   ["no object storage", { store: false }, () => ({ sandbox: "sb" }), "StorageNotConfigured"],
   ["no node agent", { agent: false }, () => ({ sandbox: "sb" }), "StorageNotConfigured"],
 ])(
@@ -189,7 +188,8 @@ test("a deleted Snapshot deletes its stored objects, then lets go of its finaliz
     s.metadata.deletionTimestamp = "2026-03-01T10:01:00Z" as unknown as Date & string;
   });
   await t.snapshots(t.key("s1"));
-  expect(t.deleted).toEqual([key]);
+  // Its Memory key too: a capture that committed after the deletion leaves nothing behind.
+  expect(t.deleted).toEqual([key, key?.replace("filesystem.tar.zst", "memory.tar")]);
   expect(snap(t.world, "s1")).toBeUndefined();
 });
 
@@ -351,3 +351,244 @@ test("a reconcile that read the cache before the Ready write does not capture (a
   await t.snapshots(t.key("s1"));
   expect(t.world.agentCalls.length).toBe(calls);
 });
+
+/** The fake agent refuses Memory captures as a Kata node's would; other calls go through. */
+function kataAgent(t: ReturnType<typeof setup>) {
+  const capture = t.world.agent.capture.bind(t.world.agent);
+  t.world.agent.capture = async (hostIP, req) => {
+    if (req.mode === "Memory") {
+      t.world.agentCalls.push({ op: "capture", hostIP, req });
+      throw new NodeAgentCallError(
+        "the node agent answered 422: Memory snapshots need a runc-class runtime; this container runs on io.containerd.kata.v2",
+        "RuntimeNotSupported",
+      );
+    }
+    return capture(hostIP, req);
+  };
+}
+
+test("a Memory Snapshot of a running sandbox: checkpointed without a freeze; the node and checkpoint image recorded", async () => {
+  const t = setup();
+  await runningSandbox(t);
+  t.world.addSnapshot("m1", { sandbox: "sb", mode: "Memory" });
+  await t.snapshots(t.key("m1"));
+  const envdBefore = t.world.envdCalls.length;
+  await t.snapshots(t.key("m1"));
+  const s = snap(t.world, "m1");
+  const uid = s?.metadata.uid ?? "";
+  expect(t.world.envdCalls.slice(envdBefore)).not.toContain(true);
+  expect(t.world.agentCalls).toEqual([
+    {
+      op: "capture",
+      hostIP: "192.0.2.10",
+      req: {
+        id: uid,
+        containerID: `containerd://${"c".repeat(64)}`,
+        key: `snapshots/team-a/m1-${uid}/memory.tar`,
+        mode: "Memory",
+        target: { namespace: "team-a", pod: "sb", container: "sandbox" },
+        image: `localhost/soulbox/checkpoint/team-a/m1:${uid}`,
+        rootfsImage: "base:1",
+        executorSocket: "/soulbox/run/executor.sock",
+      },
+    },
+  ]);
+  expect(s?.status).toMatchObject({
+    phase: "Ready",
+    parts: [{ name: "memory", key: `snapshots/team-a/m1-${uid}/memory.tar`, size: 1234 }],
+    node: "node-1",
+    checkpointImage: `localhost/soulbox/checkpoint/team-a/m1:${uid}`,
+  });
+});
+
+test("a Memory Snapshot on a runtime CRIU cannot reach is Failed (ModeNotSupported) with the agent's reason", async () => {
+  const t = setup();
+  kataAgent(t);
+  await runningSandbox(t);
+  t.world.addSnapshot("m1", { sandbox: "sb", mode: "Memory" });
+  await t.snapshots(t.key("m1"));
+  await t.snapshots(t.key("m1"));
+  expect(snap(t.world, "m1")?.status?.phase).toBe("Failed");
+  expect(ready(snap(t.world, "m1"))).toMatchObject({
+    status: "False",
+    reason: "ModeNotSupported",
+    message: expect.stringMatching(/runc-class runtime.*kata/),
+  });
+});
+
+/** Pauses `sb` with pauseMode Memory up to its pause Snapshot's capture; returns its name. */
+async function pauseMemory(t: ReturnType<typeof setup>, fallback = false) {
+  t.world.edit<Sandbox>("Sandbox", "sb", (s) => {
+    s.spec.state = "Paused";
+    s.spec.pauseMode = "Memory";
+    if (fallback) s.spec.pauseFallback = "Filesystem";
+  });
+  await t.sandboxes(t.key("sb")); // freezes, creates the pause Snapshot
+  const name = t.world.writes.find((w) => w.kind === "Snapshot" && w.verb === "create")?.name ?? "";
+  expect(snap(t.world, name)?.spec.mode).toBe("Memory");
+  await t.snapshots(t.key(name)); // finalizer
+  await t.snapshots(t.key(name)); // capture
+  return name;
+}
+
+test("a Memory pause on Kata without a fallback: the pause fails, the sandbox is thawed and says why", async () => {
+  const t = setup();
+  kataAgent(t);
+  await runningSandbox(t);
+  const name = await pauseMemory(t);
+  expect(snap(t.world, name)?.status?.phase).toBe("Failed");
+  await t.sandboxes(t.key("sb"));
+  const sb = sandbox(t.world, "sb");
+  expect(sb?.status?.phase).toBe("Running");
+  expect(sb?.status?.conditions?.find((c) => c.type === "Paused")).toMatchObject({
+    status: "False",
+    reason: "SnapshotFailed",
+    message: expect.stringMatching(/runc-class runtime.*keeps running/),
+  });
+  expect(t.world.envdCalls.at(-1)).toBe(false);
+});
+
+test("a Memory pause on Kata with pauseFallback Filesystem stores the files instead, and says so", async () => {
+  const t = setup();
+  kataAgent(t);
+  await runningSandbox(t);
+  const name = await pauseMemory(t, true);
+  const s = snap(t.world, name);
+  expect(s?.status?.phase).toBe("Ready");
+  expect(s?.status?.parts?.map((p) => p.name)).toEqual(["filesystem"]);
+  expect(ready(s)?.message).toMatch(/Memory is not possible here.*pauseFallback Filesystem/);
+  expect(t.world.agentCalls.map((c) => (c.req as { mode?: string }).mode)).toEqual([
+    "Memory",
+    undefined,
+  ]);
+  expect(t.world.envdCalls.at(-1)).toBe(true); // still frozen: it is a pause
+});
+
+test("a Memory pause and resume: checkpointed frozen, the pod goes; the new pod runs the checkpoint image on that node, the image is checked, then the executor woken", async () => {
+  const t = setup();
+  await runningSandbox(t);
+  const name = await pauseMemory(t);
+  const stored = snap(t.world, name);
+  expect(stored?.status?.phase).toBe("Ready");
+  expect(t.world.envdCalls.at(-1)).toBe(true); // the pause froze it; the capture kept it so
+  await t.sandboxes(t.key("sb")); // lastSnapshot
+  await t.sandboxes(t.key("sb")); // the pod goes
+  await t.sandboxes(t.key("sb"));
+  expect(t.world.get("Pod", "sb")).toBeUndefined();
+  expect(sandbox(t.world, "sb")?.status?.phase).toBe("Paused");
+
+  t.world.edit<Sandbox>("Sandbox", "sb", (s) => {
+    s.spec.state = "Running";
+  });
+  await t.sandboxes(t.key("sb"));
+  const pod = t.world.get<k8s.V1Pod>("Pod", "sb");
+  const sandboxContainer = pod?.spec?.containers.find((c) => c.name === "sandbox");
+  expect(sandboxContainer?.image).toBe(stored?.status?.checkpointImage);
+  expect(sandboxContainer?.command).not.toContain("--wait-for");
+  expect(pod?.spec?.affinity?.nodeAffinity).toEqual({
+    requiredDuringSchedulingIgnoredDuringExecution: {
+      nodeSelectorTerms: [
+        { matchFields: [{ key: "metadata.name", operator: "In", values: ["node-1"] }] },
+      ],
+    },
+  });
+  expect(pod?.metadata?.annotations?.["soulbox.dev/restore-from"]).toBe(name);
+
+  // On the node, the container not created yet: the agent makes sure of the image.
+  t.world.edit<k8s.V1Pod>("Pod", "sb", (p) => {
+    p.status = { phase: "Pending", hostIP: "192.0.2.10", conditions: [] };
+  });
+  await t.sandboxes(t.key("sb"));
+  expect(t.world.agentCalls.at(-1)).toMatchObject({
+    op: "restoreImage",
+    hostIP: "192.0.2.10",
+    req: {
+      key: stored?.status?.parts?.[0]?.key,
+      sha256: "a".repeat(64),
+      image: stored?.status?.checkpointImage,
+      container: "sandbox",
+    },
+  });
+  expect(ready(sandbox(t.world, "sb"))).toMatchObject({ status: "False", reason: "Restoring" });
+
+  // Restored and running: its executor is woken.
+  t.world.edit<k8s.V1Pod>("Pod", "sb", (p) => {
+    p.status = {
+      phase: "Running",
+      podIP: "10.244.0.9",
+      hostIP: "192.0.2.10",
+      containerStatuses: [
+        {
+          name: "sandbox",
+          image: "x",
+          imageID: "x",
+          ready: false,
+          restartCount: 0,
+          containerID: `containerd://${"e".repeat(64)}`,
+          state: { running: {} },
+        },
+      ],
+      conditions: [{ type: "PodScheduled", status: "True" }],
+    };
+  });
+  await t.sandboxes(t.key("sb"));
+  expect(t.world.agentCalls.at(-1)).toMatchObject({
+    op: "wake",
+    req: { containerID: `containerd://${"e".repeat(64)}` },
+  });
+  // Ready: envd reaches it, and the restored processes are thawed.
+  t.world.podReady("sb");
+  await t.sandboxes(t.key("sb"));
+  expect(t.world.envdCalls.at(-1)).toBe(false);
+  expect(ready(sandbox(t.world, "sb"))?.status).toBe("True");
+});
+
+test.each<[string, () => Error | undefined, k8s.V1PodStatus, RegExp]>([
+  [
+    "a corrupted archive is refused",
+    () =>
+      new NodeAgentCallError("the node agent answered 422: sha256 differs", "IntegrityMismatch"),
+    { phase: "Pending", hostIP: "192.0.2.10" },
+    /refusing to restore the Memory Snapshot .*sha256 differs/,
+  ],
+  [
+    "the checkpoint's node is gone",
+    () => undefined,
+    {
+      phase: "Pending",
+      conditions: [
+        {
+          type: "PodScheduled",
+          status: "False",
+          reason: "Unschedulable",
+          message: "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.",
+        },
+      ],
+    },
+    /only be restored on the node node-1.*didn't match/,
+  ],
+])(
+  "a Memory resume that cannot go on says why (RestoreFailed): %s",
+  async (_, error, status, why) => {
+    const t = setup();
+    await runningSandbox(t);
+    await pauseMemory(t);
+    for (let i = 0; i < 3; i++) await t.sandboxes(t.key("sb"));
+    expect(t.world.get("Pod", "sb")).toBeUndefined();
+    t.world.edit<Sandbox>("Sandbox", "sb", (s) => {
+      s.spec.state = "Running";
+    });
+    await t.sandboxes(t.key("sb"));
+    t.world.edit<k8s.V1Pod>("Pod", "sb", (p) => {
+      p.status = status;
+    });
+    const err = error();
+    if (err) t.world.failAgent(err);
+    await attempt(() => t.sandboxes(t.key("sb")));
+    expect(ready(sandbox(t.world, "sb"))).toMatchObject({
+      status: "False",
+      reason: "RestoreFailed",
+      message: expect.stringMatching(why),
+    });
+  },
+);

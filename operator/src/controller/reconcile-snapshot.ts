@@ -2,7 +2,11 @@
  * Reconciles one Snapshot, level-triggered: a new one gets its finalizer, then (once its
  * Sandbox's pod runs) the sandbox is frozen, the node agent captures the container's files
  * into the object store, the sandbox is thawed unless it is being paused, and the status is
- * written once with the outcome. A failure that a retry may fix (storage or the agent
+ * written once with the outcome. A Memory Snapshot is a CRIU checkpoint taken by the node agent
+ * through the kubelet instead (CRIU stops the processes for the dump itself, so a sandbox that is
+ * not being paused is not frozen); it records the node and the checkpoint image a restore needs.
+ * On a runtime CRIU cannot reach (Kata), a pause Snapshot of a Sandbox that asked for
+ * `pauseFallback: Filesystem` captures the files instead; any other Memory Snapshot fails there. A failure that a retry may fix (storage or the agent
  * unreachable) leaves the Snapshot InProgress with a condition saying why and retries with
  * backoff; one that cannot be fixed makes it Failed. A deleted Snapshot's objects are deleted
  * from the store before its finalizer goes, idempotently.
@@ -22,13 +26,21 @@ import type {
   SnapshotStatus,
 } from "../../../api/gen/crd-types.js";
 import { formatRfc3339 } from "../../../api/expiry.js";
-import { SNAPSHOT_FINALIZER, filesystemKey } from "../../../api/snapshot.js";
+import {
+  PAUSE_OF_LABEL,
+  SNAPSHOT_FINALIZER,
+  checkpointImageRef,
+  filesystemKey,
+  memoryKey,
+} from "../../../api/snapshot.js";
+import type { CaptureResult } from "../../../api/node-agent.js";
 import type { Cache } from "../../../lib/informer-cache.js";
 import type { Logger } from "../../../lib/log.js";
 import type { ObjectStore } from "../../../lib/storage/index.js";
 import { setConditions } from "../conditions.js";
 import { describeError } from "../kube/errors.js";
 import type { EventRecorder } from "../kube/events.js";
+import { EXECUTOR_SOCKET } from "../sandbox/desired-pod.js";
 import { desiredPaused, envdEndpoint } from "../sandbox/status.js";
 import type { ReconcileResult } from "../work-queue.js";
 import type { EnvdClient } from "./envd-client.js";
@@ -112,7 +124,10 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
       const capturing: Outcome = {
         phase: "InProgress",
         reason: SnapshotReadyReason.Capturing,
-        message: "the sandbox is frozen and its files are being captured",
+        message:
+          (snap.spec.mode ?? "Filesystem") === "Memory"
+            ? "the sandbox's processes are being checkpointed"
+            : "the sandbox is frozen and its files are being captured",
       };
       current = await deps.writer.writeSnapshotStatus(snap, nextStatus(snap, capturing, t));
     }
@@ -138,11 +153,6 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
       return failed(
         SnapshotReadyReason.SandboxNotFound,
         `the Sandbox ${ns}/${snap.spec.sandbox} does not exist`,
-      );
-    if ((snap.spec.mode ?? "Filesystem") === "Memory")
-      return failed(
-        SnapshotReadyReason.ModeNotSupported,
-        "mode Memory (a CRIU checkpoint of the processes) is not available on this operator yet; take a Filesystem snapshot (processes restart on restore)",
       );
     if (!deps.store || !deps.agent)
       return failed(
@@ -182,43 +192,98 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
     const containerID = container.containerID;
     const keyOf = filesystemKey(snap);
     const keepFrozen = desiredPaused(sb, t, sb.status?.expiresAt).paused;
+    const memory = (snap.spec.mode ?? "Filesystem") === "Memory";
+    // Only a pause falls back, and only when its Sandbox asked for it.
+    const fallback =
+      snap.metadata.labels?.[PAUSE_OF_LABEL] !== undefined &&
+      sb.spec.pauseFallback === "Filesystem";
+    const node = pod.spec?.nodeName ?? "";
     const agent = deps.agent;
     const store = deps.store;
     const envdToken = token;
+    const location = (key: string) => `${store.displayUrl.replace(/\/$/, "")}/${key}`;
     return { capture: () => capture() };
+
+    async function captureFiles(note = ""): Promise<Outcome> {
+      // Frozen, the files hold still while they are read (a pause froze them already).
+      await deps.envd.setFrozen(endpoint, envdToken, true);
+      const result = await agent.capture(hostIP, {
+        id: snap.metadata.uid ?? keyOf,
+        containerID,
+        key: keyOf,
+      });
+      if (result.skipped.length)
+        deps.log.info("paths not captured", {
+          snapshot: `${ns}/${snap.metadata.name ?? ""}`,
+          skipped: result.skipped,
+        });
+      return {
+        phase: "Ready",
+        message: `${note}stored ${result.size} bytes (${result.entries} entries) in ${result.durationMs} ms`,
+        status: {
+          size: result.size,
+          sha256: result.sha256,
+          location: location(result.key),
+          parts: [
+            { name: "filesystem", key: result.key, size: result.size, sha256: result.sha256 },
+          ],
+          template,
+          image: template.image,
+          completionTime: formatRfc3339(now()),
+        },
+      };
+    }
+
+    async function captureMemory(): Promise<Outcome> {
+      if (!node) throw new Error("the sandbox's pod names no node");
+      let result: CaptureResult;
+      try {
+        result = await agent.capture(hostIP, {
+          id: snap.metadata.uid ?? "",
+          containerID,
+          key: memoryKey(snap),
+          mode: "Memory",
+          target: { namespace: ns, pod: pod?.metadata?.name ?? "", container: "sandbox" },
+          image: checkpointImageRef(snap),
+          rootfsImage: template.image,
+          executorSocket: EXECUTOR_SOCKET,
+        });
+      } catch (err) {
+        if (!(err instanceof NodeAgentCallError) || err.code !== "RuntimeNotSupported") throw err;
+        if (fallback)
+          return captureFiles(
+            `Memory is not possible here (${err.message.replace(/^the node agent answered \d+: /, "")}); the Sandbox asked for pauseFallback Filesystem: `,
+          );
+        return failed(SnapshotReadyReason.ModeNotSupported, describeError(err));
+      }
+      return {
+        phase: "Ready",
+        message: `checkpointed the processes on ${node}: stored ${result.size} bytes in ${result.durationMs} ms`,
+        status: {
+          size: result.size,
+          sha256: result.sha256,
+          location: location(result.key),
+          parts: [{ name: "memory", key: result.key, size: result.size, sha256: result.sha256 }],
+          node,
+          checkpointImage: result.image ?? checkpointImageRef(snap),
+          template,
+          image: template.image,
+          completionTime: formatRfc3339(now()),
+        },
+      };
+    }
 
     async function capture(): Promise<Outcome> {
       try {
-        // Frozen, the files hold still while they are read (a pause froze them already).
-        await deps.envd.setFrozen(endpoint, envdToken, true);
-        const result = await agent.capture(hostIP, {
-          id: snap.metadata.uid ?? keyOf,
-          containerID,
-          key: keyOf,
-        });
-        if (result.skipped.length)
-          deps.log.info("paths not captured", {
-            snapshot: `${ns}/${snap.metadata.name ?? ""}`,
-            skipped: result.skipped,
-          });
-        return {
-          phase: "Ready",
-          message: `stored ${result.size} bytes (${result.entries} entries) in ${result.durationMs} ms`,
-          status: {
-            size: result.size,
-            sha256: result.sha256,
-            location: `${store.displayUrl.replace(/\/$/, "")}/${result.key}`,
-            parts: [
-              { name: "filesystem", key: result.key, size: result.size, sha256: result.sha256 },
-            ],
-            template,
-            image: template.image,
-            completionTime: formatRfc3339(now()),
-          },
-        };
+        return memory ? await captureMemory() : await captureFiles();
       } catch (err) {
         if (err instanceof NodeAgentCallError && err.permanent)
-          return failed(SnapshotReadyReason.Failed, describeError(err));
+          return failed(
+            err.code === "MemoryNotConfigured"
+              ? SnapshotReadyReason.ModeNotSupported
+              : SnapshotReadyReason.Failed,
+            describeError(err),
+          );
         return {
           phase: "InProgress",
           reason: SnapshotReadyReason.CaptureFailed,
@@ -226,6 +291,7 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
           retry: err,
         };
       } finally {
+        // A Memory snapshot of a running sandbox never froze it (unless it fell back).
         if (!keepFrozen)
           await deps.envd.setFrozen(endpoint, envdToken, false).catch((err: unknown) => {
             deps.log.warn("could not thaw the sandbox after its snapshot", {
@@ -240,7 +306,7 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
     const keys = (snap.status?.parts ?? []).map((p) => p.key);
     // A capture that failed midway committed nothing (the store commits whole objects only),
     // but a Snapshot deleted while its capture ran may have committed since: delete its key too.
-    keys.push(filesystemKey(snap));
+    keys.push(filesystemKey(snap), memoryKey(snap));
     if (!deps.store) {
       if (snap.status?.parts?.length)
         deps.log.warn("no object storage configured: the Snapshot's objects stay", { keys });

@@ -13,12 +13,13 @@ import type { Logger } from "../../../lib/log.js";
 import { driftedFrom } from "../kube/drift.js";
 import { statusOf } from "../kube/errors.js";
 import { modelName, toWire } from "../kube/wire.js";
-import { desiredPod, podLabels, podSpecHash, podSpecView } from "../sandbox/desired-pod.js";
+import { podLabels, podSpecHash, podSpecView } from "../sandbox/desired-pod.js";
 import { Annotation } from "../../../api/labels.js";
-import { RESTORE_FROM_ANNOTATION, filesystemPart, restoreSource } from "../../../api/snapshot.js";
+import { RESTORE_FROM_ANNOTATION, restorePlan, restoreSource } from "../../../api/snapshot.js";
 import { poolPodSpec } from "../pool/desired-pool.js";
 import { withGpuAllocation } from "../gpu/desired-gpu-allocation.js";
 import { findTakenPod, poolOf, takePoolPod } from "./pool-claim.js";
+import { podFromSnapshot } from "./memory-restore.js";
 import { desiredTokenSecret, newAccessToken } from "../sandbox/desired-secret.js";
 import type { PodSpecView } from "../sandbox/status.js";
 import type { Failures } from "./failures.js";
@@ -210,9 +211,10 @@ async function createPod(
   if (template instanceof TemplateError)
     return { templateError: template, podSpec: { state: "unknown", why: template.message } };
   const { deps, sb, namespace, name } = ctx;
-  // A pod of a sandbox with a Snapshot starts from it, or not at all: never from an empty image.
+  // A pod of a sandbox with a Snapshot starts from it (its files, or its processes), or not at
+  // all: never from an empty image.
   const from = restoreSource(sb);
-  if (from && !filesystemPart(deps.caches.snapshots?.get(from, namespace))) {
+  if (from && !restorePlan(deps.caches.snapshots?.get(from, namespace))) {
     const why = {
       reason: "SnapshotNotReady",
       message: `the Snapshot ${from} this sandbox resumes from is missing or not Ready; no pod is made without its files`,
@@ -221,7 +223,7 @@ async function createPod(
   }
   const pod = await ctx.failures.attempt(`create the pod ${namespace}/${name}`, async () => {
     const created = await deps.writer.apply(
-      withGpuAllocation(desiredPod(sb, template, deps.settings, from), ctx.gpuAllocation),
+      withGpuAllocation(podFromSnapshot(ctx, template, from), ctx.gpuAllocation),
     );
     deps.events.record(sb, "Normal", "PodCreated", `Created the sandbox pod ${name}.`);
     return created;
@@ -262,8 +264,7 @@ function specView(
   if (template instanceof TemplateError)
     return { state: "unknown", why: `the template cannot be used: ${template.message}` };
   const restoredFrom = live.metadata?.annotations?.[RESTORE_FROM_ANNOTATION];
-  if (!pool)
-    return podSpecView(live, desiredPod(ctx.sb, template, ctx.deps.settings, restoredFrom));
+  if (!pool) return podSpecView(live, podFromSnapshot(ctx, template, restoredFrom));
   // A taken pod was made as its pool makes pods: compare it with what the pool would make now.
   const spec = poolPodSpec(pool, template, ctx.deps.settings);
   return podSpecView(live, {

@@ -1,28 +1,30 @@
 /**
- * The Sandbox reconcile's snapshot steps. A Filesystem pause: once the processes are frozen,
- * a pause Snapshot of the pod is made (a child of the Sandbox, named after the pod so one pod is
+ * The Sandbox reconcile's snapshot steps. A Filesystem or Memory pause: once the processes are
+ * frozen, a pause Snapshot of the pod (in the pause's mode) is made (a child of the Sandbox, named after the pod so one pod is
  * captured once); when it is Ready, `status.lastSnapshot` names it (written first, so the link
  * is never lost), then the pod is deleted and older pause Snapshots go. A restore: a pod made
- * from a Snapshot waits in its executor until the node agent has applied the Snapshot's layer,
- * which this step asks for once the container runs.
+ * from a Filesystem Snapshot waits in its executor until the node agent has applied the
+ * Snapshot's layer, which this step asks for once the container runs; one from a Memory Snapshot
+ * is restored by containerd from the checkpoint image (memory-restore.ts).
  */
 import type * as k8s from "@kubernetes/client-node";
 import { SnapshotResource, type Sandbox, type Snapshot } from "../../../api/gen/crd-types.js";
 import { Label } from "../../../api/labels.js";
-import { PAUSE_OF_LABEL, RESTORE_FROM_ANNOTATION, filesystemPart } from "../../../api/snapshot.js";
+import { PAUSE_OF_LABEL, RESTORE_FROM_ANNOTATION, restorePlan } from "../../../api/snapshot.js";
 import { describeError, statusOf } from "../kube/errors.js";
 import { ownedMetadata } from "../sandbox/owner.js";
 import { SHARED_VOLUME } from "../sandbox/desired-pod.js";
 import type { SnapshotPauseView, RestoreView } from "../sandbox/status.js";
 import type { SandboxContext } from "./sandbox-children.js";
 import { isPodReady } from "./pod-ready.js";
+import { syncMemoryRestore } from "./memory-restore.js";
 
 /** The pause Snapshot of `pod`: one per pod, so a repeated reconcile never captures twice. */
 export function pauseSnapshotName(sb: Sandbox, pod: k8s.V1Pod): string {
   return `${sb.metadata.name ?? ""}-${(pod.metadata?.uid ?? "").replace(/-/g, "").slice(0, 8)}`;
 }
 
-/** The pause Snapshot to create for `pod` of `sb`. Pure. */
+/** The pause Snapshot to create for `pod` of `sb`, in the Sandbox's pause mode. Pure. */
 export function desiredPauseSnapshot(sb: Sandbox, pod: k8s.V1Pod): Snapshot {
   const name = sb.metadata.name ?? "";
   const meta = ownedMetadata(sb, pauseSnapshotName(sb, pod), {
@@ -33,7 +35,7 @@ export function desiredPauseSnapshot(sb: Sandbox, pod: k8s.V1Pod): Snapshot {
     apiVersion: SnapshotResource.apiVersion,
     kind: SnapshotResource.kind,
     metadata: meta,
-    spec: { sandbox: name, mode: "Filesystem" },
+    spec: { sandbox: name, mode: sb.spec.pauseMode === "Memory" ? "Memory" : "Filesystem" },
   };
 }
 
@@ -192,6 +194,11 @@ export async function syncRestore(
 ): Promise<{ view?: RestoreView; error?: unknown }> {
   const from = pod?.metadata?.annotations?.[RESTORE_FROM_ANNOTATION];
   if (!pod || !from || isPodReady(pod) || pod.metadata?.deletionTimestamp) return {};
+  const plan = restorePlan(ctx.deps.caches.snapshots?.get(from, ctx.namespace));
+  // The pod's sandbox image says how it was made (a Snapshot may since have changed).
+  const sandboxImage = pod.spec?.containers.find((c) => c.name === "sandbox")?.image;
+  if (plan?.kind === "memory" && sandboxImage === plan.image)
+    return syncMemoryRestore(ctx, pod, from, plan);
   const container = pod.status?.containerStatuses?.find((c) => c.name === "sandbox");
   if (!container?.state?.running || !container.containerID || !pod.status?.hostIP)
     return {
@@ -200,7 +207,7 @@ export async function syncRestore(
         message: `the pod starts; then the Snapshot ${from}'s files are put back`,
       },
     };
-  const part = filesystemPart(ctx.deps.caches.snapshots?.get(from, ctx.namespace));
+  const part = plan?.kind === "filesystem" ? plan : undefined;
   const agent = ctx.deps.agent;
   if (!part || !agent) {
     const why = !agent

@@ -241,9 +241,9 @@ describe("computeStatus", () => {
       },
     ],
     [
-      "pauseMode Memory is refused and the sandbox keeps running",
+      "pauseMode Memory without node agents is refused and the sandbox keeps running",
       sandbox({ state: "Paused", pauseMode: "Memory" }),
-      { pod: runningPod() },
+      { pod: runningPod(), memoryPause: false },
       "Running",
       {
         Ready: ["True", "EnvdReady"],
@@ -387,12 +387,12 @@ describe("computeStatus", () => {
       },
     ],
     [
-      "expired with onTimeout Pause and pauseMode Memory: refused, keeps running",
+      "expired with onTimeout Pause and pauseMode Memory, no node agents: refused, keeps running",
       sandbox(
         { timeoutSeconds: 60, onTimeout: "Pause", pauseMode: "Memory" },
         { startedAt: "2026-03-01T10:00:00Z" },
       ),
-      { pod: runningPod(), now: at(61) },
+      { pod: runningPod(), now: at(61), memoryPause: false },
       "Running",
       {
         Ready: ["True", "EnvdReady"],
@@ -808,7 +808,9 @@ describe("reconciling again and again", () => {
 describe("desiredPaused", () => {
   const past = "2026-03-01T09:00:00Z";
   const future = "2026-03-01T11:00:00Z";
-  test.each<[string, Partial<SandboxSpec>, string | undefined, boolean, string | undefined]>([
+  test.each<
+    [string, Partial<SandboxSpec>, string | undefined, boolean, string | undefined, boolean?]
+  >([
     ["running", { state: "Running" }, undefined, false, undefined],
     ["no state", {}, undefined, false, undefined],
     ["paused, Freeze", { state: "Paused", pauseMode: "Freeze" }, undefined, true, undefined],
@@ -821,11 +823,20 @@ describe("desiredPaused", () => {
       undefined,
     ],
     [
-      "paused, Memory",
+      "paused, Memory, node agents",
+      { state: "Paused", pauseMode: "Memory" },
+      undefined,
+      true,
+      undefined,
+      true,
+    ],
+    [
+      "paused, Memory, no node agents",
       { state: "Paused", pauseMode: "Memory" },
       undefined,
       false,
       "PauseModeNotSupported",
+      false,
     ],
     ["expired, onTimeout Pause", { onTimeout: "Pause", timeoutSeconds: 1 }, past, true, undefined],
     [
@@ -850,17 +861,25 @@ describe("desiredPaused", () => {
       undefined,
     ],
     [
-      "expired, onTimeout Pause, Memory",
+      "expired, onTimeout Pause, Memory, node agents",
+      { onTimeout: "Pause", timeoutSeconds: 1, pauseMode: "Memory" },
+      past,
+      true,
+      undefined,
+      true,
+    ],
+    [
+      "expired, onTimeout Pause, Memory, no node agents",
       { onTimeout: "Pause", timeoutSeconds: 1, pauseMode: "Memory" },
       past,
       false,
       "PauseModeNotSupported",
+      false,
     ],
-  ])("%s", (_name, spec, expiresAt, paused, refused) => {
-    const d = desiredPaused(sandbox(spec), T0, expiresAt);
+  ])("%s", (_name, spec, expiresAt, paused, refused, memory = true) => {
+    const d = desiredPaused(sandbox(spec), T0, expiresAt, memory);
     expect(d.paused).toBe(paused);
     expect(d.refused?.reason).toBe(refused);
-    if (d.refused)
-      expect(d.refused.message).toMatch(/not supported by this operator yet.*keeps running/);
+    if (d.refused) expect(d.refused.message).toMatch(/needs the node agents.*keeps running/);
   });
 });

@@ -44,6 +44,8 @@ export interface Observed {
   templateError?: { reason: string; message: string };
   /** What envd said after the freeze/thaw call; undefined when not asked. */
   frozen?: boolean;
+  /** False when the operator has no node agents: a Memory pause is refused. Default true. */
+  memoryPause?: boolean;
   /** `allowEgress` entries the NetworkPolicy cannot enforce; undefined when the policy was not computed. */
   unenforcedEgress?: string[];
   /**
@@ -70,7 +72,7 @@ export interface Observed {
    * PodUpToDate condition is set only when this is given.
    */
   podSpec?: PodSpecView;
-  /** Where a Filesystem pause stands (only while one is asked). */
+  /** Where a Filesystem or Memory pause stands (only while one is asked). */
   snapshotPause?: SnapshotPauseView;
   /** Where the restore of a pod made from a Snapshot stands (only until the pod is Ready). */
   restore?: RestoreView;
@@ -78,7 +80,7 @@ export interface Observed {
   lastSnapshot?: string;
 }
 
-/** Where a Filesystem pause stands. */
+/** Where a Filesystem or Memory pause stands. */
 export interface SnapshotPauseView {
   /** `capturing`: frozen, files being stored; `stored`: in a Snapshot; `failed`: the sandbox runs on. */
   state: "capturing" | "stored" | "failed";
@@ -90,6 +92,8 @@ export interface SnapshotPauseView {
 export interface RestoreView {
   state: "restoring" | "failed";
   message: string;
+  /** The restored processes are frozen (a Memory checkpoint of a paused sandbox) until thawed. */
+  frozen?: boolean;
 }
 
 /** What the reconciler learnt about the pod's spec (see the PodUpToDate condition). */
@@ -125,27 +129,29 @@ const PERMANENT_REASONS = new Set(["InvalidImageName", "ErrImageNeverPull"]);
 /**
  * Whether the sandbox should be frozen now: `spec.state: Paused`, or the
  * deadline passed with `onTimeout: Pause`. Freeze stops the processes in place;
- * Filesystem freezes them too, while their files are captured into a Snapshot
- * (then the pod goes). Memory needs a CRIU restore this operator cannot do yet,
- * so such a pause is refused (reason PauseModeNotSupported) and the sandbox
- * keeps running rather than pretending to be paused.
+ * Filesystem and Memory freeze them too, while their files (Filesystem) or a
+ * CRIU checkpoint of them (Memory) go into a Snapshot (then the pod goes).
+ * Memory needs the node agents: an operator without them (`memory` false)
+ * refuses such a pause (reason PauseModeNotSupported) and the sandbox keeps
+ * running rather than pretending to be paused.
  */
 export function desiredPaused(
   sb: Sandbox,
   now: Date,
   expiresAt: string | undefined,
+  memory = true,
 ): PauseDecision {
   const byState = sb.spec.state === "Paused";
   const byTimeout = sb.spec.onTimeout === "Pause" && isExpired(expiresAt, now);
   if (!byState && !byTimeout) return { paused: false };
   const mode = sb.spec.pauseMode ?? "Freeze";
-  if (mode === "Freeze" || mode === "Filesystem") return { paused: true };
+  if (mode !== "Memory" || memory) return { paused: true };
   const why = byState ? "spec.state is Paused" : `the timeout passed at ${expiresAt ?? "?"}`;
   return {
     paused: false,
     refused: {
       reason: PausedReason.PauseModeNotSupported,
-      message: `${why}, but pauseMode ${mode} is not supported by this operator yet (a CRIU restore of the processes); the sandbox keeps running. Use pauseMode Freeze (processes stopped in place) or Filesystem (files kept in a Snapshot, processes restart).`,
+      message: `${why}, but pauseMode Memory needs the node agents (Helm values storage.url and nodeAgent.enabled), which this operator has not; the sandbox keeps running. Use pauseMode Freeze (processes stopped in place).`,
     },
   };
 }
@@ -169,12 +175,16 @@ export function computeStatus(sb: Sandbox, o: Observed): SandboxStatus {
   const startedAt =
     prev.startedAt ?? (pod.readySince ? startTime(pod.readySince, o.now) : undefined);
   const expiresAt = deadline(sb, startedAt);
-  const pause = desiredPaused(sb, o.now, expiresAt);
+  const pause = desiredPaused(sb, o.now, expiresAt, o.memoryPause);
   const wasFrozen = findCondition(prev.conditions, SandboxConditionType.Paused)?.status === "True";
   // Only a Ready pod can be frozen: a new or restarted pod runs unfrozen. A sandbox paused into
   // a Snapshot has no pod and counts as paused.
   const storedPause = sp?.state === "stored" && !o.pod;
-  const frozen = storedPause || (pod.phase === "Running" && (o.frozen ?? wasFrozen));
+  // Processes restored from a Memory checkpoint come back as they were checkpointed, frozen by
+  // the pause: they count as frozen until envd thaws them (once the pod is Ready).
+  const restoredFrozen = o.restore?.frozen === true;
+  const frozen =
+    storedPause || restoredFrozen || (pod.phase === "Running" && (o.frozen ?? wasFrozen));
 
   let phase: SandboxPhase = pod.phase;
   if (storedPause) phase = "Paused";

@@ -1,0 +1,174 @@
+/**
+ * A sandbox resumed (or forked) from a Memory Snapshot. The pod is the one the sandbox would get
+ * fresh (same volumes and mounts as the checkpointed one, same command), with two changes: its
+ * sandbox container's image is the Snapshot's checkpoint image, which containerd restores (the
+ * checkpointed processes come back instead of a fresh start), and it must run on the node the
+ * checkpoint was taken on (that image, and the image it layers on, are there). While it starts,
+ * the node agent makes sure the checkpoint image is on the node and is the archive the Snapshot
+ * recorded (else it puts it back from the store, checking its sha256), and once the container
+ * runs it wakes the restored executor, which was checkpointed with its link closed.
+ */
+import type * as k8s from "@kubernetes/client-node";
+import type { SandboxTemplate } from "../../../api/gen/crd-types.js";
+import { RESTORE_FROM_ANNOTATION, restorePlan, type RestorePlan } from "../../../api/snapshot.js";
+import { Annotation } from "../../../api/labels.js";
+import { describeError } from "../kube/errors.js";
+import { desiredPod, podSpecHash } from "../sandbox/desired-pod.js";
+import type { RestoreView } from "../sandbox/status.js";
+import type { SandboxContext } from "./sandbox-children.js";
+import { NodeAgentCallError } from "./node-agent-client.js";
+
+/** The sandbox pod's container that a Memory Snapshot checkpoints and restores. */
+export const CHECKPOINTED_CONTAINER = "sandbox";
+
+type MemoryPlan = Extract<RestorePlan, { kind: "memory" }>;
+
+/**
+ * `pod` (a fresh sandbox pod) made into the restore of `plan`, from the Snapshot `from`: the
+ * sandbox container runs the checkpoint image, the pod is bound to the checkpoint's node by
+ * name (the scheduler says so when that node is gone), and its spec hash is the new spec's. Pure.
+ */
+export function memoryRestorePod(pod: k8s.V1Pod, from: string, plan: MemoryPlan): k8s.V1Pod {
+  const spec = pod.spec;
+  if (!spec) throw new Error("a sandbox pod without a spec");
+  const containers = spec.containers.map((c) =>
+    c.name === CHECKPOINTED_CONTAINER
+      ? { ...c, image: plan.image, imagePullPolicy: "IfNotPresent" }
+      : c,
+  );
+  const restored: k8s.V1PodSpec = {
+    ...spec,
+    containers,
+    affinity: {
+      ...spec.affinity,
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [
+            { matchFields: [{ key: "metadata.name", operator: "In", values: [plan.node] }] },
+          ],
+        },
+      },
+    },
+  };
+  return {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      annotations: {
+        ...pod.metadata?.annotations,
+        [Annotation.podSpecHash]: podSpecHash(restored),
+        [RESTORE_FROM_ANNOTATION]: from,
+      },
+    },
+    spec: restored,
+  };
+}
+
+/**
+ * The pod of `ctx.sb` made from the Snapshot `from` (none: a fresh pod). A Filesystem Snapshot
+ * gives the pod whose executor waits for its files; a Memory one the restore pod above.
+ */
+export function podFromSnapshot(
+  ctx: Pick<SandboxContext, "sb" | "namespace" | "deps">,
+  template: SandboxTemplate,
+  from: string | undefined,
+): k8s.V1Pod {
+  const { sb, deps } = ctx;
+  const plan = from ? restorePlan(deps.caches.snapshots?.get(from, ctx.namespace)) : undefined;
+  if (from && plan?.kind === "memory")
+    return memoryRestorePod(desiredPod(sb, template, deps.settings), from, plan);
+  return desiredPod(sb, template, deps.settings, from);
+}
+
+/** Whether the scheduler cannot place `pod` (PodScheduled False, Unschedulable). Pure. */
+export function unschedulable(pod: k8s.V1Pod): string | undefined {
+  const c = pod.status?.conditions?.find((x) => x.type === "PodScheduled");
+  return c?.status === "False" && c.reason === "Unschedulable"
+    ? (c.message ?? "unschedulable")
+    : undefined;
+}
+
+/**
+ * One step of a Memory restore of `pod` (not Ready yet) from the Snapshot `from`: wait for the
+ * node to take it, put the checkpoint image there (checked), then wake the restored executor.
+ */
+export async function syncMemoryRestore(
+  ctx: SandboxContext,
+  pod: k8s.V1Pod,
+  from: string,
+  plan: MemoryPlan,
+): Promise<{ view?: RestoreView; error?: unknown }> {
+  const agent = ctx.deps.agent;
+  if (!agent) {
+    const message = `cannot restore the Memory Snapshot ${from}: no node agent is configured`;
+    return { view: { state: "failed", frozen: true, message }, error: new Error(message) };
+  }
+  const stuck = unschedulable(pod);
+  if (stuck)
+    // No retry of ours helps: the scheduler tries again by itself should the node come back.
+    return {
+      view: {
+        state: "failed",
+        frozen: true,
+        message: `the Memory Snapshot ${from} can only be restored on the node ${plan.node}, where its checkpoint was taken, and that node cannot take the pod (gone, or full): ${stuck}`,
+      },
+    };
+  const hostIP = pod.status?.hostIP;
+  if (!hostIP)
+    return {
+      view: {
+        state: "restoring",
+        frozen: true,
+        message: `waiting for the node ${plan.node} to take the pod restored from ${from}`,
+      },
+    };
+  const container = pod.status?.containerStatuses?.find((c) => c.name === CHECKPOINTED_CONTAINER);
+  try {
+    if (!container?.state?.running || !container.containerID) {
+      const put = await agent.restoreImage(hostIP, {
+        id: pod.metadata?.uid ?? "",
+        key: plan.key,
+        sha256: plan.sha256,
+        image: plan.image,
+        container: CHECKPOINTED_CONTAINER,
+      });
+      if (put.imported)
+        ctx.deps.events.record(
+          ctx.sb,
+          "Normal",
+          "CheckpointImported",
+          `Put the checkpoint image of the Snapshot ${from} back on the node ${plan.node} in ${put.durationMs} ms.`,
+        );
+      return {
+        view: {
+          state: "restoring",
+          frozen: true,
+          message: `restoring the processes of the Memory Snapshot ${from} on the node ${plan.node}`,
+        },
+      };
+    }
+    await agent.wake(hostIP, {
+      id: container.containerID,
+      containerID: container.containerID,
+    });
+    return {
+      view: {
+        state: "restoring",
+        frozen: true,
+        message: `the processes of the Memory Snapshot ${from} run again; envd connects to them`,
+      },
+    };
+  } catch (error) {
+    const refused = error instanceof NodeAgentCallError && error.code === "IntegrityMismatch";
+    return {
+      view: {
+        state: "failed",
+        frozen: true,
+        message: refused
+          ? `refusing to restore the Memory Snapshot ${from}: ${describeError(error)}`
+          : `could not restore the Memory Snapshot ${from}: ${describeError(error)} (retrying)`,
+      },
+      error,
+    };
+  }
+}
