@@ -1,6 +1,6 @@
 // The code-interpreter server (dist/code-interpreter.mjs) with real kernels: ipykernel from
-// Debian's python3-ipykernel (scripts/test-host-setup.sh installs it), Deno and Bun from
-// node_modules, bash and node. Everything through its HTTP API, as the SDKs call it.
+// Debian's python3-ipykernel, IRkernel from Debian's r-cran-irkernel (scripts/test-host-setup.sh
+// installs both), Deno and Bun from node_modules, bash and node. Everything through its HTTP API, as the SDKs call it.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -310,6 +310,65 @@ describe("contexts", () => {
   });
 });
 
+describe("R on IRkernel", () => {
+  // IRkernel publishes every visible value as display_data (no execute_result): results, not main.
+  const shown = (lines: Line[]) => lines.filter((l) => l.type === "result").map((l) => l.text);
+
+  it("keeps state, streams stdout and stderr, counts executions", async () => {
+    const id = await context("R");
+    const a = await run({
+      code: 'x <- 41\ncat("hello\\n")\nmessage("warned")\nx + 1',
+      context_id: id,
+    });
+    expect(stdout(a)).toBe("hello\n");
+    expect(
+      a
+        .filter((l) => l.type === "stderr")
+        .map((l) => l.text)
+        .join(""),
+    ).toMatch(/^warned\n/);
+    expect(shown(a)).toEqual(["[1] 42"]);
+    const b = await run({ code: "x * 2", context_id: id });
+    expect(shown(b)).toEqual(["[1] 82"]);
+    const counts = [a, b].map(
+      (l) => l.find((x) => x.type === "number_of_executions")?.execution_count as number,
+    );
+    expect(counts[1]).toBe(counts[0]! + 1);
+    expect(b.at(-1)).toEqual({ type: "end_of_execution" });
+  });
+
+  it("reports an error with name, value and traceback; a data.frame shows as HTML", async () => {
+    const e = errorOf(await run({ code: 'f <- function() stop("boom")\nf()', language: "r" }));
+    expect(e).toMatchObject({ name: "ERROR" });
+    expect(e?.value).toMatch(/boom/);
+    expect(e?.traceback).toMatch(/Traceback:[\s\S]*stop\("boom"\)/);
+    const df = (await run({ code: "data.frame(a = 1:2)", language: "r" })).find(
+      (l) => l.type === "result",
+    );
+    expect(df?.html).toContain("<table");
+  });
+
+  it("sets env vars for one execution, and survives an interrupt with its state", async () => {
+    const id = await context("r");
+    const value = 'it\'s "x"\n$HOME';
+    const a = await run({
+      code: 'kept <- "yes"; Sys.getenv("SBX_R")',
+      context_id: id,
+      env_vars: { SBX_R: value },
+    });
+    expect(shown(a)).toEqual([`[1] ${JSON.stringify(value)}`]);
+    expect(
+      shown(await run({ code: 'Sys.getenv("SBX_R", unset = "none")', context_id: id })),
+    ).toEqual(['[1] "none"']);
+    const started = await run(
+      { code: 'cat("looping\\n"); flush.console(); repeat {}', context_id: id },
+      (l) => l.type === "stdout",
+    );
+    expect(stdout(started)).toBe("looping\n");
+    expect(shown(await run({ code: "kept", context_id: id }))).toEqual(['[1] "yes"']);
+  });
+});
+
 describe("the other runtimes", () => {
   it("bash keeps variables and cwd, takes env vars, survives an interrupt", async () => {
     const id = await context("bash");
@@ -394,6 +453,7 @@ describe("the other runtimes", () => {
       ["node", false],
       ["bun", false],
       ["bash", true],
+      ["r", true],
       ["edge", false],
     ]);
   });

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The code-interpreter template's image (template code-interpreter-v1, E2B's default for
-# `@e2b/code-interpreter`): sandbox-base plus Debian's Jupyter/Python data stack, Deno, Bun and
+# `@e2b/code-interpreter`): sandbox-base plus Debian's Jupyter/Python data stack, R with IRkernel, Deno, Bun and
 # workerd (the binaries their npm packages ship, from node_modules like the kit's node), and SoulBox's
 # interpreter server (dist/code-interpreter.mjs, its Python helper beside it) as the start command.
 # Sourced by images.sh; the image is built from the cached sandbox-base tar, so Debian is
@@ -9,7 +9,7 @@
 # shellcheck disable=SC2034 # images.sh's image_ref names it
 INTERP_IMAGE=localhost/soulbox/code-interpreter:latest
 # Debian bookworm's versions (the README's "Code interpreter" section lists them).
-INTERP_PACKAGES=(python3-ipykernel python3-numpy python3-pandas python3-matplotlib)
+INTERP_PACKAGES=(python3-ipykernel python3-numpy python3-pandas python3-matplotlib r-base-core r-cran-irkernel)
 INTERP_DENO=node_modules/@deno/linux-x64-glibc/deno
 INTERP_BUN=node_modules/@oven/bun-linux-x64/bin/bun
 INTERP_WORKERD=node_modules/@cloudflare/workerd-linux-64/bin/workerd
@@ -47,7 +47,8 @@ fill_interpreter() {
   { chroot "$root" apt-get update -qq && DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq \
     --no-install-recommends "${INTERP_PACKAGES[@]}"; } >"$IMAGES/.interpreter-apt.log" 2>&1 ||
     { umount "$root/proc"; tail -20 "$IMAGES/.interpreter-apt.log" >&2; exit 1; }
-  chroot "$root" python3 -c 'import ipykernel, matplotlib_inline, numpy, pandas, matplotlib' || { umount "$root/proc"; exit 1; }
+  { chroot "$root" python3 -c 'import ipykernel, matplotlib_inline, numpy, pandas, matplotlib' &&
+    chroot "$root" R --slave -e 'library(IRkernel)'; } || { umount "$root/proc"; exit 1; }
   umount "$root/proc"
   : >"$root/etc/resolv.conf"
   install -m 0755 "$REPO/$INTERP_DENO" "$root/usr/local/bin/deno"

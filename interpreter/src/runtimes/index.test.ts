@@ -10,6 +10,8 @@ describe("runtime by language", () => {
     ["node", "node"],
     ["bun", "bun"],
     ["sh", "bash"],
+    ["R", "r"],
+    ["r", "r"],
   ])("%s → %s", (language, runtime) => {
     expect(runtimeFor(language).name).toBe(runtime);
   });
@@ -42,6 +44,8 @@ describe("runtime detection", () => {
     [{ fileName: "x.ts" }, "typescript"],
     [{ fileName: "x.mjs" }, "node"],
     [{ fileName: "run.sh" }, "bash"],
+    [{ fileName: "plot.R" }, "r"],
+    [{ code: "#!/usr/bin/env Rscript\n" }, "r"],
     [{ fileName: "README" }, undefined],
     [{ code: "#!/usr/bin/env python3\nprint(1)" }, "python"],
     [{ code: "#!/usr/bin/python3.11\n" }, "python"],

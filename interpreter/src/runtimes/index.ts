@@ -4,6 +4,7 @@ import { denoRuntime, typescriptRuntime } from "./deno.js";
 import { edgeRuntime } from "./edge.js";
 import { nodeRuntime } from "./node.js";
 import { pythonRuntime } from "./python.js";
+import { rRuntime } from "./r.js";
 import type { RuntimeAdapter } from "./types.js";
 
 /** Every runtime, in the order GET /runtimes lists them. */
@@ -14,6 +15,7 @@ export const RUNTIMES: readonly RuntimeAdapter[] = [
   nodeRuntime,
   bunRuntime,
   bashRuntime,
+  rRuntime,
   edgeRuntime,
 ];
 

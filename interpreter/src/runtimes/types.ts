@@ -1,7 +1,7 @@
 import type { OutputLine } from "../protocol.js";
 
 /** The runtimes SoulBox's code interpreter runs, one adapter each. */
-export type RuntimeName = "python" | "node" | "typescript" | "bun" | "deno" | "bash" | "edge";
+export type RuntimeName = "python" | "node" | "typescript" | "bun" | "deno" | "bash" | "r" | "edge";
 
 /** What a runtime can do; the server reports it on GET /runtimes. */
 export interface RuntimeFeatures {
@@ -34,6 +34,8 @@ export interface RuntimeConfig {
   bun: string;
   bash: string;
   workerd: string;
+  /** R, for IRkernel. */
+  r: string;
   /** The directory holding soulbox_kernel.py (the Python helper). */
   helperDir: string;
 }
