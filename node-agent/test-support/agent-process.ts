@@ -32,6 +32,8 @@ export async function startNodeAgent(opts: {
   token?: string;
   /** More environment (e.g. SOULBOX_STORAGE_CREDENTIALS). */
   env?: Record<string, string>;
+  /** More flags (e.g. the Memory ones: --ctr, --kubelet-url, ...). */
+  args?: string[];
 }): Promise<AgentUnderTest> {
   const dir = await mkdtemp(join(tmpdir(), "sbx-agent-"));
   const token = opts.token ?? randomBytes(24).toString("hex");
@@ -46,6 +48,7 @@ export async function startNodeAgent(opts: {
     "--kubelet-root",
     opts.kubeletRoot,
     ...(opts.cacheDir ? ["--cache-dir", opts.cacheDir] : []),
+    ...(opts.args ?? []),
   ];
   const child = spawn(process.execPath, args, {
     env: {
