@@ -365,10 +365,10 @@ test.each([
   ],
   ["list snapshots, bad limit", () => call("/snapshots?limit=0"), 400, /limit must be a whole/],
   [
-    "network update",
+    "network update of an unknown sandbox",
     () => call("/sandboxes/x/network", { method: "PUT", body: "{}" }),
-    501,
-    /not supported by SoulBox yet/,
+    404,
+    /sandbox 'x' not found/,
   ],
   ["no key", () => fetch(`${url}/v2/sandboxes`), 401, /no API key/],
   [

@@ -182,16 +182,16 @@ test("state Paused freezes every process and Running thaws them (pauseMode Freez
   await ticker.kill();
 });
 
-test("pause modes that need snapshots are refused with a condition, and the sandbox keeps running", async () => {
-  await sandboxes.create("fs", { template: { image: IMAGES.base }, pauseMode: "Filesystem" });
-  await ready("fs");
-  await sandboxes.patch("fs", { spec: { state: "Paused" } });
+test("a Memory pause without node agents is refused with a condition, and the sandbox keeps running", async () => {
+  await sandboxes.create("mem", { template: { image: IMAGES.base }, pauseMode: "Memory" });
+  await ready("mem");
+  await sandboxes.patch("mem", { spec: { state: "Paused" } });
   const refused = await waitFor("the refusal", async () => {
-    const s = await sandboxes.get("fs");
+    const s = await sandboxes.get("mem");
     return conditionOf(s, "Paused")?.reason === "PauseModeNotSupported" ? s : undefined;
   });
   expect(conditionOf(refused, "Paused")?.status).toBe("False");
-  expect(conditionOf(refused, "Paused")?.message).toMatch(/Filesystem/);
+  expect(conditionOf(refused, "Paused")?.message).toMatch(/pauseMode Memory needs the node agents/);
   expect(refused.status?.phase).toBe("Running");
 });
 

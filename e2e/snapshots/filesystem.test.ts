@@ -223,7 +223,7 @@ test("five Filesystem pauses in a row keep every file, deletion and owner; the s
     (await snapshots.getOrUndefined(pauseSnap.metadata.name ?? "")) ? undefined : true,
   );
   await expect(store.head(key)).rejects.toMatchObject({ code: "NotFound" });
-});
+}, 240_000);
 
 test("an operator replaced mid-pause finishes the pause: one capture, one pod at a time, the files kept", async () => {
   await sandboxes.create("handover", { template: { image: IMAGES.base } });
