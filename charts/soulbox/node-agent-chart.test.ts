@@ -101,3 +101,65 @@ test.each([
   expect(r.status).not.toBe(0);
   expect(r.stderr).toMatch(message);
 });
+
+test("with Memory on: host pid, containerd's ctr and socket, the kubelet at the node's address with a token that may only checkpoint", () => {
+  const objects = render([
+    STORE,
+    "nodeAgent.memory.enabled=true",
+    "nodeAgent.memory.ctr=/opt/bin/ctr",
+    "nodeAgent.memory.kubeletPort=10255",
+  ]);
+  const spec = agentOf(objects)?.spec?.template.spec;
+  expect(spec?.hostPID).toBe(true);
+  expect(spec?.automountServiceAccountToken).toBe(true);
+  expect(spec?.serviceAccountName).toBe("demo-soulbox-node-agent");
+  const agent = spec?.containers[0];
+  const args = agent?.args ?? [];
+  const flag = (name: string) => args[args.indexOf(name) + 1];
+  expect(flag("--ctr")).toBe("/opt/bin/ctr");
+  expect(flag("--containerd-address")).toBe("/run/containerd/containerd.sock");
+  expect(flag("--kubelet-url")).toBe("https://$(SOULBOX_NODE_IP):10255");
+  expect(flag("--kubelet-token-file")).toBe("/var/run/secrets/kubernetes.io/serviceaccount/token");
+  expect(agent?.env).toEqual(
+    expect.arrayContaining([
+      { name: "SOULBOX_NODE_IP", valueFrom: { fieldRef: { fieldPath: "status.hostIP" } } },
+    ]),
+  );
+  const volumes = new Map(spec?.volumes?.map((v) => [v.name, v.hostPath]));
+  expect(volumes.get("ctr")).toEqual({ path: "/opt/bin/ctr", type: "File" });
+  expect(volumes.get("containerd-socket")).toEqual({
+    path: "/run/containerd/containerd.sock",
+    type: "Socket",
+  });
+  const role = ofKind<k8s.V1ClusterRole>(objects, "ClusterRole").find(
+    (r) => r.metadata?.name === "demo-soulbox-node-agent-checkpoint",
+  );
+  expect(role?.rules).toEqual([
+    { apiGroups: [""], resources: ["nodes/checkpoint"], verbs: ["create"] },
+  ]);
+  const binding = ofKind<k8s.V1ClusterRoleBinding>(objects, "ClusterRoleBinding").find(
+    (b) => b.metadata?.name === "demo-soulbox-node-agent-checkpoint",
+  );
+  expect(binding?.subjects).toEqual([
+    { kind: "ServiceAccount", name: "demo-soulbox-node-agent", namespace: expect.any(String) },
+  ]);
+});
+
+test("Memory off (the default): no ServiceAccount token, no host pid, no checkpoint role", () => {
+  const objects = render([STORE]);
+  const spec = agentOf(objects)?.spec?.template.spec;
+  expect(spec?.hostPID).toBeUndefined();
+  expect(spec?.automountServiceAccountToken).toBe(false);
+  expect(spec?.containers[0]?.args).not.toContain("--ctr");
+  expect(
+    ofKind<k8s.V1ClusterRole>(objects, "ClusterRole").map((r) => r.metadata?.name),
+  ).not.toContain("demo-soulbox-node-agent-checkpoint");
+});
+
+test.each([
+  ["nodeAgent.memory.ctr=ctr"],
+  ["nodeAgent.memory.kubeletPort=0"],
+  ["nodeAgent.memory.kubeletCaFile=ca.crt"],
+])("the schema refuses %s", (value) => {
+  expect(() => render([STORE, "nodeAgent.memory.enabled=true", value])).toThrow();
+});
