@@ -12,9 +12,11 @@ if ! id user >/dev/null 2>&1; then
   useradd --create-home --home-dir /home/user --shell /bin/bash user
   echo "test-host-setup: created the 'user' account" >&2
 fi
-# The code interpreter's process test runs real Jupyter kernels on Debian's Python and R (the
-# template image installs the same packages; interpreter/src/interpreter-process.test.ts).
-interp_debs=(python3-ipykernel python3-matplotlib python3-pandas python3-numpy r-base-core r-cran-irkernel)
+# The code interpreter's process test runs real Jupyter kernels on Debian's Python, R and Java (the
+# template image installs the same packages; interpreter/src/interpreter-process.test.ts); maven
+# builds the Java kernel (interpreter/java/build.sh) for the test and the image.
+interp_debs=(python3-ipykernel python3-matplotlib python3-pandas python3-numpy r-base-core r-cran-irkernel
+  openjdk-17-jdk-headless maven)
 missing=()
 for p in "${interp_debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

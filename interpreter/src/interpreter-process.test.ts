@@ -1,7 +1,8 @@
 // The code-interpreter server (dist/code-interpreter.mjs) with real kernels: ipykernel from
 // Debian's python3-ipykernel, IRkernel from Debian's r-cran-irkernel (scripts/test-host-setup.sh
-// installs both), Deno and Bun from node_modules, bash and node. Everything through its HTTP API, as the SDKs call it.
-import { spawn, type ChildProcess } from "node:child_process";
+// installs both), the Java kernel built from interpreter/java on Debian's JDK, Deno and Bun from
+// node_modules, bash and node. Everything through its HTTP API, as the SDKs call it.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -18,6 +19,8 @@ let server: ChildProcess;
 let base: string;
 
 beforeAll(async () => {
+  // The Java kernel's jars beside the bundle (dist/java-kernel); a no-op when its sources are unchanged.
+  execFileSync(join(ROOT, "interpreter/java/build.sh"), { stdio: ["ignore", "ignore", "inherit"] });
   server = spawn(
     join(ROOT, "node_modules/.bin/node"),
     [
@@ -369,6 +372,60 @@ describe("R on IRkernel", () => {
   });
 });
 
+describe("Java on the JShell kernel", () => {
+  it("keeps state, streams stdout and stderr, counts executions", async () => {
+    const id = await context("java");
+    const a = await run({
+      code: 'int x = 41;\nSystem.out.println("hello");\nSystem.err.println("warned");\nx + 1',
+      context_id: id,
+    });
+    expect(stdout(a)).toBe("hello\n");
+    expect(a.find((l) => l.type === "stderr")?.text).toBe("warned\n");
+    expect(main(a)).toBe("42");
+    const b = await run({ code: 'String s = "v" + (x * 2); s', context_id: id });
+    expect(main(b)).toBe("v82");
+    const counts = [a, b].map(
+      (l) => l.find((x) => x.type === "number_of_executions")?.execution_count as number,
+    );
+    expect(counts[1]).toBe(counts[0]! + 1);
+    expect(b.at(-1)).toEqual({ type: "end_of_execution" });
+  });
+
+  it("reports an exception and a compile error with name, value and traceback", async () => {
+    const id = await context("java");
+    const thrown = errorOf(
+      await run({
+        code: 'void f() { throw new IllegalStateException("boom"); }\nf();',
+        context_id: id,
+      }),
+    );
+    expect(thrown).toMatchObject({
+      name: "ThrownException",
+      value: "java.lang.IllegalStateException: boom",
+    });
+    expect(thrown?.traceback).toMatch(/IllegalStateException: boom\n\s+at .*\.f\(/);
+    const bad = errorOf(await run({ code: 'int y = "s";', context_id: id }));
+    expect(bad).toMatchObject({ name: "CompilationError" });
+    expect(bad?.value).toMatch(/incompatible types/);
+  });
+
+  it("survives an interrupt with its state; refuses env vars per execution", async () => {
+    const id = await context("java");
+    await run({ code: 'String kept = "yes";', context_id: id });
+    const started = await run(
+      { code: 'System.out.println("spin"); while (true) {}', context_id: id },
+      (l) => l.type === "stdout",
+    );
+    expect(stdout(started)).toBe("spin\n");
+    expect(main(await run({ code: "kept", context_id: id }))).toBe("yes");
+    const env = errorOf(await run({ code: "1", context_id: id, env_vars: { A: "b" } }));
+    expect(env).toMatchObject({ name: "EnvVarsUnsupported" });
+    expect(env?.value).toMatch(
+      /Java cannot set environment variables per execution \(asked for A\)/,
+    );
+  });
+});
+
 describe("the other runtimes", () => {
   it("bash keeps variables and cwd, takes env vars, survives an interrupt", async () => {
     const id = await context("bash");
@@ -454,6 +511,7 @@ describe("the other runtimes", () => {
       ["bun", false],
       ["bash", true],
       ["r", true],
+      ["java", true],
       ["edge", false],
     ]);
   });

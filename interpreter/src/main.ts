@@ -25,6 +25,8 @@ const f = parseFlags(process.argv.slice(2), {
   bash: { type: "string", default: "bash" },
   workerd: { type: "string", default: "workerd" },
   r: { type: "string", default: "R" },
+  java: { type: "string", default: "java" },
+  "java-kernel-dir": { type: "string" },
   "helper-dir": { type: "string" },
   "no-warm": { type: "boolean", default: false },
   "log-level": { type: "string", default: "info" },
@@ -45,6 +47,9 @@ const contexts = createContexts({
     bash: f.bash,
     workerd: f.workerd,
     r: f.r,
+    java: f.java,
+    // The bundle ships the Java kernel's jars in java-kernel/ beside itself (interpreter/java/build.sh).
+    javaKernelDir: f["java-kernel-dir"] ?? join(here, "java-kernel"),
     helperDir,
   },
   env: process.env,

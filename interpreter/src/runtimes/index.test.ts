@@ -12,6 +12,7 @@ describe("runtime by language", () => {
     ["sh", "bash"],
     ["R", "r"],
     ["r", "r"],
+    ["Java", "java"],
   ])("%s → %s", (language, runtime) => {
     expect(runtimeFor(language).name).toBe(runtime);
   });
@@ -45,6 +46,7 @@ describe("runtime detection", () => {
     [{ fileName: "x.mjs" }, "node"],
     [{ fileName: "run.sh" }, "bash"],
     [{ fileName: "plot.R" }, "r"],
+    [{ fileName: "Main.java" }, "java"],
     [{ code: "#!/usr/bin/env Rscript\n" }, "r"],
     [{ fileName: "README" }, undefined],
     [{ code: "#!/usr/bin/env python3\nprint(1)" }, "python"],

@@ -2,6 +2,7 @@ import { bashRuntime } from "./bash.js";
 import { bunRuntime } from "./bun.js";
 import { denoRuntime, typescriptRuntime } from "./deno.js";
 import { edgeRuntime } from "./edge.js";
+import { javaRuntime } from "./java.js";
 import { nodeRuntime } from "./node.js";
 import { pythonRuntime } from "./python.js";
 import { rRuntime } from "./r.js";
@@ -16,6 +17,7 @@ export const RUNTIMES: readonly RuntimeAdapter[] = [
   bunRuntime,
   bashRuntime,
   rRuntime,
+  javaRuntime,
   edgeRuntime,
 ];
 

@@ -16,7 +16,14 @@ export interface KernelEnvCode {
  */
 export async function startJupyterSession(
   spec: KernelSpec,
-  opts: { cwd: string; env: NodeJS.ProcessEnv; setup?: string; envCode: KernelEnvCode },
+  opts: {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    setup?: string;
+    /** Absent: the language cannot set env vars per execution; a call asking for some is refused. */
+    envCode?: KernelEnvCode;
+    language?: string;
+  },
 ): Promise<Session> {
   const kernel = await startKernel(spec, { cwd: opts.cwd, env: opts.env });
   const silent = async (code: string) => {
@@ -44,7 +51,17 @@ export async function startJupyterSession(
     shutdown: () => kernel.shutdown(),
     async execute(code, envVars, sink: OutputSink, signal) {
       const hasEnv = Object.keys(envVars).length > 0;
-      if (hasEnv) await silent(opts.envCode.set(envVars));
+      const envCode = opts.envCode;
+      if (hasEnv && !envCode) {
+        sink.write({
+          type: "error",
+          name: "EnvVarsUnsupported",
+          value: `${opts.language ?? "this language"} cannot set environment variables per execution (asked for ${Object.keys(envVars).join(", ")}); set them when the sandbox or context starts`,
+          traceback: "",
+        });
+        return;
+      }
+      if (hasEnv && envCode) await silent(envCode.set(envVars));
       const onAbort = () => kernel.interrupt();
       signal.addEventListener("abort", onAbort, { once: true });
       let draining = false;
@@ -74,8 +91,8 @@ export async function startJupyterSession(
         signal.removeEventListener("abort", onAbort);
         if (draining) kernel.resumeOutput();
       }
-      if (hasEnv)
-        await silent(opts.envCode.restore()).catch((err: unknown) => {
+      if (hasEnv && envCode)
+        await silent(envCode.restore()).catch((err: unknown) => {
           if (err instanceof KernelDiedError) throw err;
         });
     },

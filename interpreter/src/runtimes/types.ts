@@ -1,7 +1,8 @@
 import type { OutputLine } from "../protocol.js";
 
 /** The runtimes SoulBox's code interpreter runs, one adapter each. */
-export type RuntimeName = "python" | "node" | "typescript" | "bun" | "deno" | "bash" | "r" | "edge";
+export type RuntimeName =
+  "python" | "node" | "typescript" | "bun" | "deno" | "bash" | "r" | "java" | "edge";
 
 /** What a runtime can do; the server reports it on GET /runtimes. */
 export interface RuntimeFeatures {
@@ -36,6 +37,10 @@ export interface RuntimeConfig {
   workerd: string;
   /** R, for IRkernel. */
   r: string;
+  /** The JVM that runs the Java kernel. */
+  java: string;
+  /** The directory holding the Java kernel's jars (interpreter/java/build.sh). */
+  javaKernelDir: string;
   /** The directory holding soulbox_kernel.py (the Python helper). */
   helperDir: string;
 }
