@@ -101,7 +101,7 @@ export async function syncMemoryRestore(
   const agent = ctx.deps.agent;
   if (!agent) {
     const message = `cannot restore the Memory Snapshot ${from}: no node agent is configured`;
-    return { view: { state: "failed", frozen: true, message }, error: new Error(message) };
+    return { view: { state: "failed", message }, error: new Error(message) };
   }
   const stuck = unschedulable(pod);
   if (stuck)
@@ -109,7 +109,6 @@ export async function syncMemoryRestore(
     return {
       view: {
         state: "failed",
-        frozen: true,
         message: `the Memory Snapshot ${from} can only be restored on the node ${plan.node}, where its checkpoint was taken, and that node cannot take the pod (gone, or full): ${stuck}`,
       },
     };
@@ -118,7 +117,6 @@ export async function syncMemoryRestore(
     return {
       view: {
         state: "restoring",
-        frozen: true,
         message: `waiting for the node ${plan.node} to take the pod restored from ${from}`,
       },
     };
@@ -142,7 +140,6 @@ export async function syncMemoryRestore(
       return {
         view: {
           state: "restoring",
-          frozen: true,
           message: `restoring the processes of the Memory Snapshot ${from} on the node ${plan.node}`,
         },
       };
@@ -154,7 +151,6 @@ export async function syncMemoryRestore(
     return {
       view: {
         state: "restoring",
-        frozen: true,
         message: `the processes of the Memory Snapshot ${from} run again; envd connects to them`,
       },
     };
@@ -163,7 +159,6 @@ export async function syncMemoryRestore(
     return {
       view: {
         state: "failed",
-        frozen: true,
         message: refused
           ? `refusing to restore the Memory Snapshot ${from}: ${describeError(error)}`
           : `could not restore the Memory Snapshot ${from}: ${describeError(error)} (retrying)`,

@@ -163,7 +163,9 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
     if (fsPause && !identityPending) {
       const wasFrozen =
         findCondition(sb.status?.conditions, ConditionType.Paused)?.status === "True";
-      pause = await syncPauseSnapshot(ctx, pod.pod, envd.frozen ?? wasFrozen);
+      // A Memory pause checkpoints running processes (see syncFreeze): nothing to wait for.
+      const still = mode === "Memory" || (envd.frozen ?? wasFrozen);
+      pause = await syncPauseSnapshot(ctx, pod.pod, still);
     } else if (!fsPause) await clearFailedPause(ctx, pod.pod);
     const restore = await syncRestore(ctx, pod.pod);
 
@@ -255,8 +257,11 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
     thaw = false,
   ): Promise<{ frozen?: boolean; failure?: Observed["envdFailure"]; error?: Failure }> {
     const asked = desiredPaused(ctx.sb, t, expiry, memory);
-    // A Filesystem pause whose Snapshot failed lets the sandbox run on.
-    const pause = thaw ? { ...asked, paused: false } : asked;
+    // A Filesystem pause whose Snapshot failed lets the sandbox run on. A Memory pause does not
+    // freeze at all: CRIU stops the container for its dump itself, and processes already stopped
+    // (SIGSTOP) in a container it freezes deadlock its ptrace attach (seen: criu in D state).
+    const memoryPause = asked.paused && (ctx.sb.spec.pauseMode ?? "Freeze") === "Memory";
+    const pause = thaw || memoryPause ? { ...asked, paused: false } : asked;
     const podIP = pod?.status?.podIP;
     if (!podIP || !pod || !isPodReady(pod) || pause.refused || !token) return {};
     const wasPaused =

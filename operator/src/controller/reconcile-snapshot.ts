@@ -3,8 +3,9 @@
  * Sandbox's pod runs) the sandbox is frozen, the node agent captures the container's files
  * into the object store, the sandbox is thawed unless it is being paused, and the status is
  * written once with the outcome. A Memory Snapshot is a CRIU checkpoint taken by the node agent
- * through the kubelet instead (CRIU stops the processes for the dump itself, so a sandbox that is
- * not being paused is not frozen); it records the node and the checkpoint image a restore needs.
+ * through the kubelet instead (CRIU stops the processes for the dump itself, so the sandbox is not
+ * frozen, not even for a pause: stopped processes deadlock CRIU's ptrace attach in a frozen
+ * container); it records the node and the checkpoint image a restore needs.
  * On a runtime CRIU cannot reach (Kata), a pause Snapshot of a Sandbox that asked for
  * `pauseFallback: Filesystem` captures the files instead; any other Memory Snapshot fails there. A failure that a retry may fix (storage or the agent
  * unreachable) leaves the Snapshot InProgress with a condition saying why and retries with

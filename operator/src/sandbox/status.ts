@@ -92,8 +92,6 @@ export interface SnapshotPauseView {
 export interface RestoreView {
   state: "restoring" | "failed";
   message: string;
-  /** The restored processes are frozen (a Memory checkpoint of a paused sandbox) until thawed. */
-  frozen?: boolean;
 }
 
 /** What the reconciler learnt about the pod's spec (see the PodUpToDate condition). */
@@ -180,11 +178,7 @@ export function computeStatus(sb: Sandbox, o: Observed): SandboxStatus {
   // Only a Ready pod can be frozen: a new or restarted pod runs unfrozen. A sandbox paused into
   // a Snapshot has no pod and counts as paused.
   const storedPause = sp?.state === "stored" && !o.pod;
-  // Processes restored from a Memory checkpoint come back as they were checkpointed, frozen by
-  // the pause: they count as frozen until envd thaws them (once the pod is Ready).
-  const restoredFrozen = o.restore?.frozen === true;
-  const frozen =
-    storedPause || restoredFrozen || (pod.phase === "Running" && (o.frozen ?? wasFrozen));
+  const frozen = storedPause || (pod.phase === "Running" && (o.frozen ?? wasFrozen));
 
   let phase: SandboxPhase = pod.phase;
   if (storedPause) phase = "Paused";
