@@ -99,6 +99,13 @@ test("JS SDK: Python and JavaScript keep state, stream, take env vars, are inter
     expect((await sbx.runCode("echo $((6 * 7))", { language: "bash" })).logs.stdout).toEqual([
       "42\n",
     ]);
+    // R (IRkernel shows every value as display data, so a result but no main text) and Java.
+    await sbx.runCode("y <- 6", { language: "r" });
+    expect((await sbx.runCode("y * 7", { language: "r" })).results.map((r) => r.text)).toEqual([
+      "[1] 42",
+    ]);
+    await sbx.runCode("int j = 6;", { language: "java" });
+    expect((await sbx.runCode("j * 7", { language: "java" })).text).toBe("42");
 
     // The SDK turns its aborted fetch into a TimeoutError when `error instanceof Error`; in jest's
     // VM realm undici's DOMException is not an instance of the test's Error, so it arrives as the

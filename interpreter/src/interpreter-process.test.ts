@@ -3,8 +3,10 @@
 // installs both), the Java kernel built from interpreter/java on Debian's JDK, Deno and Bun from
 // node_modules, bash and node. Everything through its HTTP API, as the SDKs call it.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -514,5 +516,71 @@ describe("the other runtimes", () => {
       ["java", true],
       ["edge", false],
     ]);
+  });
+});
+
+describe("edge serve (soulbox-edge serve <module> --port N)", () => {
+  const bundle = join(ROOT, "dist/code-interpreter.mjs");
+  const nodeBin = join(ROOT, "node_modules/.bin/node");
+  const edgeDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith("soulbox-edge-serve-"));
+
+  it("serves a fetch handler on the port until stopped, then cleans up", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "edge-serve-test-"));
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const before = edgeDirs();
+    writeFileSync(
+      join(dir, "worker.js"),
+      "let hits = 0; export default { async fetch(req) { hits++; return Response.json({ path: new URL(req.url).pathname, hits }); } }",
+    );
+    const child = spawn(
+      nodeBin,
+      [bundle, "edge", "serve", join(dir, "worker.js"), "--port", String(port)],
+      // workerd from node_modules on PATH, as the image has it in /usr/local/bin.
+      {
+        stdio: ["ignore", "ignore", "inherit"],
+        env: { ...process.env, PATH: `${dirname(WORKERD)}:${process.env.PATH}` },
+      },
+    );
+    const exited = new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+    try {
+      // Poll until workerd listens (it binds once the module compiled).
+      const deadline = Date.now() + 20_000;
+      let first: Response | undefined;
+      while (!first && Date.now() < deadline && child.exitCode === null)
+        first = await fetch(`http://127.0.0.1:${port}/a`).catch(
+          () => new Promise<undefined>((r) => setTimeout(() => r(undefined), 50)),
+        );
+      expect(await first?.json()).toEqual({ path: "/a", hits: 1 });
+      // One worker serves every request: its module state is kept between them.
+      const second = await fetch(`http://127.0.0.1:${port}/b`);
+      expect(await second.json()).toEqual({ path: "/b", hits: 2 });
+    } finally {
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+    expect(edgeDirs()).toEqual(before);
+  }, 30_000);
+
+  it.each([
+    [["serve"], /usage: soulbox-edge serve/],
+    [["serve", "w.js"], /--port must be a port number/],
+    [["serve", "w.js", "--port", "70000"], /--port must be a port number/],
+    [["serve", "w.js", "--port", "80", "--host", 'a" ]'], /--host must be an address/],
+    [["run", "w.js", "--port", "80"], /usage: soulbox-edge serve/],
+    [["serve", "/nonexistent/w.js", "--port", "8080"], /ENOENT/],
+  ])("refuses %j with a clear error", async (args, message) => {
+    const child = spawn(nodeBin, [bundle, "edge", ...args], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let err = "";
+    child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once("close", (c) => r(c)));
+    expect(code).not.toBe(0);
+    expect(err).toMatch(message);
   });
 });

@@ -5,6 +5,8 @@
  * 3. warm the default Python context in the background, as E2B's template does, so the first
  *    runCode does not pay a kernel start (requests before it is ready wait for it);
  * 4. SIGTERM/SIGINT: stop listening, shut every kernel down, exit.
+ * (`code-interpreter.mjs edge serve <module> --port N` is the edge runtime's serve mode instead,
+ * edge-serve.ts; the image's soulbox-edge runs it.)
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -12,7 +14,10 @@ import { fileURLToPath } from "node:url";
 import { parseFlags, logLevelFlag } from "../../lib/flags.js";
 import { createLogger } from "../../lib/log.js";
 import { createContexts } from "./contexts.js";
+import { edgeMain } from "./edge-serve.js";
 import { createInterpreterServer } from "./server.js";
+
+if (process.argv[2] === "edge") process.exit(await edgeMain(process.argv.slice(3)));
 
 const f = parseFlags(process.argv.slice(2), {
   port: { type: "string", default: "49999" },

@@ -18,6 +18,8 @@ INTERP_WORKERD=node_modules/@cloudflare/workerd-linux-64/bin/workerd
 INTERP_DIST=(dist/code-interpreter.mjs dist/soulbox_kernel.py)
 # The Java kernel's jars (interpreter/java/build.sh builds them from the project's sources).
 INTERP_JAVA_KERNEL=dist/java-kernel
+# The edge runtime's serve mode on PATH (it runs the bundle's `edge serve`).
+INTERP_EDGE_CLI=interpreter/bin/soulbox-edge
 
 # interp_inputs: what the image is made of (its cache key hashes this).
 interp_inputs() {
@@ -28,7 +30,7 @@ interp_inputs() {
   done
   echo "${INTERP_PACKAGES[*]} $DEBIAN_SUITE"
   sha256sum "$(image_tar sandbox-base)"
-  (cd "$REPO" && sha256sum "$INTERP_DENO" "$INTERP_BUN" "$INTERP_WORKERD" "${INTERP_DIST[@]}" "$INTERP_JAVA_KERNEL/.stamp")
+  (cd "$REPO" && sha256sum "$INTERP_DENO" "$INTERP_BUN" "$INTERP_WORKERD" "${INTERP_DIST[@]}" "$INTERP_JAVA_KERNEL/.stamp" "$INTERP_EDGE_CLI")
   (cd "$REPO" && ls "$INTERP_JAVA_KERNEL")
   declare -f oci_tar fill_interpreter
 }
@@ -54,12 +56,13 @@ fill_interpreter() {
     --no-install-recommends "${INTERP_PACKAGES[@]}"; } >"$IMAGES/.interpreter-apt.log" 2>&1 ||
     { umount "$root/proc"; tail -20 "$IMAGES/.interpreter-apt.log" >&2; exit 1; }
   { chroot "$root" python3 -c 'import ipykernel, matplotlib_inline, numpy, pandas, matplotlib' &&
-    chroot "$root" R --slave -e 'library(IRkernel)' && chroot "$root" jshell --version; } || { umount "$root/proc"; exit 1; }
+    chroot "$root" R --slave -e 'library(IRkernel)' && chroot "$root" jshell --version >/dev/null; } || { umount "$root/proc"; exit 1; }
   umount "$root/proc"
   : >"$root/etc/resolv.conf"
   install -m 0755 "$REPO/$INTERP_DENO" "$root/usr/local/bin/deno"
   install -m 0755 "$REPO/$INTERP_BUN" "$root/usr/local/bin/bun"
   install -m 0755 "$REPO/$INTERP_WORKERD" "$root/usr/local/bin/workerd"
+  install -m 0755 "$REPO/$INTERP_EDGE_CLI" "$root/usr/local/bin/soulbox-edge"
   install -d "$root/opt/soulbox/interpreter"
   install -m 0644 "${INTERP_DIST[@]/#/$REPO/}" "$root/opt/soulbox/interpreter/"
   install -d "$root/opt/soulbox/interpreter/java-kernel"
@@ -67,6 +70,7 @@ fill_interpreter() {
   # matplotlib's font cache, built once here instead of in every sandbox's first plot.
   chroot "$root" su user -c 'python3 -c "import matplotlib.pyplot"' >/dev/null 2>&1 || true
   chroot "$root" apt-get clean
+  rm -rf "$root/root/.java" # jshell's preferences from the check above
   # shellcheck disable=SC2115 # root is oci_tar's rootfs, never empty
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/log/*.log "$root"/tmp/* "$root"/dev/*
 }

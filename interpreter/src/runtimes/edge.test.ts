@@ -8,4 +8,9 @@ describe("workerd's config for one cell", () => {
     expect(cfg).toContain('esModule = embed "worker.js"');
     expect(cfg).toMatch(/compatibilityDate = "\d{4}-\d{2}-\d{2}"/);
   });
+
+  it("listens on the host it is given (every interface for serve)", () => {
+    expect(workerdConfig(8080, "2024-01-01", "*")).toContain('address = "*:8080"');
+    expect(workerdConfig(8080, "2024-01-01")).toContain('compatibilityDate = "2024-01-01"');
+  });
 });

@@ -9,13 +9,24 @@ import type { OutputSink, RuntimeAdapter, Session } from "./types.js";
 const START_TIMEOUT_MS = 15_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 
-/** workerd's config for one ES-module worker on 127.0.0.1:port (Cap'n Proto text, workerd's format). */
-export function workerdConfig(port: number, compatibilityDate = "2024-09-23"): string {
+/** The Workers compatibility date the edge runtime runs modules at. */
+export const COMPATIBILITY_DATE = "2024-09-23";
+
+/**
+ * workerd's config for one ES-module worker (worker.js beside it) on host:port, Cap'n Proto text,
+ * workerd's format. The one-shot cells listen on loopback; `soulbox-edge serve` on every interface
+ * ("*"), so the sandbox's port is reachable from outside (getHost).
+ */
+export function workerdConfig(
+  port: number,
+  compatibilityDate = COMPATIBILITY_DATE,
+  host = "127.0.0.1",
+): string {
   return [
     'using Workerd = import "/workerd/workerd.capnp";',
     "const config :Workerd.Config = (",
     '  services = [ (name = "main", worker = .cell) ],',
-    `  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],`,
+    `  sockets = [ (name = "http", address = "${host}:${port}", http = (), service = "main") ],`,
     ");",
     "const cell :Workerd.Worker = (",
     '  modules = [ (name = "worker.js", esModule = embed "worker.js") ],',
