@@ -68,6 +68,10 @@ describe("parseStorageUrl", () => {
     ],
     ["file:///var/lib/soulbox/", { scheme: "file", path: "/var/lib/soulbox" }],
     ["file://localhost/data", { scheme: "file", path: "/data" }],
+    [
+      "file:///data?owner=65532:65533",
+      { scheme: "file", path: "/data", owner: { uid: 65532, gid: 65533 } },
+    ],
   ])("%s", (url, want) => {
     expect(parseStorageUrl(url)).toEqual(want);
   });
@@ -99,6 +103,8 @@ describe("parseStorageUrl", () => {
     ["file://relative/path", /absolute path/],
     ["file:///", /absolute directory other than \//],
     ["file:///data?x=1", /unknown option "x"/],
+    ["file:///data?owner=user", /option owner "user" is not <uid>:<gid>/],
+    ["file:///data?owner=1:99999999999", /option owner "1:99999999999" is not <uid>:<gid>/],
   ])("%s is refused", (url, message) => {
     let err: unknown;
     try {

@@ -49,6 +49,12 @@ export interface AzblobConfig {
 export interface FileConfig {
   scheme: "file";
   path: string;
+  /**
+   * `?owner=<uid>:<gid>`: every directory and file the store writes is given to this owner. A
+   * store shared by a root writer (the node agent) and a non-root deleter (the operator) needs it:
+   * deleting a file takes write permission on its directory.
+   */
+  owner?: { uid: number; gid: number };
 }
 
 /** A parsed storage URL. */
@@ -71,7 +77,7 @@ const OPTIONS: Record<StorageConfig["scheme"], readonly string[]> = {
   r2: ["endpoint", "accountId", "pathStyle"],
   gs: ["endpoint", "project"],
   azblob: ["endpoint"],
-  file: [],
+  file: ["owner"],
 };
 
 function invalid(url: string, why: string): StorageError {
@@ -107,6 +113,16 @@ function checkEndpoint(url: string, endpoint: string): string {
       "the endpoint has a query or fragment (a SAS token belongs in the credentials Secret)",
     );
   return endpoint.replace(/\/+$/, "");
+}
+
+/** `<uid>:<gid>`, both whole numbers below 2^31. */
+function parseOwner(url: string, v: string): { uid: number; gid: number } {
+  const m = /^(\d{1,10}):(\d{1,10})$/.exec(v);
+  const uid = Number(m?.[1]);
+  const gid = Number(m?.[2]);
+  if (!m || uid > 0x7fffffff || gid > 0x7fffffff)
+    throw invalid(url, `option owner ${JSON.stringify(v)} is not <uid>:<gid> (e.g. 65532:65532)`);
+  return { uid, gid };
 }
 
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -164,7 +180,10 @@ export function parseStorageUrl(url: string): StorageConfig {
     if (!isAbsolute(path) || path === "/")
       throw invalid(url, "a file URL needs an absolute directory other than /");
     if (path.split("/").includes("..")) throw invalid(url, "a file path must not contain ..");
-    return { scheme: "file", path: normalize(path).replace(/\/+$/, "") };
+    const c: FileConfig = { scheme: "file", path: normalize(path).replace(/\/+$/, "") };
+    const owner = opts.get("owner");
+    if (owner !== undefined) c.owner = parseOwner(url, owner);
+    return c;
   }
 
   const segments = decodeURIComponent(u.pathname)

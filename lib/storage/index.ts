@@ -66,7 +66,7 @@ export async function openDriver(
 ): Promise<BlobDriver> {
   switch (config.scheme) {
     case "file": {
-      const driver = createFileDriver(config.path);
+      const driver = createFileDriver(config.path, config.owner);
       await (driver as BlobDriver & { checkRoot(): Promise<void> }).checkRoot();
       return driver;
     }

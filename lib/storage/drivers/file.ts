@@ -6,8 +6,18 @@
  */
 import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { link, mkdir, open, opendir, readFile, rename, stat, unlink } from "node:fs/promises";
-import { dirname, join, sep } from "node:path";
+import {
+  chown,
+  link,
+  mkdir,
+  open,
+  opendir,
+  readFile,
+  rename,
+  stat,
+  unlink,
+} from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 
 import { toStorageError } from "../errors.js";
@@ -17,16 +27,56 @@ import type { BlobDriver, BlobEntry, BlobPage, BlobRange } from "./driver.js";
 /** Where a temporary file's name starts; listing skips such names and keys may not use them. */
 export const TEMP_PREFIX = ".tmp-";
 
-/** A file driver rooted at the absolute directory `root` (created on the first write). */
-export function createFileDriver(root: string): BlobDriver {
-  return new FileDriver(root);
+/** Who owns what the store writes (a uid and gid). */
+export interface FileOwner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * A file driver rooted at the absolute directory `root` (created on the first write). With
+ * `owner`, every directory it creates and every file it writes is given to that owner (the writer
+ * must be root, or that owner already).
+ */
+export function createFileDriver(root: string, owner?: FileOwner): BlobDriver {
+  return new FileDriver(root, owner);
 }
 
 class FileDriver implements BlobDriver {
   readonly displayUrl: string;
 
-  constructor(private readonly root: string) {
+  constructor(
+    private readonly root: string,
+    private readonly owner?: FileOwner,
+  ) {
     this.displayUrl = `file://${root}`;
+  }
+
+  /** Gives `path` to the store's owner; a writer that may not is a configuration error. */
+  private async own(path: string): Promise<void> {
+    if (!this.owner) return;
+    await chown(path, this.owner.uid, this.owner.gid).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code !== "EPERM") throw err;
+      throw new StorageError(
+        "InvalidConfig",
+        `${this.displayUrl}: cannot give ${path} to owner ${this.owner?.uid}:${this.owner?.gid} (option owner needs a root writer)`,
+        { cause: err },
+      );
+    });
+  }
+
+  /** Gives every directory from `first` (the first one mkdir created) down to `dir` to the owner. */
+  private async ownCreated(first: string | undefined, dir: string): Promise<void> {
+    if (!this.owner || first === undefined) return;
+    // Directories above the root (made for a root that did not exist) are not the store's.
+    let p = relative(this.root, first).startsWith("..") ? this.root : first;
+    await this.own(p);
+    for (const part of relative(p, dir)
+      .split(sep)
+      .filter((x) => x !== "")) {
+      p = join(p, part);
+      await this.own(p);
+    }
   }
 
   private path(name: string): string {
@@ -75,16 +125,18 @@ class FileDriver implements BlobDriver {
     signal?: AbortSignal,
   ): Promise<string> {
     await this.checkRoot();
-    await mkdir(dirname(final), { recursive: true }).catch((err: unknown) => {
+    const first = await mkdir(dirname(final), { recursive: true }).catch((err: unknown) => {
       // mkdir says EEXIST when a path component is a file (an object): that is no conflict of
       // the key itself, and must not read as AlreadyExists.
       if ((err as { code?: unknown }).code === "EEXIST")
         throw Object.assign(new Error((err as Error).message), { code: "ENOTDIR", cause: err });
       throw err;
     });
+    await this.ownCreated(first, dirname(final));
     const temp = join(dirname(final), `${TEMP_PREFIX}${randomUUID()}`);
     const fh = await open(temp, "wx", 0o640);
     try {
+      if (this.owner) await this.own(temp);
       for await (const chunk of body) {
         signal?.throwIfAborted();
         await fh.write(chunk);
