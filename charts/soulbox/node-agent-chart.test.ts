@@ -163,3 +163,29 @@ test.each([
 ])("the schema refuses %s", (value) => {
   expect(() => render([STORE, "nodeAgent.memory.enabled=true", value])).toThrow();
 });
+
+const envOf = (c: k8s.V1Container | undefined, name: string) =>
+  c?.env?.find((e) => e.name === name)?.value;
+
+// The agent writes as root; the operator (not root) deletes Snapshots' objects: on a file:// store
+// the agent gives what it writes to the operator's user.
+test.each([
+  ["file://, default operator user", [], "file:///var/lib/soulbox/snapshots?owner=65532:65532"],
+  [
+    "file://, another operator user",
+    ["podSecurityContext.runAsUser=1000", "podSecurityContext.runAsGroup=2000"],
+    "file:///var/lib/soulbox/snapshots?owner=1000:2000",
+  ],
+])("%s: the agent's store URL names the operator's user as owner", (_what, sets, want) => {
+  const objects = render([
+    "storage.url=file:///var/lib/soulbox/snapshots",
+    "storage.pvc.claimName=snapshots",
+    ...sets,
+  ]);
+  expect(envOf(agentOf(objects)?.spec?.template.spec?.containers[0], "SOULBOX_STORAGE_URL")).toBe(
+    want,
+  );
+  expect(
+    envOf(operatorOf(objects)?.spec?.template.spec?.containers[0], "SOULBOX_STORAGE_URL"),
+  ).toBe("file:///var/lib/soulbox/snapshots");
+});

@@ -76,11 +76,6 @@ async function snapshotValues(core: k8s.CoreV1Api, namespace: string, release: s
     `nodeAgent.paths.containerdRoot=${join(state, "containerd", "root")}`,
     `nodeAgent.paths.kubeletRoot=${join(state, "node", "kubelet")}`,
     `nodeAgent.cache.hostPath=${join(state, `node-agent-cache-${release}`)}`,
-    // The file store on one PVC is written by the agent (root) and cleaned by the operator: on a
-    // local-path volume they must share a uid for the operator to delete what the agent wrote.
-    "podSecurityContext.runAsNonRoot=false",
-    "podSecurityContext.runAsUser=0",
-    "podSecurityContext.runAsGroup=0",
   ];
 }
 

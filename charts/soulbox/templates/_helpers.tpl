@@ -163,10 +163,24 @@ gateway pods share. Each renders nothing when storage.url is empty.
 {{- end }}
 {{- end }}
 
+{{- /*
+The store's URL. With .storageOwner (the node agent's), a file:// store gets ?owner=<uid>:<gid> of
+the operator's pod: the agent writes as root and the operator, not root, must delete what it wrote
+(deleting a file takes write permission on its directory).
+*/ -}}
+{{- define "soulbox.storageUrl" -}}
+{{- $url := .Values.storage.url }}
+{{- $psc := .Values.podSecurityContext | default dict }}
+{{- if and .storageOwner (hasPrefix "file://" $url) (not (contains "owner=" $url)) $psc.runAsUser }}
+{{- $url = printf "%s%sowner=%v:%v" $url (ternary "&" "?" (contains "?" $url)) (int $psc.runAsUser) (int ($psc.runAsGroup | default $psc.runAsUser)) }}
+{{- end }}
+{{- $url }}
+{{- end }}
+
 {{- define "soulbox.storageEnv" -}}
 {{- if .Values.storage.url }}
 - name: SOULBOX_STORAGE_URL
-  value: {{ .Values.storage.url | quote }}
+  value: {{ include "soulbox.storageUrl" . | quote }}
 {{- if .Values.storage.credentialsSecret }}
 - name: SOULBOX_STORAGE_CREDENTIALS_DIR
   value: /etc/soulbox/storage/credentials
