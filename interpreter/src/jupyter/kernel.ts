@@ -148,7 +148,9 @@ export async function startKernel(
       );
     });
   });
-  void exited.then(() => rm(dir, { recursive: true, force: true }));
+  // The connection file holds the kernel's key: it goes when the kernel does (and shutdown waits
+  // for it, so a server that exits right after leaves nothing behind).
+  const removed = exited.then(() => rm(dir, { recursive: true, force: true }));
 
   const session = randomUUID();
   const pending = new Map<string, Pending>();
@@ -338,6 +340,7 @@ export async function startKernel(
       // Whatever the user's code left running in the kernel's process group goes too.
       killGroup(child);
       for (const s of sockets) s.close();
+      await removed;
     },
   };
 }
