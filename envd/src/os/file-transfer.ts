@@ -1,21 +1,36 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { chmod, chown, rename, rm, stat } from "node:fs/promises";
-import type { Readable } from "node:stream";
+import { createWriteStream } from "node:fs";
+import { chmod, chown, open, rename, rm, stat } from "node:fs/promises";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { basename, dirname, join } from "node:path";
 import { EnvdError, fromSystemError } from "../shared/errors.js";
 import { ensureDir, type Actor } from "./fs-ops.js";
 import { writeMetadata } from "./xattr-metadata.js";
 
-/** Opens a regular file for download; refuses directories with a clear error. */
+/**
+ * Opens a regular file for download; refuses directories with a clear error. The stream carries
+ * exactly `size` bytes, the size when the file was opened: a file that grows meanwhile (a log
+ * being appended to) would otherwise send more than the Content-Length it was announced with,
+ * and the response would never complete.
+ */
 export async function openForDownload(path: string): Promise<{ size: number; stream: Readable }> {
-  const st = await stat(path).catch((err: unknown) => {
+  const fh = await open(path, "r").catch((err: unknown) => {
     throw fromSystemError(err, `cannot read '${path}'`);
   });
-  if (st.isDirectory())
-    throw new EnvdError("invalid_argument", `'${path}' is a directory, not a file`);
-  return { size: st.size, stream: createReadStream(path) };
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory())
+      throw new EnvdError("invalid_argument", `'${path}' is a directory, not a file`);
+    if (st.size === 0) {
+      await fh.close();
+      return { size: 0, stream: Readable.from([]) };
+    }
+    return { size: st.size, stream: fh.createReadStream({ start: 0, end: st.size - 1 }) };
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw err instanceof EnvdError ? err : fromSystemError(err, `cannot read '${path}'`);
+  }
 }
 
 /** What a finished upload reports back. */
