@@ -29,6 +29,7 @@ export const PROCESS_TESTS = [
   "e2e/envd-sdk/**/*.test.ts",
   "e2e/storage/**/*.test.ts",
   "envd/image/**/*.test.ts",
+  "envd/src/executor/runtime/runtime-process.test.ts",
   "envd/src/executor/start-command.test.ts",
   "envd/src/os/dir-watcher.test.ts",
   "envd/src/os/freezer.test.ts",

@@ -8,6 +8,8 @@ import { createExecutorHttp } from "./http/routes.js";
 import { Filesystem } from "../../../api/gen/envd/filesystem/filesystem_pb.js";
 import { Process } from "../../../api/gen/envd/process/process_pb.js";
 import { processService } from "./process/service.js";
+import { Runtime } from "../../../api/gen/envd/soulbox/runtime/v1/runtime_pb.js";
+import { runtimeService } from "./runtime/service.js";
 
 /**
  * Serves the executor's RPC services and its internal HTTP routes as h2c on a
@@ -22,6 +24,7 @@ export async function listenExecutor(
     routes(router) {
       router.service(Process, processService(ctx));
       router.service(Filesystem, filesystemService(ctx));
+      router.service(Runtime, runtimeService(ctx));
     },
     fallback: (req, res) => void http(req, res),
     // The sidecar enforces the client's deadline; we still read it to kill processes.

@@ -13,6 +13,7 @@ import {
 } from "@connectrpc/connect-node";
 import { Filesystem } from "../../../api/gen/envd/filesystem/filesystem_pb.js";
 import { Process } from "../../../api/gen/envd/process/process_pb.js";
+import { Runtime } from "../../../api/gen/envd/soulbox/runtime/v1/runtime_pb.js";
 import { EnvdError } from "../shared/errors.js";
 import { UPLOAD_COMPLETE_TRAILER } from "../shared/http-util.js";
 import { createLinkTransport } from "./link-transport.js";
@@ -21,6 +22,8 @@ import { createLinkTransport } from "./link-transport.js";
 export interface ExecutorLink {
   process: Client<typeof Process>;
   filesystem: Client<typeof Filesystem>;
+  /** SoulBox's own runtime service (one-shot code runs). */
+  runtime: Client<typeof Runtime>;
   /**
    * Opens a raw request; resolves once the response headers arrived. A body
    * that ends normally is followed by the upload-complete trailer, unless
@@ -59,6 +62,7 @@ export function createExecutorLink(socketPath: string): ExecutorLink {
   return {
     process: createClient(Process, transport),
     filesystem: createClient(Filesystem, transport),
+    runtime: createClient(Runtime, transport),
     async request(headers, body, opts) {
       const trailer = body !== undefined && opts?.uploadTrailer !== false;
       let stream: ClientHttp2Stream;

@@ -10,6 +10,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createDualProtocolListener } from "../../../lib/dual-protocol-listener.js";
 import { Filesystem } from "../../../api/gen/envd/filesystem/filesystem_pb.js";
 import { Process } from "../../../api/gen/envd/process/process_pb.js";
+import { Runtime } from "../../../api/gen/envd/soulbox/runtime/v1/runtime_pb.js";
 import type { AuditLog } from "./audit.js";
 import type { TokenStore } from "./auth.js";
 import type { ExecutorLink } from "./executor-link.js";
@@ -43,7 +44,7 @@ export async function listenSidecar(opts: {
     opts.audit,
   );
   const relay = createStreamRelay({
-    services: [Process, Filesystem],
+    services: [Process, Filesystem, Runtime],
     tokens: opts.tokens,
     executor: opts.executor,
     audit: opts.audit,
@@ -52,6 +53,7 @@ export async function listenSidecar(opts: {
     routes(router) {
       router.service(Process, forwardingService(Process, opts.executor.process));
       router.service(Filesystem, forwardingService(Filesystem, opts.executor.filesystem));
+      router.service(Runtime, forwardingService(Runtime, opts.executor.runtime));
     },
     interceptors: [authAndAuditInterceptor(opts.tokens, opts.audit)],
     fallback: (req, res) => void httpRoutes(req, res),
