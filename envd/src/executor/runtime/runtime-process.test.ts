@@ -22,6 +22,7 @@ import {
 } from "../../../../api/gen/envd/soulbox/runtime/v1/runtime_pb.js";
 import { runtimeNames } from "../../../../api/runtimes.js";
 import { startEnvd, type EnvdUnderTest } from "../../../test-support/envd-process.js";
+import { eventually } from "../../../test-support/eventually.js";
 
 // soulbox.runtime.v1.Runtime through a real envd (sidecar + executor) with the real runtime
 // binaries of this host: python3, node and bash on PATH, deno and bun from node_modules.
@@ -212,6 +213,12 @@ describe("Runtime.Run", () => {
       "ts 3\n",
     ],
     ["bun", { runtime: "bun", code: "const n: number = 4;\nconsole.log(`bun ${n}`);" }, "bun 4\n"],
+    ["r", { runtime: "R", code: 'x <- c(1, 2)\ncat("r", sum(x) * 3, "\\n")' }, "r 9 \n"],
+    [
+      "java (jshell snippets)",
+      { runtime: "java", code: 'int n = 3 + 4;\nSystem.out.println("java " + n);' },
+      "java 7\n",
+    ],
     [
       "bash, detected from the file name",
       { fileName: "job.sh", code: 'echo "bash $((2 + 3))"' },
@@ -250,6 +257,32 @@ describe("Runtime.Run", () => {
     expect(Number(out.end?.durationMs)).toBeGreaterThanOrEqual(1000);
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(pidAlive(out.pid ?? 0)).toBe(false);
+  });
+
+  it("a client going away leaves the process to its timeout", async () => {
+    const abort = new AbortController();
+    let pid = 0;
+    const stream = relayed.run(
+      {
+        runtime: "python",
+        code: "import time\nprint('up', flush=True)\ntime.sleep(60)",
+        timeoutMs: 3000,
+      },
+      { signal: abort.signal },
+    );
+    await connectError(
+      (async () => {
+        for await (const res of stream) {
+          if (res.event.case === "start") pid = res.event.value.pid;
+          if (res.event.case === "stdout") abort.abort();
+        }
+      })(),
+    );
+    expect(pid).toBeGreaterThan(0);
+    // Still running after the client left (python3 prints "up" only once it runs) ...
+    expect(pidAlive(pid)).toBe(true);
+    // ... until the timeout kills it.
+    await eventually(() => (pidAlive(pid) ? undefined : true), 15_000);
   });
 
   it("stops output (not the process) past max_output_bytes and says so", async () => {
