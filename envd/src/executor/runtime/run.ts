@@ -58,6 +58,8 @@ export async function* run(
     proc.writeStdin(Buffer.from(req.code));
     proc.closeStdin();
   }
+  // Subscribed before the first yield, as Process.Start does: no output waits in the orphan buffer.
+  const subscription = proc.output.subscribe(hc.signal);
   const timeout = killAfter(proc, req.timeoutMs);
   killAfter(proc, hc.timeoutMs());
 
@@ -72,7 +74,7 @@ export async function* run(
   const limit = createOutputLimit(Number(req.maxOutputBytes));
   const keepalive = () => event({ case: "keepalive", value: {} });
   for await (const ev of withKeepalive(
-    proc.output.subscribe(hc.signal),
+    subscription,
     keepaliveIntervalMs(hc.requestHeader),
     keepalive,
   )) {
