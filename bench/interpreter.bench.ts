@@ -1,7 +1,8 @@
 /**
  * Code-interpreter benchmark: starts dist/code-interpreter.mjs on this machine (the server the
  * code-interpreter-v1 template runs on port 49999) with its real runtimes (Debian's ipykernel at
- * /usr/bin/python3, Deno and Bun from node_modules, bash, node) and drives it with the official
+ * /usr/bin/python3, Deno and Bun from node_modules, bash, node, R on IRkernel, Java on SoulBox's JShell
+ * kernel) and drives it with the official
  * `@e2b/code-interpreter` SDK, unchanged, pointed at it (debug mode + sandboxUrl, as the tests do
  * for envd):
  * 1. `runCode('1+1')` (or its language's equivalent) on each language's default context, p50/p99;
@@ -30,6 +31,9 @@ const LANGUAGES: Array<{ language: string; code: string; runs: number }> = [
   { language: "bash", code: "echo $((1+1))", runs: RUNS },
   { language: "node", code: "console.log(1+1)", runs: Math.ceil(RUNS / 4) },
   { language: "bun", code: "console.log(1+1)", runs: Math.ceil(RUNS / 4) },
+  // IRkernel sends values as display data only: print to stdout instead.
+  { language: "r", code: "cat(1+1)", runs: RUNS },
+  { language: "java", code: "1+1", runs: RUNS },
   {
     language: "edge",
     code: "export default { fetch() { return new Response(String(1+1)); } }",
@@ -96,7 +100,7 @@ async function main() {
 
     console.log("\n| language | createCodeContext p50 (ms) | max (ms) | contexts |");
     console.log("|---|---|---|---|");
-    for (const language of ["python", "javascript", "bash"]) {
+    for (const language of ["python", "javascript", "bash", "r", "java"]) {
       const times: number[] = [];
       for (let i = 0; i < CONTEXTS; i++) {
         const t = performance.now();
