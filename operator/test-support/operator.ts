@@ -26,7 +26,7 @@ export const IMAGES = {
  * the end of the run.
  */
 export function installCrds(): void {
-  execFileSync(KUBECTL, ["apply", "-f", CRDS], { env: process.env, stdio: "pipe" });
+  applyCrds();
   execFileSync(
     KUBECTL,
     [
@@ -39,6 +39,20 @@ export function installCrds(): void {
     ],
     { env: process.env, stdio: "pipe" },
   );
+}
+
+/**
+ * `kubectl apply` of crds/, once more when it lost a race: test files in parallel workers apply
+ * them at the same time, and the loser of two creates gets AlreadyExists (a second apply updates).
+ */
+function applyCrds(attempts = 3): void {
+  try {
+    execFileSync(KUBECTL, ["apply", "-f", CRDS], { env: process.env, stdio: "pipe" });
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? "");
+    if (attempts <= 1 || !stderr.includes("AlreadyExists")) throw err;
+    applyCrds(attempts - 1);
+  }
 }
 
 /** Typed Sandbox calls for tests. */
