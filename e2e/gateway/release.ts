@@ -15,6 +15,7 @@ import * as k8s from "@kubernetes/client-node";
 import { CHART, helm, helmOk } from "../../charts/soulbox/helm.js";
 import { clusterCommand, testNamespace } from "../cluster/test-support/cluster.js";
 import { holdDnsLock } from "../cluster/test-support/dns-lock.js";
+import { retryLookupsUnder } from "../cluster/test-support/dns-retry.js";
 import { freePort } from "../../envd/test-support/envd-process.js";
 
 const KUBECTL = fileURLToPath(new URL("../cluster/.bin/kubectl", import.meta.url));
@@ -225,7 +226,9 @@ export function useSdkEnv(gw: GatewayRelease): () => void {
     ...defaultCas,
     readFileSync(gw.env.NODE_EXTRA_CA_CERTS ?? "", "utf8"),
   ]);
+  const undoRetry = retryLookupsUnder(gw.domain);
   return () => {
+    undoRetry();
     tls.setDefaultCACertificates(defaultCas);
     for (const k of SDK_VARS) {
       if (saved[k] === undefined) delete process.env[k];
