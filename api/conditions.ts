@@ -97,7 +97,7 @@ export const PausedReason = {
   Pausing: "Pausing",
   /** False: the sandbox runs, as asked. */
   NotPaused: "NotPaused",
-  /** False: a pause was asked with a `pauseMode` this operator cannot do (Memory, for now); the sandbox keeps running. */
+  /** False: a pause was asked with a `pauseMode` this operator cannot do (Memory without node agents); the sandbox keeps running. */
   PauseModeNotSupported: "PauseModeNotSupported",
   /** False: pauseMode Filesystem: the processes are frozen and the files are being captured into a Snapshot. */
   Snapshotting: "Snapshotting",
@@ -165,7 +165,7 @@ export const SnapshotReadyReason = {
   SandboxNotFound: "SandboxNotFound",
   /** False (Failed): the Sandbox has no running pod to capture (it is paused to a Snapshot or ended). */
   SandboxNotRunning: "SandboxNotRunning",
-  /** False (Failed): the mode cannot be taken here (Memory, for now). */
+  /** False (Failed): the mode cannot be taken here (Memory on a VM runtime such as Kata, or without the agent's Memory settings). */
   ModeNotSupported: "ModeNotSupported",
   /** False (Failed): the operator has no object storage (Helm values storage.url). */
   StorageNotConfigured: "StorageNotConfigured",
