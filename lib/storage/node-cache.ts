@@ -52,12 +52,14 @@ import {
 } from "./node-cache-metrics.js";
 import { resolveRange } from "./keys.js";
 import { createUseTable, type UseRecord } from "./node-cache-usage.js";
+import { startFileCopy, type FileCopy } from "./node-cache-copy.js";
 import {
   StorageError,
   isStorageError,
   type ByteRange,
   type ObjectInfo,
   type ObjectStore,
+  type PutOptions,
 } from "./object-store.js";
 
 export type { PrefetchResult } from "./node-cache-metrics.js";
@@ -158,6 +160,19 @@ export interface NodeCache {
    * Counts a use of the object for the warm-up list.
    */
   open(store: ObjectStore, key: string, options?: CacheOpenOptions): Promise<CacheRead>;
+  /**
+   * Puts `body` under `key` in `store`, as `store.put` does, and keeps a copy on this node's
+   * disk, so the next open of the object here reads no byte from the store (a snapshot taken on
+   * a node is restored there from its disk). The copy is synced and admitted in the background
+   * after the put returns; an open of the same object waits for that. A copy that cannot be
+   * written or does not fit only costs the next open its fetch: the put's outcome is the store's.
+   */
+  putThrough(
+    store: ObjectStore,
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    options?: PutOptions,
+  ): Promise<ObjectInfo>;
   /** The `n` objects most used on this node recently (decayed counts), most used first. */
   warmupList(n: number): UseRecord[];
   /**
@@ -251,6 +266,8 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
   /** Deletions of entry files in progress, by sha256: a fill of the same sha256 waits for it. */
   const removals = new Map<string, Promise<void>>();
   const prefetches = new Set<Prefetch>();
+  /** Copies of put objects being synced and admitted, by sha256: an open waits for them. */
+  const admissions = new Map<string, Promise<void>>();
   let closed: Promise<void> | undefined;
   let saveTimer: NodeJS.Timeout | undefined;
   let saving: Promise<void> = Promise.resolve();
@@ -329,6 +346,14 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
   const cacheable = (info: ObjectInfo) =>
     SHA256_HEX.test(info.sha256) && Number.isSafeInteger(info.size) && info.size <= maxBytes;
 
+  /** Remembers `info` at the manifest level (a head answer, or a put this node made). */
+  const rememberHead = (store: ObjectStore, info: ObjectInfo) => {
+    const id = `${store.displayUrl}\n${info.key}`;
+    manifest.delete(id);
+    manifest.set(id, { info, expires: clock() + manifestTtlMs });
+    if (manifest.size > MANIFEST_MAX) manifest.delete(manifest.keys().next().value as string);
+  };
+
   /** The object's info from the manifest level, or from the store's `head`. */
   const headOf = async (store: ObjectStore, key: string): Promise<ObjectInfo> => {
     const id = `${store.displayUrl}\n${key}`;
@@ -350,10 +375,7 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
       metrics.requests.inc({ level: "origin", result });
       throw err;
     }
-    if (manifestTtlMs > 0) {
-      manifest.set(id, { info, expires: clock() + manifestTtlMs });
-      if (manifest.size > MANIFEST_MAX) manifest.delete(manifest.keys().next().value as string);
-    }
+    if (manifestTtlMs > 0) rememberHead(store, info);
     return info;
   };
 
@@ -536,7 +558,8 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
       unpin(entry);
       return Readable.from([]);
     }
-    const stream = fh.createReadStream({ start, end: end - 1 });
+    // 1 MiB reads: cached objects are large (layers, archives) and read whole.
+    const stream = fh.createReadStream({ start, end: end - 1, highWaterMark: 1 << 20 });
     stream.once("close", () => {
       metrics.bytes.inc({ source: "node-disk" }, stream.bytesRead);
       unpin(entry);
@@ -585,6 +608,7 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
       ? resolveRange(options.range, info.size, key)
       : { start: 0, end: info.size };
     const bounds: [number, number] = [start, end];
+    await admissions.get(info.sha256);
     const cached = index.get(info.sha256);
     if (cached) {
       cached.pins += 1;
@@ -705,6 +729,66 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
     return handle;
   };
 
+  /** Admits a whole, synced copy of `info` (false when it is not wanted or does not fit). */
+  const admitCopy = async (info: ObjectInfo, copy: FileCopy): Promise<boolean> => {
+    if (!(await copy.finish(info.size))) return false;
+    if (!cacheable(info) || index.get(info.sha256) || fills.has(info.sha256) || !evict(info.size)) {
+      await copy.discard();
+      return false;
+    }
+    const path = layout.entry(info.sha256);
+    await mkdir(dirname(path), { recursive: true });
+    await removals.get(info.sha256);
+    await rename(copy.path, path);
+    const stamp = stampOf(await stat(path, { bigint: true }));
+    if (index.get(info.sha256)) return true; // a fill of the same bytes landed meanwhile
+    index.add({ sha256: info.sha256, size: info.size, stamp, lastUsed: clock(), pins: 0 });
+    log.debug("node cache: kept a put", { sha256: info.sha256, size: info.size, key: info.key });
+    evict(0);
+    scheduleSave();
+    return true;
+  };
+
+  const putThrough = async (
+    store: ObjectStore,
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    options: PutOptions = {},
+  ): Promise<ObjectInfo> => {
+    if (closed) return store.put(key, body, options);
+    const tmp = `${layout.tmp}/put.${randomUUID()}`;
+    const handle = await openFile(tmp, "wx", 0o600).catch((err: unknown) => {
+      log.warn("node cache: no local copy of a put", { key, err });
+      return undefined;
+    });
+    if (!handle) return store.put(key, body, options);
+    const copy = startFileCopy(handle, tmp);
+    let info: ObjectInfo;
+    try {
+      info = await store.put(key, copy.tee(body), options);
+    } catch (err) {
+      await copy.discard();
+      throw err;
+    }
+    if (manifestTtlMs > 0) rememberHead(store, info);
+    const admission = admitCopy(info, copy)
+      .then(
+        (kept) => void (kept ? undefined : log.debug("node cache: put not kept", { key })),
+        async (err: unknown) => {
+          await copy.discard();
+          log.warn("node cache: could not keep a put", { key, err });
+        },
+      )
+      .finally(() => {
+        if (admissions.get(info.sha256) === admission) admissions.delete(info.sha256);
+        running.delete(admission);
+        gauges();
+      });
+    admissions.set(info.sha256, admission);
+    running.add(admission);
+    return info;
+  };
+
   const warmupList = (n: number) => uses.top(n, clock());
 
   gauges();
@@ -722,6 +806,7 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
     maxBytes,
     metrics,
     open,
+    putThrough,
     warmupList,
     prefetch,
     warmUp(resolve, options = {}) {

@@ -28,6 +28,13 @@ export const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_MARKER = ".wh..wh..opq";
 const OVERLAY_OPAQUE = "trusted.overlay.opaque";
 
+/**
+ * The chunk size of a layer's streams (file reads, zstd in and out). Node's defaults (64 KiB
+ * reads, 16 KiB zstd chunks) cost a thread-pool round trip per few KiB: with 1 MiB chunks a GiB
+ * compresses and decompresses about six times faster (measured in bench/RESULTS.md).
+ */
+export const LAYER_CHUNK = 1 << 20;
+
 /** True when `path` (absolute in the container) is `dest` or under it, for any destination. Pure. */
 export function isUnderAny(path: string, destinations: readonly string[]): boolean {
   return destinations.some((d) => path === d || path.startsWith(`${d}/`));
@@ -90,7 +97,7 @@ function addEntry(pack: tar.Pack, header: EntryHeader, body?: string): Promise<v
 
 async function addFile(pack: tar.Pack, header: EntryHeader, path: string): Promise<void> {
   const sink = pack.entry(header);
-  await pipeline(createReadStream(path), sink);
+  await pipeline(createReadStream(path, { highWaterMark: LAYER_CHUNK }), sink);
 }
 
 /**

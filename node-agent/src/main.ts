@@ -88,7 +88,11 @@ const server = await serveAgent({
     capture: async (req) =>
       req.mode === "Memory"
         ? captureMemory(req, await needMemory())
-        : capture(req, { store: needStore(), containerdState: cfg.containerdState }),
+        : capture(req, {
+            store: needStore(),
+            ...(cache ? { cache } : {}),
+            containerdState: cfg.containerdState,
+          }),
     restoreImage: async (req) => restoreImage(req, await needMemory()),
     wake: async (req) => {
       await wake(req, await needMemory());

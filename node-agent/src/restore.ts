@@ -16,6 +16,7 @@ import type { ObjectStore } from "../../lib/storage/index.js";
 import { findContainerRootfs } from "./container-rootfs.js";
 import { NodeAgentError, toNodeAgentError } from "./errors.js";
 import { applyLayer } from "./layer-apply.js";
+import { LAYER_CHUNK } from "./layer-writer.js";
 
 /** What a restore needs from the agent. */
 export interface RestoreDeps {
@@ -87,7 +88,7 @@ export async function restore(req: RestoreRequest, deps: RestoreDeps): Promise<R
   });
   try {
     const layer = await openLayer(req, deps);
-    const decompressed = createZstdDecompress();
+    const decompressed = createZstdDecompress({ chunkSize: LAYER_CHUNK });
     // A store error (a sha256 mismatch at the end) destroys `decompressed`, failing the apply.
     const reading = pipeline(layer, decompressed);
     reading.catch(() => undefined);
