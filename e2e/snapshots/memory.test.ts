@@ -265,12 +265,13 @@ async function checkpointAndRestore(from: string, to: string, fromClient: Client
   );
   const ref = `localhost/soulbox/checkpoint/${ns.name}-${from}:${Date.now().toString(36)}`;
   const t1 = Date.now();
-  const image = await buildCheckpointImage(
-    containerd(),
-    taken.archive,
-    { ref, container: "sandbox", pod: from, namespace: ns.name, rootfsImage: BASE_IMAGE },
-    join(work, `${from}.oci.tar`),
-  );
+  const image = await buildCheckpointImage(containerd(), taken.archive, {
+    ref,
+    container: "sandbox",
+    pod: from,
+    namespace: ns.name,
+    rootfsImage: BASE_IMAGE,
+  });
   const imageMs = Date.now() - t1;
   await deletePod(from);
   const t2 = Date.now();

@@ -99,22 +99,27 @@ export async function captureMemory(req: CaptureRequest, deps: MemoryDeps): Prom
       { ...target, containerId, executorSocket },
     );
     archive = taken.archive;
-    const info = await deps.store.put(req.key, createReadStream(archive), {
-      metadata: { "content-type": "criu-checkpoint-tar" },
-    });
-    const built = await buildCheckpointImage(
-      deps.containerd,
-      archive,
-      {
-        ref: image,
-        container: target.container,
-        pod: target.pod,
-        namespace: target.namespace,
-        ...(req.rootfsImage ? { rootfsImage: req.rootfsImage } : {}),
-      },
-      join(deps.workDir, `${containerId}.oci.tar`),
-      true,
-    );
+    // The upload and the image import read the archive at once: the pause waits for the slower.
+    const [stored, imported] = await Promise.allSettled([
+      deps.store.put(req.key, createReadStream(archive, { highWaterMark: 1 << 20 }), {
+        metadata: { "content-type": "criu-checkpoint-tar" },
+      }),
+      buildCheckpointImage(
+        deps.containerd,
+        archive,
+        {
+          ref: image,
+          container: target.container,
+          pod: target.pod,
+          namespace: target.namespace,
+          ...(req.rootfsImage ? { rootfsImage: req.rootfsImage } : {}),
+        },
+        true,
+      ),
+    ]);
+    if (stored.status === "rejected") throw stored.reason;
+    if (imported.status === "rejected") throw imported.reason;
+    const [info, built] = [stored.value, imported.value];
     if (built.layerDigest !== `sha256:${info.sha256}`)
       throw new NodeAgentError(
         "Internal",
@@ -199,7 +204,8 @@ export async function restoreImage(
       deps.containerd,
       archive,
       { ref: req.image, container: req.container },
-      join(dir, "image.oci.tar"),
+      false,
+      got,
     );
     return { imported: true, durationMs: Date.now() - started };
   } catch (err) {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { extract } from "tar-stream";
@@ -9,8 +9,10 @@ import {
   CONTAINERD_IMAGE_NAME_ANNOTATION,
   CheckpointImageError,
   CheckpointImportError,
+  importCheckpointArchive,
   importCheckpointImage,
   removeCheckpointImage,
+  runCtrFed,
   checkpointImageDocs,
   ociArchitecture,
   parseImageRef,
@@ -178,6 +180,62 @@ describe("containerd steps refuse bad input and report ctr failures", () => {
       ref: INFO.ref,
       manifestDigest: LAYER.digest,
     }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckpointImportError);
+    expect(String((err as Error).cause)).toMatch(/ENOENT/);
+  });
+});
+
+describe("runCtrFed: a child's stdin fed from a stream", () => {
+  // A stand-in for ctr (it ignores ctr's global flags): the plumbing is under test here; the
+  // real ctr imports real archives in e2e/snapshots/memory*.test.ts.
+  let dir: string;
+  const script = async (body: string) => {
+    const path = join(dir, "fake-ctr");
+    await writeFile(path, `#!/bin/sh\n${body}\n`);
+    await chmod(path, 0o755);
+    return { ctr: path, address: "/unused.sock" };
+  };
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ckpt-fed-"));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  test("every byte the feed writes reaches the child; its stdout comes back", async () => {
+    const client = await script("wc -c");
+    const out = await runCtrFed(client, ["images", "import", "-"], async (stdin) => {
+      for (let i = 0; i < 64; i++) stdin.write(Buffer.alloc(1 << 16, i));
+      stdin.end();
+    });
+    expect(Number(out.trim())).toBe(64 << 16);
+  });
+
+  test("a child that exits early with an error is reported with its stderr", async () => {
+    const client = await script('echo "ctr: unrecognized image format" >&2; exit 3');
+    const err = await runCtrFed(client, ["images", "import", "-"], async (stdin) => {
+      const { pipeline } = await import("node:stream/promises");
+      await pipeline(createReadStream("/dev/zero", { end: (64 << 20) - 1 }), stdin);
+    }).catch((e: unknown) => e);
+    expect(String(err)).toMatch(/exited with 3: ctr: unrecognized image format/);
+  });
+
+  test("a feed that fails ends the child's input and its error is the result", async () => {
+    const client = await script("cat > /dev/null");
+    const err = await runCtrFed(client, ["images", "import", "-"], async (stdin) => {
+      stdin.write(Buffer.alloc(1000));
+      throw new Error("the archive went away");
+    }).catch((e: unknown) => e);
+    expect(String(err)).toMatch(/the archive went away/);
+  });
+
+  test("importCheckpointArchive: a bad ref is refused before ctr runs, a missing ctr is an import error", async () => {
+    await writeFile(join(dir, "a.tar"), Buffer.alloc(1000));
+    const missing = { ctr: join(dir, "no-ctr"), address: "/unused.sock" };
+    await expect(
+      importCheckpointArchive(missing, join(dir, "a.tar"), { ...INFO, ref: "bad" }),
+    ).rejects.toThrow(CheckpointImageError);
+    const err = await importCheckpointArchive(missing, join(dir, "a.tar"), INFO).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(CheckpointImportError);
     expect(String((err as Error).cause)).toMatch(/ENOENT/);
   });

@@ -15,12 +15,15 @@
  *
  * The image goes to the node's containerd as an OCI layout tar through `ctr images import` (the
  * client that ships with containerd on every node): the alternative, containerd's gRPC content and
- * image services from TypeScript, would need its protos generated here for one call.
+ * image services from TypeScript, would need its protos generated here for one call. The layout is
+ * streamed into ctr's stdin ({@link importCheckpointArchive}), never written to the node's disk:
+ * the archive is gigabytes for a sandbox holding gigabytes of RAM.
  */
 import { createHash } from "node:crypto";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createReadStream, createWriteStream } from "node:fs";
 import { stat } from "node:fs/promises";
+import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { pack } from "tar-stream";
@@ -183,12 +186,17 @@ export function checkpointImageDocs(
 export async function fileDigest(path: string): Promise<{ digest: string; size: number }> {
   const hash = createHash("sha256");
   let size = 0;
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+  // 1 MiB reads: an archive holds the sandbox's RAM; 64 KiB reads cost a syscall per page run.
+  for await (const chunk of createReadStream(path, {
+    highWaterMark: READ_CHUNK,
+  }) as AsyncIterable<Buffer>) {
     hash.update(chunk);
     size += chunk.length;
   }
   return { digest: `sha256:${hash.digest("hex")}`, size };
 }
+
+const READ_CHUNK = 1 << 20;
 
 /** What {@link writeCheckpointImage} wrote. */
 export interface WrittenImage {
@@ -201,20 +209,27 @@ export interface WrittenImage {
 }
 
 /**
- * Writes the checkpoint image of the archive at `archivePath` as an OCI layout tar to `outPath`.
+ * Writes the checkpoint image of the archive at `archivePath` as an OCI layout tar to `out` (a
+ * file's path, or a stream). `layer` is the archive's digest when the caller already has it.
  * Throws {@link CheckpointImageError} for a bad reference or an archive that changed while it
  * was copied (its size no longer matches the digest taken first).
  */
 export async function writeCheckpointImage(
   archivePath: string,
   info: CheckpointImageInfo,
-  outPath: string,
+  out: string | Writable,
+  layer?: { digest: string; size: number },
 ): Promise<WrittenImage> {
   parseImageRef(info.ref);
-  const layer = await fileDigest(archivePath);
+  layer ??= await fileDigest(archivePath);
   const docs = checkpointImageDocs(info, layer);
   const tar = pack();
-  const done = pipeline(tar, createWriteStream(outPath, { mode: 0o600 }));
+  const done = pipeline(
+    tar,
+    typeof out === "string" ? createWriteStream(out, { mode: 0o600 }) : out,
+  );
+  // Awaited below; a sink that fails at once (ctr missing) must not reject unobserved meanwhile.
+  done.catch(() => undefined);
   const add = (name: string, body: Buffer) =>
     new Promise<void>((resolve, reject) => {
       tar.entry({ name, mode: 0o644 }, body, (err) => (err ? reject(err) : resolve()));
@@ -230,12 +245,16 @@ export async function writeCheckpointImage(
         `${archivePath} changed while it was read (${layer.size} → ${size} bytes)`,
       );
     const sink = tar.entry({ name: blob(layer.digest), mode: 0o644, size: layer.size });
-    await pipeline(createReadStream(archivePath, { end: layer.size - 1 }), sink);
+    await pipeline(
+      createReadStream(archivePath, { end: layer.size - 1, highWaterMark: READ_CHUNK }),
+      sink,
+    );
     await add("index.json", docs.index);
     tar.finalize();
     await done;
   } catch (err) {
-    tar.destroy(err instanceof Error ? err : new Error(String(err)));
+    // No error passed: the pipeline may be gone already, and nothing would listen for it.
+    tar.destroy();
     await done.catch(() => undefined);
     throw err;
   }
@@ -281,22 +300,98 @@ export async function importCheckpointImage(
   image: Pick<WrittenImage, "ref" | "manifestDigest">,
   snapshotter = "overlayfs",
 ): Promise<void> {
-  const { repository } = parseImageRef(image.ref);
+  const args = importArgs(image.ref, snapshotter, layoutPath); // a bad ref throws before ctr runs
   try {
-    await runCtr(client, [
-      "images",
-      "import",
-      "--snapshotter",
-      snapshotter,
-      "--base-name",
-      repository,
-      layoutPath,
-    ]);
+    await runCtr(client, args);
   } catch (err) {
     throw new CheckpointImportError(`importing ${image.ref} into containerd failed`, {
       cause: err,
     });
   }
+  await checkImported(client, image);
+}
+
+/** `ctr images import` of a layout tar at `source` (`-`: stdin) under `ref`'s repository. */
+function importArgs(ref: string, snapshotter: string, source: string): string[] {
+  const { repository } = parseImageRef(ref);
+  return ["images", "import", "--snapshotter", snapshotter, "--base-name", repository, source];
+}
+
+/**
+ * Makes the archive at `archivePath` the checkpoint image `info.ref` in containerd, streaming its
+ * OCI layout into `ctr images import -` (the layout is never a file). `layer`: the archive's
+ * digest when the caller has it (else it is read once to hash it). Throws
+ * {@link CheckpointImportError} with ctr's failure as the cause.
+ */
+export async function importCheckpointArchive(
+  client: ContainerdClient,
+  archivePath: string,
+  info: CheckpointImageInfo,
+  layer?: { digest: string; size: number },
+  snapshotter = "overlayfs",
+): Promise<WrittenImage> {
+  const args = importArgs(info.ref, snapshotter, "-");
+  let written: WrittenImage | undefined;
+  try {
+    await runCtrFed(client, args, async (stdin) => {
+      written = await writeCheckpointImage(archivePath, info, stdin, layer);
+    });
+  } catch (err) {
+    if (err instanceof CheckpointImageError) throw err;
+    throw new CheckpointImportError(`importing ${info.ref} into containerd failed`, {
+      cause: err,
+    });
+  }
+  if (!written) throw new CheckpointImportError(`importing ${info.ref}: no image was written`);
+  await checkImported(client, written);
+  return written;
+}
+
+/**
+ * Runs `ctr` while `feed` writes its stdin; resolves to stdout when ctr exits 0 and the feed
+ * succeeded. A feed that fails ends stdin early, so ctr fails on the short input too.
+ */
+export async function runCtrFed(
+  client: ContainerdClient,
+  args: string[],
+  feed: (stdin: Writable) => Promise<void>,
+): Promise<string> {
+  const child = spawn(
+    client.ctr,
+    ["--address", client.address, "--namespace", client.namespace ?? "k8s.io", ...args],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout = (stdout + d).slice(-65536)));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-65536)));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => resolve(code));
+  });
+  // ctr may exit before reading everything (a refusal): its stdin's EPIPE is the feed's error.
+  child.stdin.on("error", () => undefined);
+  const fed = feed(child.stdin).then(
+    () => undefined,
+    (err: unknown) => {
+      child.stdin.destroy();
+      return err instanceof Error ? err : new Error(String(err));
+    },
+  );
+  const [code, feedError] = await Promise.all([exited, fed]);
+  if (code !== 0)
+    throw new Error(`${client.ctr} ${args.join(" ")} exited with ${code}: ${stderr.trim()}`, {
+      ...(feedError ? { cause: feedError } : {}),
+    });
+  if (feedError) throw feedError;
+  return stdout;
+}
+
+/** Throws unless containerd lists `image.ref` with the manifest digest `image.manifestDigest`. */
+async function checkImported(
+  client: ContainerdClient,
+  image: Pick<WrittenImage, "ref" | "manifestDigest">,
+): Promise<void> {
   const listed = await runCtr(client, ["images", "ls"]);
   const line = listed.split("\n").find((l) => l.split(/\s+/)[0] === image.ref);
   const digest = line?.split(/\s+/).find((f) => f.startsWith("sha256:"));

@@ -11,8 +11,7 @@
 import { rm } from "node:fs/promises";
 import { checkpointContainer, type ContainerRef, type KubeletEndpoint } from "./checkpoint.js";
 import {
-  importCheckpointImage,
-  writeCheckpointImage,
+  importCheckpointArchive,
   type CheckpointImageInfo,
   type ContainerdClient,
   type WrittenImage,
@@ -84,22 +83,20 @@ export async function takeMemoryCheckpoint(
 }
 
 /**
- * Turns the archive into the checkpoint image `info.ref` in the node's containerd, via an OCI
- * layout written to `layoutPath` (removed after, as is the archive unless `keepArchive`).
+ * Turns the archive into the checkpoint image `info.ref` in the node's containerd (its OCI layout
+ * streamed into containerd, never written to disk); the archive is removed after unless
+ * `keepArchive`. `layer`: the archive's digest when the caller has it.
  */
 export async function buildCheckpointImage(
   containerd: ContainerdClient,
   archive: string,
   info: CheckpointImageInfo,
-  layoutPath: string,
   keepArchive = false,
+  layer?: { digest: string; size: number },
 ): Promise<WrittenImage> {
   try {
-    const image = await writeCheckpointImage(archive, info, layoutPath);
-    await importCheckpointImage(containerd, layoutPath, image);
-    return image;
+    return await importCheckpointArchive(containerd, archive, info, layer);
   } finally {
-    await rm(layoutPath, { force: true });
     if (!keepArchive) await rm(archive, { force: true });
   }
 }
