@@ -79,6 +79,12 @@ export interface CaptureResult {
   durationMs: number;
   /** Memory: the checkpoint image now in the node's containerd. */
   image?: string;
+  /**
+   * Memory: where the time went, in ms: `quiet` (the executor closing its link), `checkpoint`
+   * (the kubelet's CRIU dump and archive), `store` (the upload) and `image` (the import; these
+   * two run at once).
+   */
+  steps?: Record<string, number>;
 }
 
 /** `POST /v1/restore`: apply a stored layer to a new container before its command starts. */

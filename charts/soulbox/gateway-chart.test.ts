@@ -158,6 +158,7 @@ describe("the gateway with the default values", () => {
       "--rate-burst": "40",
       "--max-body-bytes": "1048576",
       "--log-level": "info",
+      "--memory-pause": "Freeze",
       "--volume-storage-class": "",
       "--volume-access-mode": "ReadWriteOnce",
       "--volume-size": "1Gi",
@@ -291,6 +292,7 @@ describe("the gateway with the default values", () => {
 describe("gateway values flow into the rendered objects", () => {
   test.each<[string, string[], Record<string, string>]>([
     ["domain", ["gateway.domain=sbx.example.org"], { "--domain": "sbx.example.org" }],
+    ["memory pauses", ["gateway.memoryPause=Memory"], { "--memory-pause": "Memory" }],
     [
       "timeouts",
       [
@@ -527,6 +529,7 @@ describe("bad gateway values are refused with a message that names them", () => 
       /at .\/gateway\/createTimeoutSeconds.: maximum/,
     ],
     ["a timeout as a word", "gateway:\n  maxTimeoutSeconds: day\n", /maxTimeoutSeconds/],
+    ["a memory pause mode in lower case", "gateway:\n  memoryPause: memory\n", /memoryPause/],
     ["a port out of range", "gateway:\n  ports:\n    https: 0\n", /at '\/gateway\/ports\/https'/],
     [
       "a pool with a misspelt key",

@@ -55,6 +55,13 @@ export interface ReleaseOptions {
    * on a free port of this node (several releases run at once, each with its agent).
    */
   snapshots?: boolean;
+  /**
+   * With `snapshots`: the release's node agent also takes Memory snapshots (nodeAgent.memory with
+   * this node's ctr, containerd socket and kubelet port, the kubelet reached with the agent's
+   * ServiceAccount token) and the gateway takes E2B's memory-keeping pauses as CRIU checkpoints
+   * (gateway.memoryPause Memory).
+   */
+  memory?: boolean;
 }
 
 /** The chart values (and the PVC) that give a release Snapshots on the local cluster. */
@@ -77,6 +84,18 @@ async function snapshotValues(core: k8s.CoreV1Api, namespace: string, release: s
     `nodeAgent.paths.containerdRoot=${join(state, "containerd", "root")}`,
     `nodeAgent.paths.kubeletRoot=${join(state, "node", "kubelet")}`,
     `nodeAgent.cache.hostPath=${join(state, `node-agent-cache-${release}`)}`,
+  ];
+}
+
+/** The chart values that turn Memory snapshots on for a release on the local cluster. */
+function memoryValues(): string[] {
+  const state = process.env.SOULBOX_CLUSTER_DIR ?? "";
+  return [
+    "nodeAgent.memory.enabled=true",
+    `nodeAgent.memory.ctr=${fileURLToPath(new URL("../cluster/.bin/ctr", import.meta.url))}`,
+    `nodeAgent.memory.containerdSocket=${join(state, "containerd", "containerd.sock")}`,
+    `nodeAgent.memory.kubeletPort=${readFileSync(join(state, "kubelet.port"), "utf8").trim()}`,
+    "gateway.memoryPause=Memory",
   ];
 }
 
@@ -147,6 +166,7 @@ export async function installGatewayRelease(
       "gateway.tls.secretName=gateway-tls",
       `gateway.teams={${ns.name},${other.name}}`,
       ...(opts.snapshots ? await snapshotValues(core, ns.name, release) : []),
+      ...(opts.snapshots && opts.memory ? memoryValues() : []),
     ];
     installed = true;
     try {

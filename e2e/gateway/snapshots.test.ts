@@ -1,6 +1,7 @@
 /**
- * Pause without memory, named snapshots, creates from a snapshot and forks through a
- * chart-installed gateway, with the official `e2b` SDKs unchanged (JS here, Python through
+ * Pause without memory, pause with memory (the release takes it as a CRIU checkpoint:
+ * gateway.memoryPause Memory, nodeAgent.memory), named snapshots (also with memory), creates from
+ * a snapshot and forks through a chart-installed gateway, with the official `e2b` SDKs unchanged (JS here, Python through
  * python/snapshot_check.py): the files survive five filesystem pause/resume cycles in a row under
  * the same sandbox id and envd token; a named snapshot is listed, starts new sandboxes after its
  * sandbox is gone, and is deleted; a fork has the source's files and environment and leaves the
@@ -68,7 +69,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 beforeAll(async () => {
   await ensureNode();
-  gw = await installGatewayRelease(kubeConfig(), { snapshots: true });
+  gw = await installGatewayRelease(kubeConfig(), { snapshots: true, memory: true });
   restoreEnv = useSdkEnv(gw);
   custom = kubeConfig().makeApiClient(k8s.CustomObjectsApi);
   core = kubeConfig().makeApiClient(k8s.CoreV1Api);
@@ -126,6 +127,85 @@ test("pause without memory and resume, 5 times in a row: every file is there, sa
     `filesystem pause: median ${median(pauses)} ms (${pauses.join(", ")}); connect (resume): median ${median(resumes)} ms (${resumes.join(", ")})`,
   );
 }, 900_000);
+
+/** A counting loop in the background: `<its pid> <count>` in /tmp/count, 5 times a second. */
+const COUNTER = `sh -c 'i=0; while :; do i=$((i+1)); echo "$$ $i" > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.2; done'`;
+
+async function counterOf(sbx: Sandbox): Promise<{ pid: number; count: number }> {
+  const out = (await sbx.commands.run("cat /tmp/count 2>/dev/null || echo 0 0")).stdout.trim();
+  const [pid = 0, count = 0] = out.split(/\s+/).map(Number);
+  return { pid, count };
+}
+
+async function counting(sbx: Sandbox, above: number): Promise<{ pid: number; count: number }> {
+  let seen = { pid: 0, count: 0 };
+  await waitUntil(`the counter past ${above}`, async () => {
+    seen = await counterOf(sbx);
+    return seen.count > above;
+  });
+  return seen;
+}
+
+test("pause with memory (the SDKs' default) checkpoints the processes: after connect the counter goes on, same pid", async () => {
+  const sbx = await Sandbox.create("base", { timeoutMs: 600_000 });
+  try {
+    await sbx.commands.run(COUNTER, { background: true });
+    const before = await counting(sbx, 3);
+    const t0 = Date.now();
+    expect(await sbx.pause()).toBe(true);
+    const pauseMs = ms(t0);
+    const obj = await sandboxObject(sbx.sandboxId);
+    expect(obj.spec.pauseMode).toBe("Memory");
+    expect(obj.status?.phase).toBe("Paused");
+    const snap = (await snapshotsOf(sbx.sandboxId)).find(
+      (s) => s.metadata?.name === obj.status?.lastSnapshot,
+    );
+    expect(snap?.spec.mode).toBe("Memory");
+    expect(snap?.status?.phase).toBe("Ready");
+    // The pod is gone: the processes live in the checkpoint only.
+    const pods = await core.listNamespacedPod({
+      namespace: gw.namespace,
+      labelSelector: `soulbox.dev/sandbox=${sbx.sandboxId}`,
+    });
+    expect(pods.items.filter((p) => !p.metadata?.deletionTimestamp)).toEqual([]);
+
+    const t1 = Date.now();
+    await Sandbox.connect(sbx.sandboxId);
+    const connectMs = ms(t1);
+    const after = await counting(sbx, before.count);
+    // The same process, going on from its memory (a restart would count from 1 under a new pid).
+    expect(after.pid).toBe(before.pid);
+    console.log(
+      `memory pause: ${pauseMs} ms; connect (restore): ${connectMs} ms; count ${before.count} → ${after.count}`,
+    );
+  } finally {
+    await sbx.kill();
+  }
+}, 600_000);
+
+test("a named snapshot with memory starts a sandbox whose processes go on", async () => {
+  const src = await Sandbox.create("base", { timeoutMs: 600_000 });
+  let copy: Sandbox | undefined;
+  try {
+    await src.commands.run(COUNTER, { background: true });
+    const before = await counting(src, 3);
+    const name = `mem-${Date.now().toString(36)}`;
+    const made = await api("POST", `/sandboxes/${src.sandboxId}/snapshots`, { name, memory: true });
+    expect(made.status).toBe(201);
+    const named = (await snapshotsOf(src.sandboxId)).find(
+      (s) => s.metadata?.labels?.["soulbox.dev/snapshot-name"] === name,
+    );
+    expect(named?.spec.mode).toBe("Memory");
+    // The source runs on after its checkpoint.
+    await counting(src, before.count);
+    copy = await Sandbox.create(`${gw.namespace}/${name}:default`, { timeoutMs: 300_000 });
+    const restored = await counting(copy, before.count);
+    expect(restored.pid).toBe(before.pid);
+  } finally {
+    await copy?.kill();
+    await src.kill();
+  }
+}, 600_000);
 
 test("a named snapshot is listed, starts sandboxes after its sandbox is gone, and is deleted", async () => {
   const src = await Sandbox.create("base", { timeoutMs: 600_000 });
@@ -274,10 +354,10 @@ test("a killed sandbox cannot be forked; bad input answers E2B's statuses and cr
         "Count cannot be greater than 100",
       ],
       [
-        "memory snapshot",
-        () => api("POST", `/sandboxes/${live.sandboxId}/snapshots`, { memory: true }),
+        "memory snapshot, memory not a boolean",
+        () => api("POST", `/sandboxes/${live.sandboxId}/snapshots`, { memory: "yes" }),
         400,
-        /^memory snapshots are not supported by SoulBox yet/,
+        "memory must be true or false",
       ],
       [
         "snapshot of another team",

@@ -32,6 +32,7 @@ test("defaults", () => {
       contentTemplate: "base",
       contentIdleSeconds: 300,
     },
+    memoryPause: "Freeze",
   });
 });
 
@@ -46,6 +47,7 @@ test("flags and POD_NAMESPACE", () => {
       "--default-timeout-seconds=60",
       "--rate-limit=5",
       "--audit-log=/tmp/a.log",
+      "--memory-pause=Memory",
     ],
     { POD_NAMESPACE: "soulbox-system" },
   );
@@ -59,6 +61,7 @@ test("flags and POD_NAMESPACE", () => {
     defaultTimeoutSeconds: 60,
     rateLimit: 5,
     auditLog: "/tmp/a.log",
+    memoryPause: "Memory",
   });
 });
 
@@ -82,6 +85,7 @@ test.each([
   [["--rate-limit=0"], /--rate-limit/],
   [["--max-body-bytes=10"], /--max-body-bytes/],
   [["--audit-log="], /--audit-log must not be empty/],
+  [["--memory-pause=memory"], /--memory-pause must be Freeze or Memory, got 'memory'/],
   [["--bogus"], /bogus/],
 ])("%j is refused: %s", (argv, message) => {
   expect(() => parseConfig(argv, {})).toThrow(ConfigError);

@@ -37,6 +37,10 @@ Usage: node dist/gateway.mjs [options]
   --volume-size <quantity>       size of each volume's claim (default 1Gi)
   --volume-content-template <id> template of the sandboxes that serve /volumecontent (default base)
   --volume-content-idle-seconds <n>  such a sandbox goes after this long unused (default 300)
+  --memory-pause <mode>          how a pause that keeps memory (E2B's default) is taken: Freeze (default;
+                                 the processes stopped in place, the pod kept) or Memory (a CRIU checkpoint
+                                 stored as a Snapshot and the pod deleted; needs node agents with
+                                 nodeAgent.memory); Memory also lets a named snapshot take memory: true
   --audit-log <path>             append audit lines (JSON) here instead of stdout
   --log-level <level>            debug, info, warn or error (default info)
   --help                         show this text
@@ -64,7 +68,15 @@ export interface GatewayConfig {
   logLevel: LogLevel;
   /** E2B volumes: how their claims are made and their content served. */
   volumes: VolumeSettings;
+  /**
+   * How a pause that keeps memory is taken: `Freeze` (in place, the pod kept) or `Memory` (a
+   * CRIU checkpoint in a Snapshot, the pod deleted).
+   */
+  memoryPause: MemoryPause;
 }
+
+/** The `pauseMode` of a pause that keeps memory. */
+export type MemoryPause = "Freeze" | "Memory";
 
 const DOMAIN =
   /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
@@ -109,6 +121,7 @@ export function parseConfig(
     "rate-burst": { type: "string" },
     "max-body-bytes": { type: "string" },
     "audit-log": { type: "string" },
+    "memory-pause": { type: "string" },
     "log-level": { type: "string" },
     "volume-storage-class": { type: "string" },
     "volume-access-mode": { type: "string" },
@@ -153,6 +166,9 @@ export function parseConfig(
     throw new ConfigError(
       `--default-timeout-seconds (${defaultTimeoutSeconds}) must not exceed --max-timeout-seconds (${maxTimeoutSeconds})`,
     );
+  const memoryPause = values["memory-pause"] ?? "Freeze";
+  if (memoryPause !== "Freeze" && memoryPause !== "Memory")
+    throw new ConfigError(`--memory-pause must be Freeze or Memory, got '${memoryPause}'`);
   const auditLog = values["audit-log"];
   if (auditLog !== undefined && !auditLog.trim())
     throw new ConfigError("--audit-log must not be empty");
@@ -182,5 +198,6 @@ export function parseConfig(
     auditLog,
     logLevel,
     volumes: parseVolumeSettings(values),
+    memoryPause,
   };
 }

@@ -100,10 +100,15 @@ export async function captureMemory(req: CaptureRequest, deps: MemoryDeps): Prom
     );
     archive = taken.archive;
     // The upload and the image import read the archive at once: the pause waits for the slower.
+    const t0 = Date.now();
+    let storeMs = 0;
+    let imageMs = 0;
     const [stored, imported] = await Promise.allSettled([
-      deps.store.put(req.key, createReadStream(archive, { highWaterMark: 1 << 20 }), {
-        metadata: { "content-type": "criu-checkpoint-tar" },
-      }),
+      deps.store
+        .put(req.key, createReadStream(archive, { highWaterMark: 1 << 20 }), {
+          metadata: { "content-type": "criu-checkpoint-tar" },
+        })
+        .finally(() => void (storeMs = Date.now() - t0)),
       buildCheckpointImage(
         deps.containerd,
         archive,
@@ -115,7 +120,7 @@ export async function captureMemory(req: CaptureRequest, deps: MemoryDeps): Prom
           ...(req.rootfsImage ? { rootfsImage: req.rootfsImage } : {}),
         },
         true,
-      ),
+      ).finally(() => void (imageMs = Date.now() - t0)),
     ]);
     if (stored.status === "rejected") throw stored.reason;
     if (imported.status === "rejected") throw imported.reason;
@@ -133,6 +138,12 @@ export async function captureMemory(req: CaptureRequest, deps: MemoryDeps): Prom
       skipped: [],
       durationMs: Date.now() - started,
       image,
+      steps: {
+        quiet: taken.quietMs,
+        checkpoint: taken.checkpointMs,
+        store: storeMs,
+        image: imageMs,
+      },
     };
   } catch (err) {
     throw toNodeAgentError(

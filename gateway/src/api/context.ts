@@ -28,7 +28,7 @@ export type ApiConfig = Pick<
   | "maxBodyBytes"
   | "auditLog"
 > &
-  Partial<Pick<GatewayConfig, "volumes">>;
+  Partial<Pick<GatewayConfig, "volumes" | "memoryPause">>;
 
 /** The shared dependencies of the handlers. */
 export interface ApiContext {

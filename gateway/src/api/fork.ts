@@ -71,7 +71,8 @@ export function forkRequest(
     restoreFrom: { snapshot: snapshot.metadata.name ?? "", templateID },
   };
   if (source.spec.network) req.network = structuredClone(source.spec.network);
-  if (source.spec.pauseMode === "Filesystem") req.pauseMode = "Filesystem";
+  const mode = source.spec.pauseMode;
+  if (mode === "Filesystem" || mode === "Memory") req.pauseMode = mode;
   return req;
 }
 

@@ -11,13 +11,19 @@ const sandbox = (spec: Partial<Sandbox["spec"]>, phase?: NonNullable<Sandbox["st
   });
 
 test.each([
-  [undefined, "Freeze"],
-  [null, "Freeze"],
-  [true, "Freeze"],
-  [false, "Filesystem"],
-])("pause memory %j is pauseMode %s", (memory, mode) => {
-  expect(pauseModeOf(memory)).toBe(mode);
-});
+  [undefined, "Freeze", "Freeze"],
+  [null, "Freeze", "Freeze"],
+  [true, "Freeze", "Freeze"],
+  [false, "Freeze", "Filesystem"],
+  [undefined, "Memory", "Memory"],
+  [true, "Memory", "Memory"],
+  [false, "Memory", "Filesystem"],
+] as const)(
+  "pause memory %j with --memory-pause %s is pauseMode %s",
+  (memory, memoryPause, mode) => {
+    expect(pauseModeOf(memory, memoryPause)).toBe(mode);
+  },
+);
 
 test("pause memory that is not a boolean is a 400", () => {
   expect(() => pauseModeOf("no")).toThrow(new ApiError(400, "memory must be true or false"));

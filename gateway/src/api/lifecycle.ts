@@ -15,6 +15,7 @@ import {
 } from "../../../api/conditions.js";
 import { e2bState, expiresAt, isReady } from "../sandboxes/sandbox-state.js";
 import { ApiError, badRequest, conflict, sandboxNotFound } from "./errors.js";
+import type { MemoryPause } from "../config.js";
 import type { KubeCalls } from "./kube.js";
 import { extendedTtl, formatDeadline, ttlFromNow } from "./ttl.js";
 
@@ -83,17 +84,21 @@ export async function extendDeadline(
 }
 
 /**
- * How an E2B pause maps onto `spec.pauseMode`: memory kept (E2B's default) is `Freeze`, the
- * processes stopped in place; `memory: false` is `Filesystem`, the files saved to a Snapshot
+ * How an E2B pause maps onto `spec.pauseMode`: memory kept (E2B's default) is the gateway's
+ * `--memory-pause`, `Freeze` (the processes stopped in place) or `Memory` (a CRIU checkpoint in
+ * a Snapshot, the pod deleted); `memory: false` is `Filesystem`, the files saved to a Snapshot
  * and the pod deleted (processes restart on resume).
  */
-export type PauseMode = "Freeze" | "Filesystem";
+export type PauseMode = "Freeze" | "Filesystem" | "Memory";
 
-/** E2B's `memory` of a pause as a {@link PauseMode}: absent or true keeps memory (`Freeze`). Pure. */
-export function pauseModeOf(memory: unknown): PauseMode {
-  if (memory === undefined || memory === null) return "Freeze";
+/**
+ * E2B's `memory` of a pause as a {@link PauseMode}: absent or true keeps memory the way
+ * `memoryPause` says. Pure.
+ */
+export function pauseModeOf(memory: unknown, memoryPause: MemoryPause = "Freeze"): PauseMode {
+  if (memory === undefined || memory === null) return memoryPause;
   if (typeof memory !== "boolean") throw badRequest("memory must be true or false");
-  return memory ? "Freeze" : "Filesystem";
+  return memory ? memoryPause : "Filesystem";
 }
 
 /** What a pause request does to `s`. Pure. */

@@ -155,7 +155,7 @@ export function apiRoutes(ctx: ApiContext): express.Router {
 
   r.post("/sandboxes/:id/pause", async (req: Request, res: Response) => {
     const s = findSandbox(ctx, teamOf(res), idParam(req));
-    await pauseSandbox(ctx, s, pauseModeOf(bodyOf(req).memory));
+    await pauseSandbox(ctx, s, pauseModeOf(bodyOf(req).memory, config.memoryPause));
     res.status(204).end();
   });
 

@@ -121,6 +121,17 @@ test.each([
 });
 
 test.each([
+  [{ memory: true }, { memory: true }],
+  [
+    { memory: true, name: "snap" },
+    { memory: true, name: { alias: "snap", tag: "default" } },
+  ],
+  [{ memory: false }, {}],
+])("with memory snapshots on, snapshot request %j", (body, expected) => {
+  expect(parseSnapshotRequest(body, TEAM, true)).toEqual(expected);
+});
+
+test.each([
   [{}, {}],
   [{ memory: false }, {}],
   [{ memory: null, name: null }, {}],
@@ -131,7 +142,7 @@ test.each([
 });
 
 test.each([
-  [{ memory: true }, /memory snapshots are not supported by SoulBox yet/],
+  [{ memory: true }, /memory snapshots are off on this SoulBox .*gateway.memoryPause: Memory/],
   [{ memory: "no" }, /memory must be true or false/],
   [{ name: 5 }, /name must be a string/],
   [{ name: "x/snap" }, /^Invalid name: namespace 'x' must match your team/],

@@ -106,24 +106,32 @@ export function toSnapshotInfo(s: Snapshot, team: string): E2bSnapshotInfo {
 /** A validated `SandboxSnapshotRequest`. */
 export interface SnapshotRequest {
   name?: SnapshotRef & { tag: string };
+  /** A memory snapshot (the processes too), not only the files. */
+  memory?: true;
 }
 
 /**
  * Validates `POST /sandboxes/{id}/snapshots`' body. `memory: true` asks for a memory snapshot,
- * which SoulBox does not take through this API yet: refused, never silently downgraded (E2B's
- * own rule for a capability that is not enabled).
+ * which this gateway takes only when `memoryAllowed` (`--memory-pause Memory`: its node agents
+ * checkpoint processes); otherwise it is refused, never silently downgraded (E2B's own rule for
+ * a capability that is not enabled).
  */
-export function parseSnapshotRequest(body: Record<string, unknown>, team: string): SnapshotRequest {
+export function parseSnapshotRequest(
+  body: Record<string, unknown>,
+  team: string,
+  memoryAllowed = false,
+): SnapshotRequest {
   if (body.memory !== undefined && body.memory !== null && typeof body.memory !== "boolean")
     throw badRequest("memory must be true or false");
-  if (body.memory === true)
+  if (body.memory === true && !memoryAllowed)
     throw badRequest(
-      "memory snapshots are not supported by SoulBox yet: omit memory (or set it to false) for a filesystem snapshot",
+      "memory snapshots are off on this SoulBox (the gateway's --memory-pause is Freeze; Helm values gateway.memoryPause: Memory and nodeAgent.memory.enabled turn them on): omit memory (or set it to false) for a filesystem snapshot",
     );
-  if (body.name === undefined || body.name === null) return {};
+  const out: SnapshotRequest = body.memory === true ? { memory: true } : {};
+  if (body.name === undefined || body.name === null) return out;
   if (typeof body.name !== "string") throw badRequest("name must be a string");
   const ref = parseSnapshotRef(body.name, team, "Invalid name");
-  return { name: { alias: ref.alias, tag: ref.tag ?? DEFAULT_TAG } };
+  return { ...out, name: { alias: ref.alias, tag: ref.tag ?? DEFAULT_TAG } };
 }
 
 /** A parsed `GET /snapshots` query. */

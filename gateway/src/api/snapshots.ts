@@ -33,6 +33,7 @@ export function desiredSnapshot(
   s: Sandbox,
   kind: (typeof SnapshotKind)[keyof typeof SnapshotKind],
   name?: { alias: string; tag: string },
+  mode: "Filesystem" | "Memory" = "Filesystem",
 ): Snapshot {
   const team = s.metadata.namespace ?? "";
   const labels: Record<string, string> = {
@@ -55,7 +56,7 @@ export function desiredSnapshot(
     apiVersion: SnapshotResource.apiVersion,
     kind: SnapshotResource.kind,
     metadata: { name: id, namespace: team, labels, annotations },
-    spec: { sandbox: s.metadata.name ?? "", mode: "Filesystem" },
+    spec: { sandbox: s.metadata.name ?? "", mode },
   };
 }
 
@@ -68,12 +69,16 @@ export async function takeSnapshot(
   s: Sandbox,
   kind: (typeof SnapshotKind)[keyof typeof SnapshotKind],
   name?: { alias: string; tag: string },
+  mode: "Filesystem" | "Memory" = "Filesystem",
 ): Promise<SnapshotOutcome> {
   const team = s.metadata.namespace ?? "";
   let created: Snapshot | undefined;
   for (let attempt = 0; !created; attempt++) {
     try {
-      created = await ctx.snapshots.create(team, desiredSnapshot(newSandboxId(), s, kind, name));
+      created = await ctx.snapshots.create(
+        team,
+        desiredSnapshot(newSandboxId(), s, kind, name, mode),
+      );
     } catch (err) {
       if (statusOf(err) === 409 && attempt < 3) continue; // a taken id: practically never
       throw err;
@@ -120,9 +125,10 @@ export async function createNamedSnapshot(
   body: Record<string, unknown>,
 ): Promise<E2bSnapshotInfo> {
   const team = s.metadata.namespace ?? "";
-  const req = parseSnapshotRequest(body, team);
+  const req = parseSnapshotRequest(body, team, ctx.config.memoryPause === "Memory");
   checkRunning(s, "snapshotted");
-  const out = await takeSnapshot(ctx, s, SnapshotKind.named, req.name);
+  const mode = req.memory ? "Memory" : "Filesystem";
+  const out = await takeSnapshot(ctx, s, SnapshotKind.named, req.name, mode);
   if (out.done !== "ready")
     throw new ApiError(500, `Error creating snapshot template: ${outcomeProblem(out)}`);
   return toSnapshotInfo(out.snapshot, team);

@@ -50,6 +50,19 @@ test.each([
 });
 
 test.each([
+  [{ autoPause: true }, "Memory"],
+  [{ autoPause: true, autoPauseMemory: true }, "Memory"],
+  [{ autoPause: true, autoPauseMemory: false }, "Filesystem"],
+  [{}, undefined],
+])("with --memory-pause Memory, the timeout pause of %j is pauseMode %j", (over, pauseMode) => {
+  const req = parseCreateRequest(
+    { templateID: "base", ...over },
+    { ...limits, memoryPause: "Memory" },
+  );
+  expect(req.pauseMode).toBe(pauseMode);
+});
+
+test.each([
   [null, /JSON object/],
   [[], /JSON object/],
   [{}, /templateID is required/],

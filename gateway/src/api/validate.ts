@@ -5,6 +5,7 @@
  */
 import type { SandboxNetwork } from "../../../api/gen/crd-types.js";
 import { badRequest } from "./errors.js";
+import type { MemoryPause } from "../config.js";
 import { networkForCreate } from "./network.js";
 import { checkTimeoutSeconds } from "./ttl.js";
 import { parseVolumeMounts, type ClaimMount, type RequestedMount } from "../volumes/mounts.js";
@@ -28,9 +29,10 @@ export interface CreateRequest {
   volumeMounts?: ClaimMount[];
   /**
    * How a timeout pause pauses: `Filesystem` for E2B's `autoPauseMemory: false` (files kept,
-   * processes restart on resume); absent: the CRD's default, `Freeze` (memory kept in place).
+   * processes restart on resume); `Memory` when the gateway takes memory pauses as checkpoints
+   * (`--memory-pause Memory`); absent: the CRD's default, `Freeze` (memory kept in place).
    */
-  pauseMode?: "Filesystem";
+  pauseMode?: "Filesystem" | "Memory";
   /** Start from this Snapshot (a create whose templateID names a snapshot, or a fork). */
   restoreFrom?: { snapshot: string; templateID: string };
 }
@@ -118,7 +120,10 @@ export function checkEnvVars(value: unknown): Record<string, string> {
  * Validates a `NewSandbox` body. `limits` gives the default and the maximum timeout; a missing
  * timeout takes the default.
  */
-export function parseCreateRequest(body: unknown, limits: TimeoutLimits): CreateRequest {
+export function parseCreateRequest(
+  body: unknown,
+  limits: TimeoutLimits & { memoryPause?: MemoryPause },
+): CreateRequest {
   if (!isRecord(body)) throw badRequest("the request body must be a JSON object (NewSandbox)");
   const templateID = checkTemplateId(body.templateID);
   const timeoutSeconds =
@@ -154,6 +159,7 @@ export function parseCreateRequest(body: unknown, limits: TimeoutLimits): Create
   };
   if (network) out.network = network;
   if (filesystemPause && autoPause) out.pauseMode = "Filesystem";
+  else if (autoPause && limits.memoryPause === "Memory") out.pauseMode = "Memory";
   if (volumeMounts.length > 0) out.requestedMounts = volumeMounts;
   return out;
 }

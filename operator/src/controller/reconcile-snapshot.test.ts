@@ -10,7 +10,7 @@ import type { ObjectStore } from "../../../lib/storage/index.js";
 import { createFakeWorld, type FakeWorld } from "../../test-support/fake-world.js";
 import { NodeAgentCallError } from "./node-agent-client.js";
 import { createSandboxReconciler } from "./reconcile-sandbox.js";
-import { createSnapshotReconciler } from "./reconcile-snapshot.js";
+import { createSnapshotReconciler, stepsNote } from "./reconcile-snapshot.js";
 import { templateOf } from "./sandbox-children.js";
 
 const NOW = new Date("2026-03-01T10:00:10Z");
@@ -597,3 +597,11 @@ test.each<[string, () => Error | undefined, k8s.V1PodStatus, RegExp]>([
     });
   },
 );
+
+test.each([
+  [undefined, ""],
+  [{}, ""],
+  [{ checkpoint: 1200, store: 800 }, " (checkpoint 1200 ms, store 800 ms)"],
+])("the capture's steps %j read %j in the Snapshot's message", (steps, note) => {
+  expect(stepsNote(steps)).toBe(note);
+});

@@ -259,7 +259,7 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
       }
       return {
         phase: "Ready",
-        message: `checkpointed the processes on ${node}: stored ${result.size} bytes in ${result.durationMs} ms`,
+        message: `checkpointed the processes on ${node}: stored ${result.size} bytes in ${result.durationMs} ms${stepsNote(result.steps)}`,
         status: {
           size: result.size,
           sha256: result.sha256,
@@ -322,6 +322,12 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
     if (outcome.phase === "Failed")
       deps.events.record(snap, "Warning", outcome.reason, outcome.message);
   }
+}
+
+/** ` (checkpoint 1200 ms, store 800 ms, ...)`, or nothing without steps. Pure. */
+export function stepsNote(steps: Record<string, number> | undefined): string {
+  const parts = Object.entries(steps ?? {}).map(([k, v]) => `${k} ${v} ms`);
+  return parts.length ? ` (${parts.join(", ")})` : "";
 }
 
 function failed(reason: string, message: string): Outcome {
