@@ -6,7 +6,8 @@ GATEWAY_TLS_SECRET=soulbox-gateway-tls
 
 # Snapshots on the local cluster: a file:// store on a PersistentVolumeClaim of the local-path
 # StorageClass (the chart's storage.pvc), and the node agent pointed at this node's containerd and
-# kubelet directories (they live under $STATE here, not at the distributions' defaults).
+# kubelet directories (they live under $STATE here, not at the distributions' defaults), with
+# Memory snapshots on.
 SNAPSHOT_CLAIM=soulbox-snapshots
 snapshot_store_values() {
   kctl get namespace "$SOULBOX_NAMESPACE" >/dev/null 2>&1 || kctl create namespace "$SOULBOX_NAMESPACE" >/dev/null
@@ -21,6 +22,11 @@ EOF
   sets+=(--set storage.url=file:///var/lib/soulbox/snapshots --set "storage.pvc.claimName=$SNAPSHOT_CLAIM"
     --set "nodeAgent.paths.containerdState=$STATE/containerd/state" --set "nodeAgent.paths.containerdRoot=$STATE/containerd/root"
     --set "nodeAgent.paths.kubeletRoot=$STATE/node/kubelet" --set "nodeAgent.cache.hostPath=$STATE/node-agent-cache")
+  # Memory snapshots (pauseMode Memory): the agent reaches this node's containerd with the ctr
+  # built here, and this kubelet (its own port) with its ServiceAccount token.
+  sets+=(--set nodeAgent.memory.enabled=true --set "nodeAgent.memory.ctr=$BIN/ctr"
+    --set "nodeAgent.memory.containerdSocket=$STATE/containerd/containerd.sock"
+    --set "nodeAgent.memory.kubeletPort=$(cat "$STATE/kubelet.port")")
 }
 
 # The release: the operator and, when dist/gateway.mjs exists (the operator image carries it), the
