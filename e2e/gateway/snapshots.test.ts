@@ -484,13 +484,16 @@ test("a timeout pause without memory (lifecycle keepMemory false) keeps the file
   await again.kill();
 }, 300_000);
 
-test("the Python SDK: pause without memory, resume, a named snapshot, a sandbox from it", () => {
+test("the Python SDK: pause without memory, resume, pause with memory, a named snapshot, a sandbox from it", () => {
   const seen = runPythonCheck(gw, "snapshot_check.py", [`py-${Date.now().toString(36)}`], 400_000);
   expect(seen).toMatchObject({
     paused: true,
     paused_again: false,
     state_while_paused: "paused",
     after_resume: "written by Python",
+    memory_paused: true,
+    memory_state_while_paused: "paused",
+    memory_same_pid: true,
     snapshot_names: [expect.stringMatching(new RegExp(`^${gw.namespace}/py-`))],
     listed: true,
     from_snapshot: "written by Python",
