@@ -44,7 +44,15 @@ export function checkpointImageRef(snap: Pick<Snapshot, "metadata">): string {
 /** How a pod is made from a Snapshot: which part it restores, and for Memory where and from what. */
 export type RestorePlan =
   | { kind: "filesystem"; key: string; sha256: string }
-  | { kind: "memory"; key: string; sha256: string; node: string; image: string };
+  | {
+      kind: "memory";
+      key: string;
+      sha256: string;
+      node: string;
+      image: string;
+      /** The node's address at checkpoint time (older Snapshots have none). */
+      nodeAddress?: string;
+    };
 
 /**
  * How a pod starts from `snap`: a Ready Snapshot with a `memory` part (and the node and image it
@@ -55,9 +63,16 @@ export function restorePlan(snap: Snapshot | undefined): RestorePlan | undefined
   if (snap?.status?.phase !== "Ready") return undefined;
   const parts = snap.status.parts ?? [];
   const memory = parts.find((p) => p.name === "memory");
-  const { node, checkpointImage } = snap.status;
+  const { node, checkpointImage, nodeAddress } = snap.status;
   if (memory && node && checkpointImage)
-    return { kind: "memory", key: memory.key, sha256: memory.sha256, node, image: checkpointImage };
+    return {
+      kind: "memory",
+      key: memory.key,
+      sha256: memory.sha256,
+      node,
+      image: checkpointImage,
+      ...(nodeAddress ? { nodeAddress } : {}),
+    };
   const fs = parts.find((p) => p.name === "filesystem");
   return fs ? { kind: "filesystem", key: fs.key, sha256: fs.sha256 } : undefined;
 }

@@ -581,6 +581,12 @@ export interface SnapshotStatus {
    */
   node?: string;
   /**
+   * Memory mode: that node's address when the checkpoint was taken, where its node agent is asked
+   * to have the checkpoint image ready before a restore's pod is made (the image is imported in the
+   * background after a pause).
+   */
+  nodeAddress?: string;
+  /**
    * Memory mode: the checkpoint image made from the `memory` part in that node's containerd (put
    * back from the store on restore when it is gone).
    */

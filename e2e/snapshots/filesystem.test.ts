@@ -6,7 +6,7 @@
  * Snapshot, a fork, and the faults (a missing or corrupted Snapshot, the agent down mid-pause,
  * a Snapshot of no sandbox, objects deleted with their Snapshot).
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { access, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
@@ -336,10 +336,21 @@ test("bad input and faults: a missing or corrupted Snapshot is refused, a Snapsh
   await sandboxes.patch("steady", { spec: { state: "Running" } });
   expect(await run(await ready("steady"), "cat /home/user/precious.txt")).toBe("precious\n");
 
-  // A corrupted Snapshot (its stored bytes changed) is refused on restore, with a condition.
+  // A corrupted Snapshot (its stored bytes changed) is refused on restore, with a condition. The
+  // capture kept a copy in this node's cache (a restore here would read that, intact): it is
+  // dropped, as on any other node, so the restore reads the corrupted store.
   await snapshots.create("to-corrupt", { sandbox: "steady" });
   const good = await snapshotPhase("to-corrupt", "Ready");
+  const sha = good.status?.parts?.[0]?.sha256 ?? "";
+  const copy = join(base, "cache", "sha256", sha.slice(0, 2), sha);
+  await waitFor("the node's copy of the layer", () =>
+    access(copy).then(
+      () => true,
+      () => undefined,
+    ),
+  );
   await corrupt(good);
+  await rm(join(base, "cache", "sha256"), { recursive: true, force: true });
   await sandboxes.create("victim", { restoreFrom: "to-corrupt" });
   const victim = await waitFor("the restore refused", async () => {
     const sb = await sandboxes.get("victim");

@@ -14,6 +14,7 @@ import { readFile } from "node:fs/promises";
 import { ConfigError } from "../../lib/flags.js";
 import { createLogger } from "../../lib/log.js";
 import { storageFromEnvironment, type ObjectStore } from "../../lib/storage/index.js";
+import { createImageImports } from "./memory/image-imports.js";
 import { createNodeCache } from "../../lib/storage/node-cache.js";
 import { capture } from "./capture.js";
 import { captureMemory, restoreImage, wake, type MemoryDeps } from "./memory-capture.js";
@@ -42,6 +43,7 @@ if (!token) {
   process.exit(2);
 }
 const store = await storageFromEnvironment();
+const imports = createImageImports();
 const cache = cfg.cacheDir
   ? await createNodeCache({ dir: cfg.cacheDir, maxBytes: cfg.cacheMaxBytes, log })
   : undefined;
@@ -65,6 +67,8 @@ async function needMemory(): Promise<MemoryDeps> {
     );
   return {
     store: needStore(),
+    imports,
+    log,
     ...(cache ? { cache } : {}),
     containerd: { ctr: m.ctr, address: m.containerdAddress },
     kubelet: {
@@ -119,5 +123,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const)
   process.once(signal, () => {
     log.info("stopping", { signal });
     server.close();
+    // An image import cut short is made again by the restore that needs it (from the store).
+    if (imports.running)
+      log.warn("stopping with checkpoint image imports running", { running: imports.running });
     void Promise.all([cache?.close(), store?.close()]).finally(() => process.exit(0));
   });

@@ -1,4 +1,5 @@
 import type { CaptureRequest } from "../../api/node-agent.js";
+import { createImageImports } from "./memory/image-imports.js";
 import { NodeAgentError, toNodeAgentError } from "./errors.js";
 import { layerOfManifest, memoryTarget, restoreImage, wake } from "./memory-capture.js";
 import { MemoryNotSupportedError } from "./memory/memory-checkpoint.js";
@@ -78,6 +79,7 @@ describe("layerOfManifest", () => {
 describe("bad input is refused before containerd is asked", () => {
   const deps = {
     store: {} as never,
+    imports: createImageImports(),
     containerd: { ctr: "/nonexistent/ctr", address: "/nonexistent.sock" },
     kubelet: { url: "https://127.0.0.1:1", ca: "" },
     workDir: "/tmp",

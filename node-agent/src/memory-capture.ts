@@ -21,17 +21,21 @@ import type {
   RestoreImageResult,
   WakeRequest,
 } from "../../api/node-agent.js";
+import type { Logger } from "../../lib/log.js";
 import type { NodeCache } from "../../lib/storage/node-cache.js";
-import type { ObjectStore } from "../../lib/storage/index.js";
+import type { ObjectInfo, ObjectStore } from "../../lib/storage/index.js";
 import { bareContainerId } from "./container-rootfs.js";
 import { NodeAgentError, toNodeAgentError } from "./errors.js";
 import type { KubeletEndpoint } from "./memory/checkpoint.js";
 import {
   fileDigest,
   parseImageRef,
+  removeCheckpointImage,
   runCtr,
+  type CheckpointImageInfo,
   type ContainerdClient,
 } from "./memory/checkpoint-image.js";
+import type { ImageImports } from "./memory/image-imports.js";
 import {
   buildCheckpointImage,
   takeMemoryCheckpoint,
@@ -41,6 +45,9 @@ import {
 /** What the Memory calls need: absent when the agent was started without them. */
 export interface MemoryDeps {
   store: ObjectStore;
+  /** The checkpoint-image imports running in the background (one per agent). */
+  imports: ImageImports;
+  log?: Logger;
   cache?: NodeCache;
   containerd: ContainerdClient;
   kubelet: KubeletEndpoint;
@@ -83,10 +90,12 @@ function checkRef(ref: string): void {
 }
 
 /**
- * Checkpoints the container (it goes on running), stores the archive at `req.key` and makes it
- * the checkpoint image `req.image` in the node's containerd. The archive is removed from the node
- * in every case; a failure after the store's commit leaves the object (the Snapshot's finalizer
- * deletes its key).
+ * Checkpoints the container (it goes on running) and stores the archive at `req.key`; answers
+ * once the archive is stored. Making it the checkpoint image `req.image` in the node's containerd
+ * starts at the same time and goes on in the background (`deps.imports`): a restore waits for it
+ * through {@link restoreImage}. The archive is removed from the node once both are done, in every
+ * case; a failure after the store's commit leaves the object (the Snapshot's finalizer deletes
+ * its key).
  */
 export async function captureMemory(req: CaptureRequest, deps: MemoryDeps): Promise<CaptureResult> {
   const started = Date.now();
@@ -99,37 +108,19 @@ export async function captureMemory(req: CaptureRequest, deps: MemoryDeps): Prom
       { ...target, containerId, executorSocket },
     );
     archive = taken.archive;
-    // The upload and the image import read the archive at once: the pause waits for the slower.
     const t0 = Date.now();
-    let storeMs = 0;
-    let imageMs = 0;
-    const [stored, imported] = await Promise.allSettled([
-      deps.store
-        .put(req.key, createReadStream(archive, { highWaterMark: 1 << 20 }), {
-          metadata: { "content-type": "criu-checkpoint-tar" },
-        })
-        .finally(() => void (storeMs = Date.now() - t0)),
-      buildCheckpointImage(
-        deps.containerd,
-        archive,
-        {
-          ref: image,
-          container: target.container,
-          pod: target.pod,
-          namespace: target.namespace,
-          ...(req.rootfsImage ? { rootfsImage: req.rootfsImage } : {}),
-        },
-        true,
-      ).finally(() => void (imageMs = Date.now() - t0)),
-    ]);
-    if (stored.status === "rejected") throw stored.reason;
-    if (imported.status === "rejected") throw imported.reason;
-    const [info, built] = [stored.value, imported.value];
-    if (built.layerDigest !== `sha256:${info.sha256}`)
-      throw new NodeAgentError(
-        "Internal",
-        `the checkpoint archive changed between its upload (sha256 ${info.sha256}) and its image (${built.layerDigest})`,
-      );
+    const stored = deps.store.put(req.key, createReadStream(archive, { highWaterMark: 1 << 20 }), {
+      metadata: { "content-type": "criu-checkpoint-tar" },
+    });
+    importInBackground(deps, archive, stored, {
+      ref: image,
+      container: target.container,
+      pod: target.pod,
+      namespace: target.namespace,
+      ...(req.rootfsImage ? { rootfsImage: req.rootfsImage } : {}),
+    });
+    archive = undefined; // the background import removes it
+    const info = await stored;
     return {
       key: req.key,
       size: info.size,
@@ -138,12 +129,7 @@ export async function captureMemory(req: CaptureRequest, deps: MemoryDeps): Prom
       skipped: [],
       durationMs: Date.now() - started,
       image,
-      steps: {
-        quiet: taken.quietMs,
-        checkpoint: taken.checkpointMs,
-        store: storeMs,
-        image: imageMs,
-      },
+      steps: { quiet: taken.quietMs, checkpoint: taken.checkpointMs, store: Date.now() - t0 },
     };
   } catch (err) {
     throw toNodeAgentError(
@@ -153,6 +139,46 @@ export async function captureMemory(req: CaptureRequest, deps: MemoryDeps): Prom
   } finally {
     if (archive) await rm(archive, { force: true });
   }
+}
+
+/**
+ * Makes `archive` the checkpoint image `info.ref` while (and after) it is stored, then removes
+ * it. An image whose upload failed, or whose layer is not the stored archive, is removed again:
+ * a restore then imports it from the store (checked against the Snapshot's sha256).
+ */
+function importInBackground(
+  deps: MemoryDeps,
+  archive: string,
+  stored: Promise<ObjectInfo>,
+  info: CheckpointImageInfo,
+): void {
+  stored.catch(() => undefined); // the capture reports it
+  const started = Date.now();
+  deps.imports.start(
+    info.ref,
+    async () => {
+      try {
+        const built = await buildCheckpointImage(deps.containerd, archive, info, true);
+        const object = await stored.catch(() => undefined);
+        if (built.layerDigest !== `sha256:${object?.sha256 ?? "(not stored)"}`) {
+          await removeCheckpointImage(deps.containerd, info.ref);
+          throw new Error(
+            object
+              ? `the checkpoint archive changed between its upload (sha256 ${object.sha256}) and its image (${built.layerDigest}); the image was removed`
+              : "the checkpoint archive was not stored; its image was removed",
+          );
+        }
+        deps.log?.info("checkpoint image imported", { image: info.ref, ms: Date.now() - started });
+      } finally {
+        await rm(archive, { force: true });
+      }
+    },
+    (err) =>
+      deps.log?.warn("checkpoint image not imported; a restore imports it from the store", {
+        image: info.ref,
+        error: err instanceof Error ? err.message : String(err),
+      }),
+  );
 }
 
 /** The digest of the one layer of image `ref` in containerd; undefined when it has no such image. */
@@ -196,6 +222,8 @@ export async function restoreImage(
       `sha256 "${req.sha256}" is not 64 lowercase hex digits`,
     );
   const want = `sha256:${req.sha256}`;
+  // The capture's own import of this image may still run: its result is the one to check.
+  await deps.imports.settled(req.image);
   const dir = await mkdtemp(join(deps.workDir, "restore-image-"));
   try {
     const have = await imageLayerDigest(deps.containerd, req.image);

@@ -80,6 +80,51 @@ export function podFromSnapshot(
   return desiredPod(sb, template, deps.settings, from);
 }
 
+/**
+ * Before the restore pod of `plan` is made: asks the node agent on the checkpoint's node to have
+ * the checkpoint image (it may still be importing it after the pause, or have lost it), so the
+ * kubelet never tries to pull it and backs off. Undefined: go on and make the pod (also when the
+ * agent cannot be reached: the pod's own restore step asks again); a refusal (the stored archive
+ * is not the recorded one) is why no pod is made.
+ */
+export async function prepareCheckpointImage(
+  ctx: Pick<SandboxContext, "sb" | "deps" | "log">,
+  from: string,
+  plan: MemoryPlan,
+): Promise<{ reason: string; message: string } | undefined> {
+  const agent = ctx.deps.agent;
+  if (!agent || !plan.nodeAddress) return undefined;
+  try {
+    const put = await agent.restoreImage(plan.nodeAddress, {
+      id: `${ctx.sb.metadata?.uid ?? ""}-image`,
+      key: plan.key,
+      sha256: plan.sha256,
+      image: plan.image,
+      container: CHECKPOINTED_CONTAINER,
+    });
+    if (put.imported)
+      ctx.deps.events.record(
+        ctx.sb,
+        "Normal",
+        "CheckpointImported",
+        `Put the checkpoint image of the Snapshot ${from} back on the node ${plan.node} in ${put.durationMs} ms.`,
+      );
+    return undefined;
+  } catch (error) {
+    if (error instanceof NodeAgentCallError && error.code === "IntegrityMismatch")
+      return {
+        reason: "RestoreFailed",
+        message: `refusing to restore the Memory Snapshot ${from}: ${describeError(error)}`,
+      };
+    ctx.log.warn("the checkpoint image is not ready on its node yet; making the pod anyway", {
+      snapshot: from,
+      node: plan.node,
+      error: describeError(error),
+    });
+    return undefined;
+  }
+}
+
 /** Whether the scheduler cannot place `pod` (PodScheduled False, Unschedulable). Pure. */
 export function unschedulable(pod: k8s.V1Pod): string | undefined {
   const c = pod.status?.conditions?.find((x) => x.type === "PodScheduled");

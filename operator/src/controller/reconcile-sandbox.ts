@@ -264,6 +264,9 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
     const pause = thaw || memoryPause ? { ...asked, paused: false } : asked;
     const podIP = pod?.status?.podIP;
     if (!podIP || !pod || !isPodReady(pod) || pause.refused || !token) return {};
+    // A pod being deleted (a pause that stored its snapshot) is left alone: its envd and executor
+    // are going, and asking them only fails and backs the Sandbox's next reconcile off.
+    if (pod.metadata?.deletionTimestamp) return {};
     const wasPaused =
       findCondition(ctx.sb.status?.conditions, ConditionType.Paused)?.status === "True";
     // A Filesystem pause's Paused condition is not the freeze's: after a failed one, thaw anyway.

@@ -193,6 +193,24 @@ test("a deleted Snapshot deletes its stored objects, then lets go of its finaliz
   expect(snap(t.world, "s1")).toBeUndefined();
 });
 
+test("a pausing sandbox's pod that is being deleted is not asked to freeze again", async () => {
+  const t = setup();
+  await runningSandbox(t);
+  t.world.edit<Sandbox>("Sandbox", "sb", (s) => {
+    s.spec.state = "Paused";
+    s.spec.pauseMode = "Filesystem";
+  });
+  await t.sandboxes(t.key("sb")); // freezes, creates the pause Snapshot
+  const calls = t.world.envdCalls.length;
+  t.world.edit<k8s.V1Pod>("Pod", "sb", (p) => {
+    p.metadata = { ...p.metadata, deletionTimestamp: new Date() };
+  });
+  // Its envd is going: a call would fail and back the Sandbox's reconciles off.
+  t.world.failEnvd(new Error("envd at 10.244.0.7:49983 did not answer POST /freeze"));
+  await t.sandboxes(t.key("sb"));
+  expect(t.world.envdCalls.length).toBe(calls);
+});
+
 test("a Filesystem pause: frozen, captured, lastSnapshot recorded before the pod goes; resume restores into a waiting pod", async () => {
   const t = setup();
   await runningSandbox(t);
@@ -479,10 +497,21 @@ test("a Memory pause and resume: checkpointed running (never frozen), the pod go
   expect(t.world.get("Pod", "sb")).toBeUndefined();
   expect(sandbox(t.world, "sb")?.status?.phase).toBe("Paused");
 
+  expect(stored?.status?.nodeAddress).toBe("192.0.2.10");
   t.world.edit<Sandbox>("Sandbox", "sb", (s) => {
     s.spec.state = "Running";
   });
+  const callsBefore = t.world.agentCalls.length;
   await t.sandboxes(t.key("sb"));
+  // Before the pod is made, the checkpoint's node is asked to have the image (it may still be
+  // importing it): the kubelet must never try to pull it.
+  expect(t.world.agentCalls.slice(callsBefore)).toEqual([
+    expect.objectContaining({
+      op: "restoreImage",
+      hostIP: "192.0.2.10",
+      req: expect.objectContaining({ image: stored?.status?.checkpointImage }),
+    }),
+  ]);
   const pod = t.world.get<k8s.V1Pod>("Pod", "sb");
   const sandboxContainer = pod?.spec?.containers.find((c) => c.name === "sandbox");
   expect(sandboxContainer?.image).toBe(stored?.status?.checkpointImage);
@@ -597,6 +626,40 @@ test.each<[string, () => Error | undefined, k8s.V1PodStatus, RegExp]>([
     });
   },
 );
+
+test("a Memory resume whose stored archive is refused before the pod is made makes no pod (RestoreFailed)", async () => {
+  const t = setup();
+  await runningSandbox(t);
+  await pauseMemory(t);
+  for (let i = 0; i < 3; i++) await t.sandboxes(t.key("sb"));
+  t.world.edit<Sandbox>("Sandbox", "sb", (s) => {
+    s.spec.state = "Running";
+  });
+  t.world.failAgent(
+    new NodeAgentCallError("the node agent answered 422: sha256 differs", "IntegrityMismatch"),
+  );
+  await attempt(() => t.sandboxes(t.key("sb")));
+  expect(t.world.get("Pod", "sb")).toBeUndefined();
+  expect(ready(sandbox(t.world, "sb"))).toMatchObject({
+    status: "False",
+    reason: "RestoreFailed",
+    message: expect.stringMatching(/refusing to restore the Memory Snapshot .*sha256 differs/),
+  });
+});
+
+test("a Memory resume whose node agent cannot be reached yet still makes the pod (its restore step asks again)", async () => {
+  const t = setup();
+  await runningSandbox(t);
+  await pauseMemory(t);
+  for (let i = 0; i < 3; i++) await t.sandboxes(t.key("sb"));
+  t.world.edit<Sandbox>("Sandbox", "sb", (s) => {
+    s.spec.state = "Running";
+  });
+  t.world.failAgent(new NodeAgentCallError("the node agent did not answer"));
+  await attempt(() => t.sandboxes(t.key("sb")));
+  expect(t.world.agentCalls.at(-1)?.op).toBe("restoreImage");
+  expect(t.world.get("Pod", "sb")).toBeDefined();
+});
 
 test.each([
   [undefined, ""],

@@ -266,6 +266,7 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
           location: location(result.key),
           parts: [{ name: "memory", key: result.key, size: result.size, sha256: result.sha256 }],
           node,
+          nodeAddress: hostIP,
           checkpointImage: result.image ?? checkpointImageRef(snap),
           template,
           image: template.image,

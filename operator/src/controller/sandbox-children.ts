@@ -19,7 +19,7 @@ import { RESTORE_FROM_ANNOTATION, restorePlan, restoreSource } from "../../../ap
 import { poolPodSpec } from "../pool/desired-pool.js";
 import { withGpuAllocation } from "../gpu/desired-gpu-allocation.js";
 import { findTakenPod, poolOf, takePoolPod } from "./pool-claim.js";
-import { podFromSnapshot } from "./memory-restore.js";
+import { podFromSnapshot, prepareCheckpointImage } from "./memory-restore.js";
 import { desiredTokenSecret, newAccessToken } from "../sandbox/desired-secret.js";
 import type { PodSpecView } from "../sandbox/status.js";
 import type { Failures } from "./failures.js";
@@ -214,12 +214,18 @@ async function createPod(
   // A pod of a sandbox with a Snapshot starts from it (its files, or its processes), or not at
   // all: never from an empty image.
   const from = restoreSource(sb);
-  if (from && !restorePlan(deps.caches.snapshots?.get(from, namespace))) {
+  const plan = from ? restorePlan(deps.caches.snapshots?.get(from, namespace)) : undefined;
+  if (from && !plan) {
     const why = {
       reason: "SnapshotNotReady",
       message: `the Snapshot ${from} this sandbox resumes from is missing or not Ready; no pod is made without its files`,
     };
     return { templateError: why, podSpec: { state: "unknown", why: why.message } };
+  }
+  if (from && plan?.kind === "memory") {
+    const refused = await prepareCheckpointImage(ctx, from, plan);
+    if (refused)
+      return { templateError: refused, podSpec: { state: "unknown", why: refused.message } };
   }
   const pod = await ctx.failures.attempt(`create the pod ${namespace}/${name}`, async () => {
     const created = await deps.writer.apply(
