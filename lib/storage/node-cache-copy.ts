@@ -1,8 +1,8 @@
 /**
  * A local copy of a stream taken while it flows somewhere else (an upload): the chunks are
  * written to a file in the background, so the upload never waits for the disk unless the copy
- * falls more than {@link MAX_BEHIND} bytes behind. A failed write only abandons the copy; the
- * stream itself goes on.
+ * falls more than {@link MAX_BEHIND} bytes behind. A failed write, or a stream longer than the
+ * copy's limit, only abandons the copy; the stream itself goes on.
  */
 import { rm, type FileHandle } from "node:fs/promises";
 
@@ -24,8 +24,15 @@ export interface FileCopy {
   discard(): Promise<void>;
 }
 
-/** Starts a copy into `path`, already open as `handle` for writing. */
-export function startFileCopy(handle: FileHandle, path: string): FileCopy {
+/**
+ * Starts a copy into `path`, already open as `handle` for writing; past `limit` bytes the copy is
+ * abandoned (it would not be kept anyway).
+ */
+export function startFileCopy(
+  handle: FileHandle,
+  path: string,
+  limit = Number.MAX_SAFE_INTEGER,
+): FileCopy {
   let writing: Promise<void> = Promise.resolve();
   let failed: unknown;
   let written = 0;
@@ -46,7 +53,11 @@ export function startFileCopy(handle: FileHandle, path: string): FileCopy {
   return {
     path,
     async *tee(chunks) {
+      let seen = 0;
       for await (const chunk of chunks) {
+        seen += chunk.byteLength;
+        if (failed === undefined && seen > limit)
+          failed = new Error(`the stream is longer than the copy's limit of ${limit} bytes`);
         if (failed === undefined) {
           behind += chunk.byteLength;
           writing = writing.then(async () => {

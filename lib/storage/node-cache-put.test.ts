@@ -100,6 +100,7 @@ describe("putThrough", () => {
     const got = await cache.open(store, "snap/d");
     expect(got.hit).toBe(false);
     expect(sha(await read(got.stream))).toBe(sha(bytes));
+    await cache.close(); // waits for the copy's end in the background
     expect(cache.stats().entries).toBe(0);
     expect(await tmpFiles()).toEqual([]);
   });
@@ -134,5 +135,17 @@ describe("startFileCopy", () => {
     for await (const chunk of other.tee(chunksOf(bytes))) void chunk;
     expect(await other.finish(bytes.length + 1)).toBe(false);
     await expect(readFile(short)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("abandons a copy past its limit but passes the whole stream on", async () => {
+    root = await mkdtemp(join(tmpdir(), "soulbox-node-cache-put-"));
+    const bytes = randomBytes(200_000);
+    const path = join(root, "capped");
+    const copy = startFileCopy(await open(path, "wx"), path, 100_000);
+    const passed: Uint8Array[] = [];
+    for await (const chunk of copy.tee(chunksOf(bytes, 30_000))) passed.push(chunk);
+    expect(sha(Buffer.concat(passed))).toBe(sha(bytes));
+    expect(await copy.finish(bytes.length)).toBe(false);
+    await expect(readFile(path)).rejects.toMatchObject({ code: "ENOENT" });
   });
 });

@@ -762,7 +762,7 @@ export async function createNodeCache(opts: NodeCacheOptions): Promise<NodeCache
       return undefined;
     });
     if (!handle) return store.put(key, body, options);
-    const copy = startFileCopy(handle, tmp);
+    const copy = startFileCopy(handle, tmp, maxBytes);
     let info: ObjectInfo;
     try {
       info = await store.put(key, copy.tee(body), options);

@@ -16,7 +16,7 @@ import { describeError } from "../kube/errors.js";
 import { desiredPod, podSpecHash } from "../sandbox/desired-pod.js";
 import type { RestoreView } from "../sandbox/status.js";
 import type { SandboxContext } from "./sandbox-children.js";
-import { NodeAgentCallError } from "./node-agent-client.js";
+import { NodeAgentCallError, type NodeAgentClient } from "./node-agent-client.js";
 
 /** The sandbox pod's container that a Memory Snapshot checkpoints and restores. */
 export const CHECKPOINTED_CONTAINER = "sandbox";
@@ -95,20 +95,14 @@ export async function prepareCheckpointImage(
   const agent = ctx.deps.agent;
   if (!agent || !plan.nodeAddress) return undefined;
   try {
-    const put = await agent.restoreImage(plan.nodeAddress, {
-      id: `${ctx.sb.metadata?.uid ?? ""}-image`,
-      key: plan.key,
-      sha256: plan.sha256,
-      image: plan.image,
-      container: CHECKPOINTED_CONTAINER,
-    });
-    if (put.imported)
-      ctx.deps.events.record(
-        ctx.sb,
-        "Normal",
-        "CheckpointImported",
-        `Put the checkpoint image of the Snapshot ${from} back on the node ${plan.node} in ${put.durationMs} ms.`,
-      );
+    await putCheckpointImage(
+      ctx,
+      agent,
+      plan.nodeAddress,
+      `${ctx.sb.metadata?.uid ?? ""}-image`,
+      from,
+      plan,
+    );
     return undefined;
   } catch (error) {
     if (error instanceof NodeAgentCallError && error.code === "IntegrityMismatch")
@@ -123,6 +117,31 @@ export async function prepareCheckpointImage(
     });
     return undefined;
   }
+}
+
+/** Has the agent at `hostIP` put the checkpoint image of `plan` on its node (an event if it imported). */
+async function putCheckpointImage(
+  ctx: Pick<SandboxContext, "sb" | "deps">,
+  agent: NodeAgentClient,
+  hostIP: string,
+  id: string,
+  from: string,
+  plan: MemoryPlan,
+): Promise<void> {
+  const put = await agent.restoreImage(hostIP, {
+    id,
+    key: plan.key,
+    sha256: plan.sha256,
+    image: plan.image,
+    container: CHECKPOINTED_CONTAINER,
+  });
+  if (put.imported)
+    ctx.deps.events.record(
+      ctx.sb,
+      "Normal",
+      "CheckpointImported",
+      `Put the checkpoint image of the Snapshot ${from} back on the node ${plan.node} in ${put.durationMs} ms.`,
+    );
 }
 
 /** Whether the scheduler cannot place `pod` (PodScheduled False, Unschedulable). Pure. */
@@ -168,20 +187,7 @@ export async function syncMemoryRestore(
   const container = pod.status?.containerStatuses?.find((c) => c.name === CHECKPOINTED_CONTAINER);
   try {
     if (!container?.state?.running || !container.containerID) {
-      const put = await agent.restoreImage(hostIP, {
-        id: pod.metadata?.uid ?? "",
-        key: plan.key,
-        sha256: plan.sha256,
-        image: plan.image,
-        container: CHECKPOINTED_CONTAINER,
-      });
-      if (put.imported)
-        ctx.deps.events.record(
-          ctx.sb,
-          "Normal",
-          "CheckpointImported",
-          `Put the checkpoint image of the Snapshot ${from} back on the node ${plan.node} in ${put.durationMs} ms.`,
-        );
+      await putCheckpointImage(ctx, agent, hostIP, pod.metadata?.uid ?? "", from, plan);
       return {
         view: {
           state: "restoring",

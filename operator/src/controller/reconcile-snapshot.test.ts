@@ -627,27 +627,18 @@ test.each<[string, () => Error | undefined, k8s.V1PodStatus, RegExp]>([
   },
 );
 
-test("a Memory resume whose stored archive is refused before the pod is made makes no pod (RestoreFailed)", async () => {
-  const t = setup();
-  await runningSandbox(t);
-  await pauseMemory(t);
-  for (let i = 0; i < 3; i++) await t.sandboxes(t.key("sb"));
-  t.world.edit<Sandbox>("Sandbox", "sb", (s) => {
-    s.spec.state = "Running";
-  });
-  t.world.failAgent(
+test.each<[string, Error, boolean]>([
+  [
+    "a stored archive that is refused: no pod is made (RestoreFailed)",
     new NodeAgentCallError("the node agent answered 422: sha256 differs", "IntegrityMismatch"),
-  );
-  await attempt(() => t.sandboxes(t.key("sb")));
-  expect(t.world.get("Pod", "sb")).toBeUndefined();
-  expect(ready(sandbox(t.world, "sb"))).toMatchObject({
-    status: "False",
-    reason: "RestoreFailed",
-    message: expect.stringMatching(/refusing to restore the Memory Snapshot .*sha256 differs/),
-  });
-});
-
-test("a Memory resume whose node agent cannot be reached yet still makes the pod (its restore step asks again)", async () => {
+    false,
+  ],
+  [
+    "a node agent that cannot be reached yet: the pod is made (its restore step asks again)",
+    new NodeAgentCallError("the node agent did not answer"),
+    true,
+  ],
+])("before a Memory resume's pod, the checkpoint image is asked for: %s", async (_, err, made) => {
   const t = setup();
   await runningSandbox(t);
   await pauseMemory(t);
@@ -655,10 +646,16 @@ test("a Memory resume whose node agent cannot be reached yet still makes the pod
   t.world.edit<Sandbox>("Sandbox", "sb", (s) => {
     s.spec.state = "Running";
   });
-  t.world.failAgent(new NodeAgentCallError("the node agent did not answer"));
+  t.world.failAgent(err);
   await attempt(() => t.sandboxes(t.key("sb")));
   expect(t.world.agentCalls.at(-1)?.op).toBe("restoreImage");
-  expect(t.world.get("Pod", "sb")).toBeDefined();
+  expect(t.world.get("Pod", "sb") !== undefined).toBe(made);
+  if (!made)
+    expect(ready(sandbox(t.world, "sb"))).toMatchObject({
+      status: "False",
+      reason: "RestoreFailed",
+      message: expect.stringMatching(/refusing to restore the Memory Snapshot .*sha256 differs/),
+    });
 });
 
 test.each([
