@@ -504,25 +504,30 @@ test("helm install with a TLS Secret: the gateway becomes Available and answers 
   // domain: the REST API answers (401 without a key: auth comes before anything else).
   const svc = await core.readNamespacedService({ name, namespace: ns.name });
   expect(svc.spec?.ports?.map((p) => `${p.name}:${p.port}`)).toEqual(["http:80", "https:443"]);
-  const status = await new Promise<number>((resolve, reject) => {
-    const req = request(
-      {
-        host: svc.spec?.clusterIP,
-        port: 443,
-        servername: `api.${domain}`,
-        path: "/sandboxes",
-        ca,
-        timeout: 10_000,
-      },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("no answer within 10 s")));
-    req.on("error", reject);
-    req.end();
-  });
+  const https = () =>
+    new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          host: svc.spec?.clusterIP,
+          port: 443,
+          servername: `api.${domain}`,
+          path: "/sandboxes",
+          ca,
+          timeout: 10_000,
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("no answer within 10 s")));
+      req.on("error", reject);
+      req.end();
+    });
+  // kube-proxy programs a new Service's ClusterIP a moment after its endpoints are ready: until
+  // then a connection is refused (seen under a full run's load). Asked again for up to 30 s; the
+  // last error is the failure.
+  const status = await waitFor("the gateway answering HTTPS on its ClusterIP", https);
   expect(status).toBe(401);
   for (const pod of pods) {
     const log = await core.readNamespacedPodLog({
