@@ -279,7 +279,7 @@ test("a named snapshot is listed, starts sandboxes after its sandbox is gone, an
   }
 }, 900_000);
 
-test("a fork has the source's files and environment; the source runs on; the snapshot goes with the forks", async () => {
+test("a fork has the source's files, environment and (memory checkpoints on) processes; the source runs on; the snapshot goes with the forks", async () => {
   const src = await Sandbox.create("base", {
     timeoutMs: 600_000,
     envs: { GREETING: "hello from the source" },
@@ -287,6 +287,8 @@ test("a fork has the source's files and environment; the source runs on; the sna
   });
   try {
     await src.files.write("/home/user/fork.txt", "before the fork");
+    await src.commands.run(COUNTER, { background: true });
+    const counted = await counting(src, 3);
     const t0 = Date.now();
     const forks = await Sandbox.fork(src.sandboxId, { count: 2 });
     console.log(`fork (2 sandboxes): ${ms(t0)} ms`);
@@ -299,7 +301,13 @@ test("a fork has the source's files and environment; the source runs on; the sna
       expect(await f.files.read("/home/user/fork.txt")).toBe("before the fork");
       expect((await f.commands.run("echo $GREETING")).stdout).toBe("hello from the source\n");
       expect((await f.getInfo()).metadata).toEqual({ suite: "fork" });
+      // E2B's fork keeps memory: the source's counter goes on in each fork, same pid.
+      expect((await counting(f, counted.count)).pid).toBe(counted.pid);
     }
+    const forkSnapshot = (await snapshotsOf(src.sandboxId)).find(
+      (s) => s.metadata?.labels?.["soulbox.dev/snapshot-kind"] === "fork",
+    );
+    expect(forkSnapshot?.spec.mode).toBe("Memory");
     // Each is its own sandbox: a write in one is seen nowhere else.
     await a.files.write("/home/user/fork.txt", "changed in a fork");
     expect(await b.files.read("/home/user/fork.txt")).toBe("before the fork");

@@ -1,8 +1,12 @@
 /**
- * `POST /sandboxes/{id}/fork`: a Snapshot of the running sandbox (it is frozen for the capture
- * and runs on, its id and deadline untouched), then `count` new Sandboxes with `restoreFrom` it,
+ * `POST /sandboxes/{id}/fork`: a Snapshot of the running sandbox (it runs on, its id and deadline
+ * untouched), then `count` new Sandboxes with `restoreFrom` it,
  * each started on its own: one result per fork, a sandbox or the error that stopped it (E2B's
  * `SandboxForkResult`). The snapshot is owned by the forks, so it goes when the last fork goes.
+ * Like E2B's, a fork keeps memory when the gateway takes memory checkpoints (`--memory-pause
+ * Memory`): a Memory Snapshot, and the forks' processes go on from it (on the source's node);
+ * otherwise the files are captured (the source frozen meanwhile) and the forks' processes start
+ * afresh.
  */
 import type { V1OwnerReference } from "@kubernetes/client-node";
 import { SandboxResource, type Sandbox, type Snapshot } from "../../../api/gen/crd-types.js";
@@ -100,7 +104,8 @@ export async function forkSandbox(
     throw new ApiError(409, `Sandbox '${id}' is paused and cannot be forked; resume it first`);
   checkRunning(source, "forked");
   const envVars = await envVarsOf(ctx, source);
-  const out = await takeSnapshot(ctx, source, SnapshotKind.fork);
+  const mode = ctx.config.memoryPause === "Memory" ? "Memory" : "Filesystem";
+  const out = await takeSnapshot(ctx, source, SnapshotKind.fork, undefined, mode);
   if (out.done !== "ready")
     throw new ApiError(500, `Error forking sandbox: ${outcomeProblem(out)}`);
   const snapshot = out.snapshot;
