@@ -26,32 +26,44 @@ export const IMAGES = {
  * the end of the run.
  */
 export function installCrds(): void {
-  applyCrds();
-  execFileSync(
-    KUBECTL,
-    [
-      "wait",
-      "--for=condition=Established",
-      "--timeout=60s",
-      `crd/${SandboxResource.plural}.${SandboxResource.group}`,
-      `crd/${SandboxPoolResource.plural}.${SandboxPoolResource.group}`,
-      `crd/${SnapshotResource.plural}.${SnapshotResource.group}`,
-    ],
-    { env: process.env, stdio: "pipe" },
+  retried(() => execFileSync(KUBECTL, ["apply", "-f", CRDS], { env: process.env, stdio: "pipe" }));
+  retried(() =>
+    execFileSync(
+      KUBECTL,
+      [
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        `crd/${SandboxResource.plural}.${SandboxResource.group}`,
+        `crd/${SandboxPoolResource.plural}.${SandboxPoolResource.group}`,
+        `crd/${SnapshotResource.plural}.${SnapshotResource.group}`,
+      ],
+      { env: process.env, stdio: "pipe" },
+    ),
   );
 }
 
 /**
- * `kubectl apply` of crds/, once more when it lost a race: test files in parallel workers apply
- * them at the same time, and the loser of two creates gets AlreadyExists (a second apply updates).
+ * Why a kubectl call may be asked again: test files in parallel workers apply the CRDs at the
+ * same time (the loser of two creates gets AlreadyExists; a second apply updates), and another
+ * file may be restarting the shared API server (refused for a few seconds; this runs before a
+ * test holds it in use, see e2e/cluster/test-support/api-server-lock.ts).
  */
-function applyCrds(attempts = 3): void {
-  try {
-    execFileSync(KUBECTL, ["apply", "-f", CRDS], { env: process.env, stdio: "pipe" });
-  } catch (err) {
-    const stderr = String((err as { stderr?: unknown }).stderr ?? "");
-    if (attempts <= 1 || !stderr.includes("AlreadyExists")) throw err;
-    applyCrds(attempts - 1);
+const PASSING = /AlreadyExists|connection refused|the server is currently unable/;
+
+/** Runs `call` until it succeeds, again each second for up to 90 s while it fails for a PASSING reason. */
+function retried(call: () => unknown): void {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      call();
+      return;
+    } catch (err) {
+      const stderr = String((err as { stderr?: unknown }).stderr ?? "");
+      if (!PASSING.test(stderr) || Date.now() > deadline) throw err;
+      // A synchronous wait: installCrds is called from sync hooks and scripts.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+    }
   }
 }
 
