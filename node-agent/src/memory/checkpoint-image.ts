@@ -288,29 +288,6 @@ export async function runCtr(client: ContainerdClient, args: string[]): Promise<
   return stdout;
 }
 
-/**
- * Imports the OCI layout tar at `layoutPath` (from {@link writeCheckpointImage}) into containerd
- * and unpacks it for the CRI plugin's snapshotter (containerd mounts the layer when it restores).
- * Resolves once containerd lists `ref` with the manifest digest `manifestDigest`; throws
- * {@link CheckpointImportError} otherwise, with ctr's output as the cause.
- */
-export async function importCheckpointImage(
-  client: ContainerdClient,
-  layoutPath: string,
-  image: Pick<WrittenImage, "ref" | "manifestDigest">,
-  snapshotter = "overlayfs",
-): Promise<void> {
-  const args = importArgs(image.ref, snapshotter, layoutPath); // a bad ref throws before ctr runs
-  try {
-    await runCtr(client, args);
-  } catch (err) {
-    throw new CheckpointImportError(`importing ${image.ref} into containerd failed`, {
-      cause: err,
-    });
-  }
-  await checkImported(client, image);
-}
-
 /** `ctr images import` of a layout tar at `source` (`-`: stdin) under `ref`'s repository. */
 function importArgs(ref: string, snapshotter: string, source: string): string[] {
   const { repository } = parseImageRef(ref);
