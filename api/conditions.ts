@@ -97,7 +97,7 @@ export const PausedReason = {
   Pausing: "Pausing",
   /** False: the sandbox runs, as asked. */
   NotPaused: "NotPaused",
-  /** False: a pause was asked with a `pauseMode` this operator cannot do (Memory without node agents); the sandbox keeps running. */
+  /** False: a pause was asked with a `pauseMode` that cannot be done here (Memory without node agents, or on a VM runtime such as Kata without `pauseFallback`); the sandbox keeps running. */
   PauseModeNotSupported: "PauseModeNotSupported",
   /** False: pauseMode Filesystem: the processes are frozen and the files are being captured into a Snapshot. */
   Snapshotting: "Snapshotting",

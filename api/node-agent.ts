@@ -16,6 +16,7 @@ export const NodeAgentPath = {
   capture: "/v1/capture",
   restore: "/v1/restore",
   restoreImage: "/v1/restore-image",
+  forgetImage: "/v1/forget-image",
   wake: "/v1/wake",
   health: "/healthz",
 } as const;
@@ -131,6 +132,23 @@ export interface RestoreImageResult {
   /** False when the image was on the node already (with the recorded archive). */
   imported: boolean;
   durationMs: number;
+}
+
+/**
+ * `POST /v1/forget-image`: remove a deleted Memory Snapshot's checkpoint image from the node's
+ * containerd (its layers go with containerd's garbage collection once no container holds them).
+ * Only checkpoint images (`CHECKPOINT_IMAGE_PREFIX` in api/snapshot.ts) are removed; an image the
+ * node does not have is no error, so a finalizer can ask again.
+ */
+export interface ForgetImageRequest {
+  /** The checkpoint image reference (`repository:tag`). */
+  image: string;
+}
+
+/** What a forget-image call did. */
+export interface ForgetImageResult {
+  /** False when the node did not have the image. */
+  removed: boolean;
 }
 
 /**

@@ -38,8 +38,11 @@ export function memoryKey(snap: Pick<Snapshot, "metadata">): string {
  */
 export function checkpointImageRef(snap: Pick<Snapshot, "metadata">): string {
   const { namespace = "default", name = "", uid = "" } = snap.metadata;
-  return `localhost/soulbox/checkpoint/${namespace}/${name}:${uid}`;
+  return `${CHECKPOINT_IMAGE_PREFIX}${namespace}/${name}:${uid}`;
 }
+
+/** Where every checkpoint image's repository starts: the node agent removes no other image. */
+export const CHECKPOINT_IMAGE_PREFIX = "localhost/soulbox/checkpoint/";
 
 /** How a pod is made from a Snapshot: which part it restores, and for Memory where and from what. */
 export type RestorePlan =

@@ -5,7 +5,8 @@
  * client certificate, as the chart gives the agent a ServiceAccount token) pause a sandbox with
  * `pauseMode: Memory` (frozen, checkpointed through the kubelet into the file store and a
  * checkpoint image, the pod deleted) and resume it (a new pod on the same node from the checkpoint
- * image, woken and thawed): a counting loop goes on from its count under the same pid, twice.
+ * image, woken and thawed): a counting loop goes on from its count under the same pid, twice;
+ * the first pause's Snapshot goes once the second is stored, and its checkpoint image with it.
  * A checkpoint whose image is gone from the node and whose stored archive was corrupted is
  * refused with a RestoreFailed condition. Times are printed.
  */
@@ -236,6 +237,7 @@ test("a counting loop survives two Memory pauses and resumes through the operato
   const hostname = await run(sb, "hostname");
   const pid = await startCounter(sb);
   const seen = new Set<string>();
+  let earlierImage = "";
   for (let cycle = 1; cycle <= 2; cycle++) {
     const before = await count(sb);
     const t0 = Date.now();
@@ -243,6 +245,15 @@ test("a counting loop survives two Memory pauses and resumes through the operato
     const pauseMs = Date.now() - t0;
     expect(seen.has(snap.metadata.name ?? "")).toBe(false);
     seen.add(snap.metadata.name ?? "");
+    if (earlierImage) {
+      // The earlier pause Snapshot goes with this one stored; its finalizer removes its image.
+      const images = async () => (await runCtr(containerd(), ["images", "ls", "-q"])).split("\n");
+      await waitFor("the earlier checkpoint image removed from the node", async () =>
+        (await images()).includes(earlierImage) ? undefined : true,
+      );
+      expect(await images()).toContain(snap.status?.checkpointImage);
+    }
+    earlierImage = snap.status?.checkpointImage ?? "";
 
     const t1 = Date.now();
     await sandboxes.patch("counter", { spec: { state: "Running" } });

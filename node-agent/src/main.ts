@@ -17,7 +17,13 @@ import { storageFromEnvironment, type ObjectStore } from "../../lib/storage/inde
 import { createImageImports } from "./memory/image-imports.js";
 import { createNodeCache } from "../../lib/storage/node-cache.js";
 import { capture } from "./capture.js";
-import { captureMemory, restoreImage, wake, type MemoryDeps } from "./memory-capture.js";
+import {
+  captureMemory,
+  forgetImage,
+  restoreImage,
+  wake,
+  type MemoryDeps,
+} from "./memory-capture.js";
 import { USAGE, parseConfig } from "./config.js";
 import { NodeAgentError } from "./errors.js";
 import { restore } from "./restore.js";
@@ -98,6 +104,7 @@ const server = await serveAgent({
             containerdState: cfg.containerdState,
           }),
     restoreImage: async (req) => restoreImage(req, await needMemory()),
+    forgetImage: async (req) => forgetImage(req, await needMemory()),
     wake: async (req) => {
       await wake(req, await needMemory());
       return { woken: true };

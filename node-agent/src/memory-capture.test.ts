@@ -1,7 +1,16 @@
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { CaptureRequest } from "../../api/node-agent.js";
 import { createImageImports } from "./memory/image-imports.js";
 import { NodeAgentError, toNodeAgentError } from "./errors.js";
-import { layerOfManifest, memoryTarget, restoreImage, wake } from "./memory-capture.js";
+import {
+  forgetImage,
+  layerOfManifest,
+  memoryTarget,
+  restoreImage,
+  wake,
+} from "./memory-capture.js";
 import { MemoryNotSupportedError } from "./memory/memory-checkpoint.js";
 import { parseCaptureRequest } from "./server.js";
 
@@ -103,4 +112,79 @@ test("a runtime CRIU cannot reach is RuntimeNotSupported, with the reason kept",
   expect(err.code).toBe("RuntimeNotSupported");
   expect(err.message).toBe("Kata runs in a VM");
   expect(err.cause).toBeInstanceOf(MemoryNotSupportedError);
+});
+
+describe("forgetImage: only checkpoint images, once their import has ended", () => {
+  // A stand-in for ctr that logs its arguments (past the global flags) and lists `LISTED`: the
+  // real ctr removes real images in e2e/snapshots/memory-pause.test.ts.
+  const REF = "localhost/soulbox/checkpoint/ns/s1:u1";
+  let dir: string;
+  const fakeCtr = async (listed: string[]) => {
+    const path = join(dir, "fake-ctr");
+    await writeFile(join(dir, "listed"), listed.map((l) => `${l}\n`).join(""));
+    await writeFile(
+      path,
+      `#!/bin/sh\nshift 4\necho "$@" >> "${dir}/calls"\n[ "$1 $2" = "images ls" ] && cat "${dir}/listed"\nexit 0\n`,
+    );
+    await chmod(path, 0o755);
+    return { ctr: path, address: "/unused.sock" };
+  };
+  const calls = async () =>
+    (await readFile(join(dir, "calls"), "utf8").catch(() => "")).split("\n").filter(Boolean);
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "forget-image-"));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  test.each([
+    [
+      "an image that is not a checkpoint image",
+      "docker.io/library/busybox:1.36",
+      /not a checkpoint image/,
+    ],
+    ["a reference without a tag", "localhost/soulbox/checkpoint/ns/s1", /repository:tag/],
+  ])("refuses %s before ctr runs", async (_, image, message) => {
+    const containerd = await fakeCtr([image]);
+    await expect(
+      forgetImage({ image }, { containerd, imports: createImageImports() }),
+    ).rejects.toMatchObject({ code: "InvalidArgument", message: expect.stringMatching(message) });
+    expect(await calls()).toEqual([]);
+  });
+
+  test("removes an image the node has", async () => {
+    const containerd = await fakeCtr(["other:1", REF]);
+    expect(
+      await forgetImage({ image: REF }, { containerd, imports: createImageImports() }),
+    ).toEqual({ removed: true });
+    expect(await calls()).toEqual(["images ls -q", `images rm --sync ${REF}`]);
+  });
+
+  test("an image the node does not have is no error and removes nothing", async () => {
+    const containerd = await fakeCtr(["other:1"]);
+    expect(
+      await forgetImage({ image: REF }, { containerd, imports: createImageImports() }),
+    ).toEqual({ removed: false });
+    expect(await calls()).toEqual(["images ls -q"]);
+  });
+
+  test("waits for an import of the image in flight (it would tag the image again)", async () => {
+    const containerd = await fakeCtr([REF]);
+    const imports = createImageImports();
+    let finish = () => {};
+    imports.start(
+      REF,
+      () => new Promise<void>((resolve) => (finish = resolve)),
+      () => undefined,
+    );
+    let done = false;
+    const forgetting = forgetImage({ image: REF }, { containerd, imports }).then((r) => {
+      done = true;
+      return r;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(done).toBe(false);
+    expect(await calls()).toEqual([]);
+    finish();
+    expect(await forgetting).toEqual({ removed: true });
+  });
 });

@@ -16,11 +16,14 @@ import { pipeline } from "node:stream/promises";
 import type {
   CaptureRequest,
   CaptureResult,
+  ForgetImageRequest,
+  ForgetImageResult,
   PodContainerRef,
   RestoreImageRequest,
   RestoreImageResult,
   WakeRequest,
 } from "../../api/node-agent.js";
+import { CHECKPOINT_IMAGE_PREFIX } from "../../api/snapshot.js";
 import type { Logger } from "../../lib/log.js";
 import type { NodeCache } from "../../lib/storage/node-cache.js";
 import type { ObjectInfo, ObjectStore } from "../../lib/storage/index.js";
@@ -251,6 +254,30 @@ export async function restoreImage(
     throw toNodeAgentError(err, `putting the checkpoint image ${req.image} on this node`);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes the checkpoint image `req.image` from the node's containerd, once any import of it
+ * running here has ended (else the import would tag it again afterwards). Only checkpoint images
+ * are removed: any other reference is refused, so the agent's token cannot remove the node's
+ * other images. An image the node does not have is `removed: false`.
+ */
+export async function forgetImage(
+  req: ForgetImageRequest,
+  deps: Pick<MemoryDeps, "containerd" | "imports">,
+): Promise<ForgetImageResult> {
+  checkRef(req.image);
+  if (!req.image.startsWith(CHECKPOINT_IMAGE_PREFIX))
+    throw new NodeAgentError(
+      "InvalidArgument",
+      `"${req.image}" is not a checkpoint image (${CHECKPOINT_IMAGE_PREFIX}...): the node agent removes no other image`,
+    );
+  await deps.imports.settled(req.image);
+  try {
+    return { removed: await removeCheckpointImage(deps.containerd, req.image) };
+  } catch (err) {
+    throw toNodeAgentError(err, `removing the checkpoint image ${req.image} from this node`);
   }
 }
 

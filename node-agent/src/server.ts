@@ -11,6 +11,7 @@ import {
   type NodeAgentErrorBody,
   type PodContainerRef,
   type RestoreImageRequest,
+  type ForgetImageRequest,
   type RestoreRequest,
   type WakeRequest,
 } from "../../api/node-agent.js";
@@ -22,6 +23,7 @@ export interface AgentHandlers {
   capture(req: CaptureRequest): Promise<unknown>;
   restore(req: RestoreRequest): Promise<unknown>;
   restoreImage(req: RestoreImageRequest): Promise<unknown>;
+  forgetImage(req: ForgetImageRequest): Promise<unknown>;
   wake(req: WakeRequest): Promise<unknown>;
 }
 
@@ -139,6 +141,10 @@ export async function serveAgent(options: {
         "container",
       ] as const);
       return [200, await once(`image:${body.id}`, () => options.handlers.restoreImage(body))];
+    }
+    if (req.method === "POST" && path === NodeAgentPath.forgetImage) {
+      const body = requireStrings(await readJson(req), ["image"] as const);
+      return [200, await once(`forget:${body.image}`, () => options.handlers.forgetImage(body))];
     }
     if (req.method === "POST" && path === NodeAgentPath.wake) {
       const body = requireStrings(await readJson(req), ["id", "containerID"] as const);

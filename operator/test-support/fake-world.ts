@@ -19,6 +19,7 @@ import {
 } from "../../api/gen/crd-types.js";
 import type {
   CaptureRequest,
+  ForgetImageRequest,
   RestoreImageRequest,
   RestoreRequest,
   WakeRequest,
@@ -233,9 +234,9 @@ export function createFakeWorld(ns = "team-a") {
     },
   };
   const agentCalls: {
-    op: "capture" | "restore" | "restoreImage" | "wake";
+    op: "capture" | "restore" | "restoreImage" | "forgetImage" | "wake";
     hostIP: string;
-    req: CaptureRequest | RestoreRequest | RestoreImageRequest | WakeRequest;
+    req: CaptureRequest | RestoreRequest | RestoreImageRequest | ForgetImageRequest | WakeRequest;
   }[] = [];
   let agentError: Error | undefined;
   const agent: NodeAgentClient = {
@@ -261,6 +262,11 @@ export function createFakeWorld(ns = "team-a") {
       agentCalls.push({ op: "restoreImage", hostIP, req });
       if (agentError) throw agentError;
       return { imported: false, durationMs: 1 };
+    },
+    async forgetImage(hostIP, req) {
+      agentCalls.push({ op: "forgetImage", hostIP, req });
+      if (agentError) throw agentError;
+      return { removed: true };
     },
     async wake(hostIP, req) {
       agentCalls.push({ op: "wake", hostIP, req });

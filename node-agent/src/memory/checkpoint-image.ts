@@ -383,9 +383,13 @@ async function checkImported(
  * collection once no image or container holds them). A missing image is no error: removal is
  * idempotent, as a Snapshot finalizer needs it.
  */
-export async function removeCheckpointImage(client: ContainerdClient, ref: string): Promise<void> {
+export async function removeCheckpointImage(
+  client: ContainerdClient,
+  ref: string,
+): Promise<boolean> {
   parseImageRef(ref);
   const listed = await runCtr(client, ["images", "ls", "-q"]);
-  if (!listed.split("\n").includes(ref)) return;
+  if (!listed.split("\n").includes(ref)) return false;
   await runCtr(client, ["images", "rm", "--sync", ref]);
+  return true;
 }

@@ -8,6 +8,8 @@ import {
   NodeAgentPath,
   type CaptureRequest,
   type CaptureResult,
+  type ForgetImageRequest,
+  type ForgetImageResult,
   type NodeAgentErrorCode,
   type RestoreImageRequest,
   type RestoreImageResult,
@@ -21,6 +23,7 @@ export interface NodeAgentClient {
   capture(hostIP: string, req: CaptureRequest): Promise<CaptureResult>;
   restore(hostIP: string, req: RestoreRequest): Promise<RestoreResult>;
   restoreImage(hostIP: string, req: RestoreImageRequest): Promise<RestoreImageResult>;
+  forgetImage(hostIP: string, req: ForgetImageRequest): Promise<ForgetImageResult>;
   wake(hostIP: string, req: WakeRequest): Promise<unknown>;
 }
 
@@ -91,6 +94,7 @@ export function createNodeAgentClient(opts: {
     restore: (hostIP, req) => call<RestoreResult>(hostIP, NodeAgentPath.restore, req),
     restoreImage: (hostIP, req) =>
       call<RestoreImageResult>(hostIP, NodeAgentPath.restoreImage, req),
+    forgetImage: (hostIP, req) => call<ForgetImageResult>(hostIP, NodeAgentPath.forgetImage, req),
     wake: (hostIP, req) => call<unknown>(hostIP, NodeAgentPath.wake, req),
   };
 }

@@ -193,6 +193,55 @@ test("a deleted Snapshot deletes its stored objects, then lets go of its finaliz
   expect(snap(t.world, "s1")).toBeUndefined();
 });
 
+test.each([
+  ["answers", undefined, []],
+  [
+    "does not answer",
+    new NodeAgentCallError("the node agent at 192.0.2.10 did not answer: ECONNREFUSED"),
+    ["CheckpointImageKept"],
+  ],
+])(
+  "a deleted Memory Snapshot asks its node's agent to remove the checkpoint image; the finalizer goes whether the agent %s",
+  async (_, failure, warnings) => {
+    const t = setup();
+    await runningSandbox(t);
+    t.world.addSnapshot("m1", { sandbox: "sb", mode: "Memory" });
+    await t.snapshots(t.key("m1"));
+    await t.snapshots(t.key("m1"));
+    const image = snap(t.world, "m1")?.status?.checkpointImage;
+    expect(image).toMatch(/^localhost\/soulbox\/checkpoint\//);
+    if (failure) t.world.failAgent(failure);
+    t.world.edit<Snapshot>("Snapshot", "m1", (s) => {
+      s.metadata.deletionTimestamp = "2026-03-01T10:01:00Z" as unknown as Date & string;
+    });
+    await t.snapshots(t.key("m1"));
+    expect(t.world.agentCalls.at(-1)).toEqual({
+      op: "forgetImage",
+      hostIP: "192.0.2.10",
+      req: { image },
+    });
+    expect(snap(t.world, "m1")).toBeUndefined();
+    expect(t.deleted.some((k) => k.endsWith("/memory.tar"))).toBe(true);
+    expect(t.world.events.filter((e) => e.type === "Warning").map((e) => e.reason)).toEqual(
+      warnings,
+    );
+  },
+);
+
+test("a deleted Filesystem Snapshot asks no agent to remove an image", async () => {
+  const t = setup();
+  await runningSandbox(t);
+  t.world.addSnapshot("s1", { sandbox: "sb" });
+  await t.snapshots(t.key("s1"));
+  await t.snapshots(t.key("s1"));
+  t.world.edit<Snapshot>("Snapshot", "s1", (s) => {
+    s.metadata.deletionTimestamp = "2026-03-01T10:01:00Z" as unknown as Date & string;
+  });
+  await t.snapshots(t.key("s1"));
+  expect(t.world.agentCalls.map((c) => c.op)).toEqual(["capture"]);
+  expect(snap(t.world, "s1")).toBeUndefined();
+});
+
 test("a pausing sandbox's pod that is being deleted is not asked to freeze again", async () => {
   const t = setup();
   await runningSandbox(t);
@@ -449,7 +498,7 @@ async function pauseMemory(t: ReturnType<typeof setup>, fallback = false) {
   return name;
 }
 
-test("a Memory pause on Kata without a fallback: the pause fails, the sandbox is thawed and says why", async () => {
+test("a Memory pause on Kata without a fallback is refused: the sandbox is thawed and says why", async () => {
   const t = setup();
   kataAgent(t);
   await runningSandbox(t);
@@ -458,9 +507,10 @@ test("a Memory pause on Kata without a fallback: the pause fails, the sandbox is
   await t.sandboxes(t.key("sb"));
   const sb = sandbox(t.world, "sb");
   expect(sb?.status?.phase).toBe("Running");
+  // A refusal (the gateway answers 409), not a fault (500): no retry would take this pause.
   expect(sb?.status?.conditions?.find((c) => c.type === "Paused")).toMatchObject({
     status: "False",
-    reason: "SnapshotFailed",
+    reason: "PauseModeNotSupported",
     message: expect.stringMatching(/runc-class runtime.*keeps running/),
   });
   expect(t.world.envdCalls.at(-1)).toBe(false);

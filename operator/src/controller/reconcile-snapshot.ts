@@ -99,6 +99,7 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
     if (snap.metadata.deletionTimestamp) {
       if (!finalizers.includes(SNAPSHOT_FINALIZER)) return;
       await deleteStored(snap);
+      await forgetCheckpointImage(snap);
       await deps.writer.setSnapshotFinalizers(
         snap,
         finalizers.filter((f) => f !== SNAPSHOT_FINALIZER),
@@ -315,6 +316,31 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
       return;
     }
     for (const k of new Set(keys)) await deps.store.delete(k);
+  }
+
+  /**
+   * A Memory Snapshot's checkpoint image goes from the node that made it (restores run there
+   * too). Best effort: a node that is gone or an agent that does not answer keeps no Snapshot
+   * from going; the node's image garbage collection takes the image then, and an event says so.
+   */
+  async function forgetCheckpointImage(snap: Snapshot): Promise<void> {
+    const { checkpointImage: image, nodeAddress } = snap.status ?? {};
+    if (!image || !nodeAddress || !deps.agent) return;
+    try {
+      await deps.agent.forgetImage(nodeAddress, { image });
+    } catch (err) {
+      deps.log.warn("could not remove the checkpoint image from its node", {
+        image,
+        nodeAddress,
+        err,
+      });
+      deps.events.record(
+        snap,
+        "Warning",
+        "CheckpointImageKept",
+        `Could not remove the checkpoint image ${image} from the node at ${nodeAddress}: ${describeError(err)}; the node's image garbage collection removes it.`,
+      );
+    }
   }
 
   function announce(snap: Snapshot, outcome: Outcome) {

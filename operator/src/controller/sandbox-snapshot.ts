@@ -8,6 +8,7 @@
  * is restored by containerd from the checkpoint image (memory-restore.ts).
  */
 import type * as k8s from "@kubernetes/client-node";
+import { SnapshotReadyReason } from "../../../api/conditions.js";
 import { SnapshotResource, type Sandbox, type Snapshot } from "../../../api/gen/crd-types.js";
 import { Label } from "../../../api/labels.js";
 import { PAUSE_OF_LABEL, RESTORE_FROM_ANNOTATION, restorePlan } from "../../../api/snapshot.js";
@@ -103,6 +104,7 @@ export async function syncPauseSnapshot(
         state: "failed",
         snapshot: name,
         message: `the Snapshot ${name} failed: ${snapshotMessage(snap)}; the sandbox keeps running (set spec.state Running, then Paused, to try again)`,
+        ...(modeNotSupported(snap) ? { unsupported: true } : {}),
       },
       thaw: true,
     };
@@ -177,6 +179,12 @@ async function deleteOlderPauseSnapshots(ctx: SandboxContext, current: string): 
           name: s.metadata.name ?? "",
         }),
     );
+}
+
+/** Whether `snap` failed because its mode cannot be taken on the sandbox's runtime (Memory on Kata). */
+function modeNotSupported(snap: Snapshot): boolean {
+  const ready = snap.status?.conditions?.find((c) => c.type === "Ready");
+  return ready?.reason === SnapshotReadyReason.ModeNotSupported;
 }
 
 function snapshotMessage(snap: Snapshot): string {

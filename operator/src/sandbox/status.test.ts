@@ -297,6 +297,27 @@ describe("computeStatus", () => {
       },
     ],
     [
+      "a Memory pause its runtime cannot take is refused and runs on",
+      sandbox({ state: "Paused", pauseMode: "Memory" }),
+      {
+        pod: runningPod(),
+        frozen: false,
+        snapshotPause: {
+          state: "failed",
+          snapshot: "sb-1",
+          message: "Memory needs a runc-class runtime",
+          unsupported: true,
+        },
+      },
+      "Running",
+      {
+        Ready: ["True", "EnvdReady"],
+        Scheduled: ["True", "Scheduled"],
+        Paused: ["False", "PauseModeNotSupported"],
+        Expired: ["False", "NoTimeout"],
+      },
+    ],
+    [
       "a resume restoring the Snapshot's files",
       sandbox({ state: "Running" }),
       {

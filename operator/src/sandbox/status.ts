@@ -86,6 +86,8 @@ export interface SnapshotPauseView {
   state: "capturing" | "stored" | "failed";
   snapshot?: string;
   message: string;
+  /** `failed` because the mode cannot be taken on this sandbox's runtime: a refusal, not a fault. */
+  unsupported?: boolean;
 }
 
 /** Where a restore stands. */
@@ -500,7 +502,11 @@ function snapshotPausedCondition(sp: SnapshotPauseView): ConditionInput {
     reason,
     message: sp.message,
   });
-  if (sp.state === "failed") return c("False", PausedReason.SnapshotFailed);
+  if (sp.state === "failed")
+    return c(
+      "False",
+      sp.unsupported ? PausedReason.PauseModeNotSupported : PausedReason.SnapshotFailed,
+    );
   return sp.state === "stored"
     ? c("True", PausedReason.SnapshotStored)
     : c("False", PausedReason.Snapshotting);
