@@ -6,7 +6,9 @@
  * - pause: `spec.state: Paused` → phase Paused (Filesystem: files captured to S3, pod deleted;
  *   Memory: the same plus a CRIU checkpoint of the processes, through the kubelet);
  * - resume: `spec.state: Running` → the first output of `echo` through envd;
- * - the stored snapshot's size.
+ * - the stored snapshot's size;
+ * - Filesystem only: a fork of the pause Snapshot into a SandboxPool's ready pod (create → the
+ *   first output of `echo`), the restore without a cold pod start.
  * For Memory the sandbox also runs a process holding SOULBOX_BENCH_SNAPSHOT_RAM_MIB of random
  * bytes in RAM (default 1024), which must still be there, same pid, after the resume.
  * SOULBOX_BENCH_SNAPSHOT_MODES picks the modes (comma-separated; default `Filesystem,Memory`).
@@ -22,7 +24,8 @@ import { availableParallelism, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
-import type { Sandbox } from "../api/gen/crd-types.js";
+import { SandboxPoolResource, type Sandbox, type SandboxPool } from "../api/gen/crd-types.js";
+import { Label } from "../api/labels.js";
 import { createLogger } from "../lib/log.js";
 import { storageFromEnvironment } from "../lib/storage/index.js";
 import { startNodeAgent } from "../node-agent/test-support/agent-process.js";
@@ -124,7 +127,9 @@ async function measureAll(kubeconfig: string, env: Env, dir: string): Promise<Ro
     await controller.synced;
     const rows: Row[] = [];
     for (const mode of MODES)
-      rows.push(await measureMode(kc, ns, mode).catch((err: unknown) => failedRow(mode, err)));
+      rows.push(
+        ...(await measureMode(kc, ns, mode).catch((err: unknown) => [failedRow(mode, err)])),
+      );
     return rows;
   } finally {
     await controller.stop();
@@ -142,7 +147,7 @@ async function measureMode(
   kc: k8s.KubeConfig,
   ns: string,
   mode: "Filesystem" | "Memory",
-): Promise<Row> {
+): Promise<Row[]> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const sandboxes = sandboxApi(kc, ns);
   const name = `bench-${mode.toLowerCase()}`;
@@ -161,7 +166,16 @@ async function measureMode(
       Buffer.from(secret.data?.token ?? "", "base64").toString(),
     );
   };
-  await sandboxes.create(name, { template: { image: IMAGES.base }, pauseMode: mode });
+  // Filesystem: the template is a pool's, whose ready pod a fork of the pause Snapshot takes (the
+  // sandbox itself starts cold, as a resume does).
+  const pooled = mode === "Filesystem";
+  if (pooled) await startPool(kc, ns);
+  await sandboxes.create(
+    name,
+    pooled
+      ? { templateRef: POOL, coldStart: true, pauseMode: mode }
+      : { template: { image: IMAGES.base }, pauseMode: mode },
+  );
   let sb = await readyOf();
   progress(`${mode}: writing ${MIB} MiB of random files in the sandbox`);
   const files = Math.max(1, Math.ceil(MIB / 64));
@@ -207,15 +221,22 @@ async function measureMode(
   };
   // Where the pause's time went: the node agent's own figure is in the Snapshot's message.
   progress(`${mode}: ${snap.status?.conditions?.find((c) => c.type === "Ready")?.message ?? ""}`);
+  const fork = pooled ? await measureFork(kc, ns, sb.status?.lastSnapshot ?? "") : [];
   progress(`${mode}: resuming`);
   const t1 = performance.now();
+  const timeline = watchPod(core, ns, name, t1);
   await sandboxes.patch(name, { spec: { state: "Running" } });
   sb = await readyOf();
+  const sandboxReady = performance.now() - t1;
   let first = 0;
   await (
     await sdk(sb)
   ).commands.run("echo first", { onStdout: () => void (first ||= performance.now()) });
   const resumeMs = first - t1;
+  const marks = await timeline.stop();
+  progress(
+    `${mode}: resume timeline (s after spec.state Running): ${[...marks, ["Sandbox Ready", sandboxReady] as const, ["first output", resumeMs] as const].map(([what, ms]) => `${what} ${s(ms)}`).join(", ")}`,
+  );
   const events = await core.listNamespacedEvent({ namespace: ns });
   for (const e of events.items.filter((x) => x.reason === "Restored" || x.reason === "Stored"))
     progress(`${mode}: ${e.reason}: ${e.message ?? ""}`);
@@ -229,7 +250,117 @@ async function measureMode(
   }
   const bytes = (snap.status?.parts ?? []).reduce((n, p) => n + Number(p.size), 0);
   await sandboxes.delete(name);
-  return { mode, pauseMs, resumeMs, bytes };
+  return [{ mode, pauseMs, resumeMs, bytes }, ...fork];
+}
+
+/** The template and SandboxPool (one ready pod) that a Filesystem fork restores into. */
+const POOL = "bench-pool";
+
+async function startPool(kc: k8s.KubeConfig, namespace: string): Promise<void> {
+  await kc.makeApiClient(k8s.CoreV1Api).createNamespacedConfigMap({
+    namespace,
+    body: { metadata: { name: POOL }, data: { template: `image: ${IMAGES.base}\n` } },
+  });
+  await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+    ...SandboxPoolResource,
+    namespace,
+    body: {
+      apiVersion: SandboxPoolResource.apiVersion,
+      kind: SandboxPoolResource.kind,
+      metadata: { name: POOL },
+      spec: { templateRef: POOL, minReady: 1 },
+    },
+  });
+}
+
+/**
+ * A fork (`spec.restoreFrom`) of the pause Snapshot `from`, once the pool has a ready pod:
+ * create → the first output of `echo` through envd, its files checked. Its row says whether
+ * it took the pool's pod (else it started cold).
+ */
+async function measureFork(kc: k8s.KubeConfig, namespace: string, from: string): Promise<Row[]> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const sandboxes = sandboxApi(kc, namespace);
+  const name = "bench-fork";
+  await until("a ready pool pod", async () => {
+    const pool = (await custom.getNamespacedCustomObject({
+      ...SandboxPoolResource,
+      namespace,
+      name: POOL,
+    })) as SandboxPool;
+    return (pool.status?.ready ?? 0) >= 1 ? true : undefined;
+  });
+  progress(`Filesystem: forking the Snapshot ${from}`);
+  const t0 = performance.now();
+  await sandboxes.create(name, { restoreFrom: from });
+  const sb = await until("the fork Ready", async () => {
+    const x = await sandboxes.get(name);
+    return conditionOf(x, "Ready")?.status === "True" ? x : undefined;
+  });
+  const secret = await core.readNamespacedSecret({ name: `${name}-envd`, namespace });
+  const envd = await sdkSandboxAt(
+    sb.status?.envdEndpoint ?? "",
+    Buffer.from(secret.data?.token ?? "", "base64").toString(),
+  );
+  let first = 0;
+  await envd.commands.run("echo first", { onStdout: () => void (first ||= performance.now()) });
+  const forkMs = first - t0;
+  const check = await envd.commands.run("du -sm /home/user/data | cut -f1");
+  if (Number(check.stdout.trim()) < MIB)
+    throw new Error(`the fork has ${check.stdout.trim()} MiB, not ${MIB}`);
+  const pod = await core.readNamespacedPod({ name: sb.status?.podName ?? "", namespace });
+  const pooled = pod.metadata?.labels?.[Label.pool] === POOL;
+  const events = await core.listNamespacedEvent({ namespace });
+  for (const e of events.items.filter((x) => x.involvedObject.name === name))
+    if (e.reason === "Restored" || e.reason === "PoolPodTaken")
+      progress(`Filesystem fork: ${e.reason}: ${e.message ?? ""}`);
+  await sandboxes.delete(name);
+  // Its idle pods would run beside the next mode's measurement.
+  await custom.deleteNamespacedCustomObject({ ...SandboxPoolResource, namespace, name: POOL });
+  return [
+    {
+      mode: "Filesystem fork",
+      resumeMs: forkMs,
+      note: pooled ? "into a ready pool pod" : "no pool pod was ready: a cold pod",
+    },
+  ];
+}
+
+/**
+ * Polls the sandbox's pod every 50 ms and notes when it first exists, is bound to the node, has
+ * its sandbox container running, and is Ready: where a resume's time goes before the restore
+ * and after it.
+ */
+function watchPod(core: k8s.CoreV1Api, namespace: string, name: string, since: number) {
+  const marks = new Map<string, number>();
+  const note = (what: string, yes: boolean | undefined) => {
+    if (yes && !marks.has(what)) marks.set(what, performance.now() - since);
+  };
+  let on = true;
+  const polling = (async () => {
+    while (on) {
+      const pod = await core.readNamespacedPod({ name, namespace }).catch(() => undefined);
+      if (pod && !pod.metadata?.deletionTimestamp) {
+        note("pod made", true);
+        note("pod bound", !!pod.spec?.nodeName);
+        const sandbox = pod.status?.containerStatuses?.find((c) => c.name === "sandbox");
+        note("sandbox container running", !!sandbox?.state?.running);
+        note(
+          "pod Ready",
+          pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+        );
+      }
+      await sleep(50);
+    }
+  })();
+  return {
+    stop: async (): Promise<[string, number][]> => {
+      on = false;
+      await polling;
+      return [...marks.entries()];
+    },
+  };
 }
 
 async function main(): Promise<void> {

@@ -3,14 +3,21 @@
  * scoped to one namespace per test) and a real node agent on this host (as the chart's
  * DaemonSet runs it: host network, root) capture a sandbox container's overlay changes into a
  * file store and put them back into new pods: pause and resume five times in a row, a named
- * Snapshot, a fork, and the faults (a missing or corrupted Snapshot, the agent down mid-pause,
+ * Snapshot, a fork, a fork into a SandboxPool's ready pod, and the faults (a missing or corrupted Snapshot, the agent down mid-pause,
  * a Snapshot of no sandbox, objects deleted with their Snapshot).
  */
 import { access, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
-import type { Sandbox, Snapshot } from "../../api/gen/crd-types.js";
+import {
+  SandboxPoolResource,
+  type Sandbox,
+  type SandboxPool,
+  type Snapshot,
+} from "../../api/gen/crd-types.js";
+import { Label } from "../../api/labels.js";
+import { RESTORE_FROM_ANNOTATION } from "../../api/snapshot.js";
 import { createLogger } from "../../lib/log.js";
 import { openObjectStore, type ObjectStore } from "../../lib/storage/index.js";
 import {
@@ -290,6 +297,57 @@ test("a named Snapshot of a running sandbox lets it run on, and a fork starts fr
   );
   await expect(store.head(key)).rejects.toMatchObject({ code: "NotFound" });
   expect(await run(fork, "echo ok")).toBe("ok\n");
+});
+
+test("a fork of a template a SandboxPool serves restores into a ready pool pod: the files, its own token, no cold pod", async () => {
+  await core.createNamespacedConfigMap({
+    namespace: ns.name,
+    body: { metadata: { name: "base" }, data: { template: `image: ${IMAGES.base}\n` } },
+  });
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const pools = { ...SandboxPoolResource, namespace: ns.name };
+  await custom.createNamespacedCustomObject({
+    ...pools,
+    body: {
+      apiVersion: SandboxPoolResource.apiVersion,
+      kind: SandboxPoolResource.kind,
+      metadata: { name: "base" },
+      spec: { templateRef: "base", minReady: 1 },
+    },
+  });
+  await sandboxes.create("source", { templateRef: "base", coldStart: true });
+  const source = await ready("source");
+  await run(source, "mkdir -p /home/user/w && echo from-source > /home/user/w/note.txt");
+  await snapshots.create("at-note", { sandbox: "source" });
+  await snapshotPhase("at-note", "Ready");
+  await waitFor("a ready pool pod", async () => {
+    const pool = (await custom.getNamespacedCustomObject({
+      ...pools,
+      name: "base",
+    })) as SandboxPool;
+    return (pool.status?.ready ?? 0) >= 1 ? true : undefined;
+  });
+
+  const t0 = Date.now();
+  await sandboxes.create("fork", { restoreFrom: "at-note" });
+  const fork = await ready("fork");
+  console.log(`fork into a pool pod: create to Ready ${Date.now() - t0} ms`);
+  const pod = await core.readNamespacedPod({
+    name: fork.status?.podName ?? "",
+    namespace: ns.name,
+  });
+  expect(pod.metadata?.labels?.[Label.pool]).toBe("base");
+  expect(pod.metadata?.annotations?.[RESTORE_FROM_ANNOTATION]).toBe("at-note");
+  await expect(core.readNamespacedPod({ name: "fork", namespace: ns.name })).rejects.toMatchObject({
+    code: 404,
+  });
+  // envd answers to the fork's own token (given after the files were back), with the files.
+  expect(await run(fork, "cat /home/user/w/note.txt")).toBe("from-source\n");
+  expect(await tokenOf("fork")).not.toBe(await tokenOf("source"));
+  const events = await core.listNamespacedEvent({ namespace: ns.name });
+  const reasons = events.items.filter((e) => e.involvedObject.name === "fork").map((e) => e.reason);
+  expect(reasons).toEqual(expect.arrayContaining(["PoolPodTaken", "Restored"]));
+  expect(reasons).not.toContain("PodCreated");
 });
 
 test("bad input and faults: a missing or corrupted Snapshot is refused, a Snapshot of no sandbox fails, the agent down mid-pause loses nothing", async () => {

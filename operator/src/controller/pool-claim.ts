@@ -1,6 +1,8 @@
 /**
  * A Sandbox taking a ready pod of a SandboxPool (a warm start), and giving envd there the
- * Sandbox's identity.
+ * Sandbox's identity. A fork of a Filesystem Snapshot takes one too when a pool's pods run its
+ * template exactly and the template starts no command: the node agent puts the files back into
+ * the running pod before envd gets the identity (no cold pod start on the restore's path).
  *
  * The take is one merge patch of the pod's metadata guarded by its resourceVersion: the owner
  * reference moves from the pool to the Sandbox and the labels become the Sandbox's. Two
@@ -15,11 +17,13 @@
  * changed count means it is given again.
  */
 import type * as k8s from "@kubernetes/client-node";
-import type { Sandbox, SandboxPool } from "../../../api/gen/crd-types.js";
+import type { Sandbox, SandboxPool, SandboxTemplate } from "../../../api/gen/crd-types.js";
 import { poolTokenSecretName, tokenFromSecret } from "../../../api/envd.js";
 import { Annotation, Label, labelValue } from "../../../api/labels.js";
-import { POOL_POD_COMPONENT } from "../pool/desired-pool.js";
-import { podLabels } from "../sandbox/desired-pod.js";
+import { RESTORE_FROM_ANNOTATION, type RestorePlan } from "../../../api/snapshot.js";
+import { POOL_POD_COMPONENT, poolPodSpec } from "../pool/desired-pool.js";
+import { podLabels, podSpecHash } from "../sandbox/desired-pod.js";
+import type { SandboxPodSettings } from "../sandbox/settings.js";
 import { ownerReference } from "../sandbox/owner.js";
 import { envdEndpoint } from "../sandbox/status.js";
 import { statusOf } from "../kube/errors.js";
@@ -52,6 +56,53 @@ export function poolFor(sb: Sandbox, pools: readonly SandboxPool[]): SandboxPool
   return [...usable].sort((a, b) =>
     (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""),
   )[0];
+}
+
+/**
+ * Whether `sb`'s pod, made from the Snapshot `plan` describes, may be a pool's pod: a fork
+ * (`spec.restoreFrom`) of a Filesystem Snapshot whose template starts no command, so nothing
+ * runs in the pod that could see the files missing before the agent puts them back. A resume
+ * (`status.lastSnapshot`) never is: it keeps the hostname of its own pod. Nor is a Memory
+ * Snapshot (its container is made from the checkpoint image) or what no pool serves (`coldStart`,
+ * a GPU, volume mounts). Pure.
+ */
+export function restoresIntoPoolPod(
+  sb: Sandbox,
+  plan: RestorePlan | undefined,
+  template: SandboxTemplate,
+): boolean {
+  const spec = sb.spec;
+  return (
+    spec.restoreFrom !== undefined &&
+    !sb.status?.lastSnapshot &&
+    plan?.kind === "filesystem" &&
+    !template.command?.length &&
+    !template.args?.length &&
+    !spec.coldStart &&
+    !spec.gpu &&
+    !spec.volumeMounts?.length
+  );
+}
+
+/**
+ * The ready pods of every pool (by name) whose pods are exactly what the pool makes of
+ * `template` (the Snapshot's), oldest first within a pool: a restore may take any of them. Pure.
+ */
+export function poolPodsRunning(
+  template: SandboxTemplate,
+  pools: readonly SandboxPool[],
+  pods: readonly k8s.V1Pod[],
+  settings: SandboxPodSettings,
+): { pool: SandboxPool; pod: k8s.V1Pod }[] {
+  return [...pools]
+    .filter((p) => !p.metadata.deletionTimestamp)
+    .sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""))
+    .flatMap((pool) => {
+      const want = podSpecHash(poolPodSpec(pool.metadata.name ?? "", template, settings));
+      return readyPoolPods(pool, pods)
+        .filter((pod) => pod.metadata?.annotations?.[Annotation.podSpecHash] === want)
+        .map((pod) => ({ pool, pod }));
+    });
 }
 
 /** Whether `pod` is a pool's pod that no Sandbox took yet, owned by `pool`. Pure. */
@@ -104,23 +155,67 @@ export async function findTakenPod(
 /**
  * Takes a ready pod of the Sandbox's pool; undefined when there is no pool or no ready pod (a
  * cold start follows). Tries the pods in turn: one another Sandbox took first (409) or that
- * went away (404) is skipped.
+ * went away (404) is skipped. `restore`: the Sandbox is a fork that {@link restoresIntoPoolPod}
+ * allows; it takes a pod of any pool that runs its Snapshot's template, and the pod is marked
+ * as restored from `restore.from` (the files go back before the identity).
  */
 export async function takePoolPod(
   ctx: SandboxContext,
   now: Date,
+  restore?: { from: string; template: SandboxTemplate },
 ): Promise<{ pod: k8s.V1Pod; pool: string } | undefined> {
-  const { sb, namespace, deps, log } = ctx;
+  const { sb, namespace, deps } = ctx;
+  if (restore) {
+    const candidates = poolPodsRunning(
+      restore.template,
+      deps.caches.pools.list(namespace),
+      deps.caches.pods.list(namespace),
+      deps.settings,
+    );
+    const took = await takeFirst(ctx, now, candidates, {
+      [RESTORE_FROM_ANNOTATION]: restore.from,
+    });
+    if (!took) ctx.log.info("no ready pool pod runs the Snapshot's template; starting a pod");
+    return took;
+  }
   const pool = poolFor(sb, deps.caches.pools.list(namespace));
   if (!pool) return undefined;
   const poolName = pool.metadata.name ?? "";
   const key = `${namespace}/${poolName}`;
+  const pods = readyPoolPods(pool, deps.caches.pods.list(namespace));
+  const took = await takeFirst(
+    ctx,
+    now,
+    pods.map((pod) => ({ pool, pod })),
+    {},
+  );
+  if (took) return took;
+  deps.claims.record(key, now);
+  deps.metrics.poolClaims.inc({ pool: key, result: "miss" });
+  deps.events.record(
+    sb,
+    "Normal",
+    "PoolEmpty",
+    `The SandboxPool ${poolName} has no ready pod; starting a pod of the sandbox's own.`,
+  );
+  return undefined;
+}
+
+/** Takes the first of `candidates` no other Sandbox took first; undefined when none is left. */
+async function takeFirst(
+  ctx: SandboxContext,
+  now: Date,
+  candidates: readonly { pool: SandboxPool; pod: k8s.V1Pod }[],
+  annotations: Record<string, string>,
+): Promise<{ pod: k8s.V1Pod; pool: string } | undefined> {
+  const { sb, namespace, deps, log } = ctx;
   const take = {
     ownerReferences: [ownerReference(sb)],
     labels: podLabels(sb),
-    annotations: { [Annotation.claimedAt]: now.toISOString() },
+    annotations: { [Annotation.claimedAt]: now.toISOString(), ...annotations },
   };
-  for (const pod of readyPoolPods(pool, deps.caches.pods.list(namespace))) {
+  for (const { pool, pod } of candidates) {
+    const poolName = pool.metadata.name ?? "";
     const podName = pod.metadata?.name ?? "";
     let taken: k8s.V1Pod;
     try {
@@ -135,6 +230,7 @@ export async function takePoolPod(
       if (status === 409 || status === 404) continue;
       throw err;
     }
+    const key = `${namespace}/${poolName}`;
     deps.claims.record(key, now);
     deps.metrics.poolClaims.inc({ pool: key, result: "hit" });
     log.info("took a ready pod of the pool", { pool: poolName, pod: podName });
@@ -146,14 +242,6 @@ export async function takePoolPod(
     );
     return { pod: taken, pool: poolName };
   }
-  deps.claims.record(key, now);
-  deps.metrics.poolClaims.inc({ pool: key, result: "miss" });
-  deps.events.record(
-    sb,
-    "Normal",
-    "PoolEmpty",
-    `The SandboxPool ${poolName} has no ready pod; starting a pod of the sandbox's own.`,
-  );
   return undefined;
 }
 

@@ -2,7 +2,8 @@
  * SandboxPools against an in-memory world (no cluster): the pool keeps its target of untaken
  * pods, a Sandbox takes a ready one and is Ready only once envd holds its identity, and the
  * races and faults of taking: a pod taken by another first, an empty pool, a pod that dies,
- * an envd that restarted, a missing env Secret.
+ * an envd that restarted, a missing env Secret. A fork of a Filesystem Snapshot takes a pool pod
+ * that runs its template, and its files go back before envd gets the identity.
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import type {
@@ -10,13 +11,16 @@ import type {
   SandboxPool,
   SandboxPoolSpec,
   SandboxSpec,
+  SandboxTemplate,
 } from "../../../api/gen/crd-types.js";
+import { RESTORE_FROM_ANNOTATION, type RestorePlan } from "../../../api/snapshot.js";
+import { templateFromConfigMap } from "../../../api/template.js";
 import { Annotation, Label } from "../../../api/labels.js";
 import { poolTokenSecretName, tokenFromSecret, tokenSecretName } from "../../../api/envd.js";
 import { apiError, createFakeWorld, type FakeWorld } from "../../test-support/fake-world.js";
 import { createSandboxReconciler } from "./reconcile-sandbox.js";
 import { createPoolReconciler, poolPodsToCreate } from "./reconcile-pool.js";
-import { poolFor } from "./pool-claim.js";
+import { poolFor, restoresIntoPoolPod } from "./pool-claim.js";
 import { poolTarget } from "../pool/desired-pool.js";
 
 const T0 = Date.parse("2026-03-01T10:00:10Z");
@@ -26,7 +30,7 @@ function setup(poolSpec: Partial<SandboxPoolSpec> = {}) {
   let tick = 0;
   const now = () => new Date(T0 + 1000 * tick++);
   const pool = createPoolReconciler({ ...world.deps, now });
-  const sandbox = createSandboxReconciler({ ...world.deps, now });
+  const sandbox = createSandboxReconciler({ ...world.deps, agent: world.agent, now });
   world.add("ConfigMap", {
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -370,5 +374,100 @@ describe("a Sandbox takes a ready pod", () => {
     expect(status?.startedAt).toBe(
       pod?.metadata?.annotations?.[Annotation.claimedAt]?.replace(/\.\d+Z$/, "Z"),
     );
+  });
+});
+
+describe("a fork of a Filesystem Snapshot restores into a pool pod that runs its template", () => {
+  const SHA = "a".repeat(64);
+  /** A Ready Filesystem Snapshot that recorded `template` (what a capture writes). */
+  function addSnapshot(world: FakeWorld, name: string, template: SandboxTemplate) {
+    world.add("Snapshot", {
+      apiVersion: "soulbox.dev/v1alpha1",
+      kind: "Snapshot",
+      metadata: { name, uid: `uid-${name}` },
+      spec: { sandboxRef: "source", mode: "Filesystem" },
+      status: {
+        phase: "Ready",
+        template,
+        image: template.image,
+        parts: [{ name: "filesystem", key: `snapshots/${name}.tar.zst`, sha256: SHA, size: 10 }],
+      },
+    } as never);
+  }
+  const python = (world: FakeWorld) =>
+    templateFromConfigMap("python", world.ns, world.get("ConfigMap", "python"));
+  const forkPod = (w: FakeWorld) =>
+    poolPods(w).find((p) => p.metadata?.labels?.[Label.sandbox] === "fork");
+
+  test("takes the pod, puts the files back, and only then gives envd the identity", async () => {
+    const { world, runPool, run } = setup();
+    await warm(world, runPool);
+    addSnapshot(world, "snap", python(world));
+    world.addSandbox("fork", { restoreFrom: "snap" });
+    // The agent fails first: the pod is the fork's, but envd gets nothing yet.
+    world.failAgent(new Error("connect ECONNREFUSED 192.0.2.10:9479"));
+    await expect(run("fork")).rejects.toThrow(/ECONNREFUSED/);
+    const pod = forkPod(world);
+    expect(pod?.metadata?.annotations?.[RESTORE_FROM_ANNOTATION]).toBe("snap");
+    expect(world.inits).toEqual([]);
+    expect(ready(world, "fork")).toMatchObject({ status: "False", reason: "RestoreFailed" });
+    world.heal();
+    await run("fork");
+    await run("fork");
+    expect(world.agentCalls.map((c) => [c.op, c.hostIP])).toEqual([
+      ["restore", "192.0.2.10"],
+      ["restore", "192.0.2.10"],
+    ]);
+    expect(world.agentCalls.at(-1)?.req).toMatchObject({
+      podUID: pod?.metadata?.uid,
+      containerID: `containerd://${"c".repeat(64)}`,
+      key: "snapshots/snap.tar.zst",
+      sha256: SHA,
+    });
+    expect(world.inits).toHaveLength(1);
+    expect(ready(world, "fork")?.status).toBe("True");
+    // No pod of its own: the restore's pod is the pool's.
+    expect(world.get("Pod", "fork")).toBeUndefined();
+    // Done: later reconciles ask the agent nothing more.
+    await run("fork");
+    expect(world.agentCalls).toHaveLength(2);
+  });
+
+  test("a Snapshot of another template starts a pod of its own, restored as any", async () => {
+    const { world, runPool, run } = setup();
+    await warm(world, runPool);
+    addSnapshot(world, "snap", { ...python(world), image: "python:3.13" });
+    world.addSandbox("fork", { restoreFrom: "snap" });
+    await run("fork");
+    expect(forkPod(world)).toBeUndefined();
+    expect(untaken(world)).toHaveLength(2);
+    const own = world.get<V1Pod>("Pod", "fork");
+    expect(own?.metadata?.annotations?.[RESTORE_FROM_ANNOTATION]).toBe("snap");
+  });
+
+  describe("restoresIntoPoolPod", () => {
+    const fs: RestorePlan = { kind: "filesystem", key: "k", sha256: SHA };
+    const memory: RestorePlan = {
+      kind: "memory",
+      key: "k",
+      sha256: SHA,
+      node: "n",
+      image: "localhost/soulbox/checkpoint/ns/s:u",
+    };
+    const base: SandboxTemplate = { image: "python:3" };
+    test.each<
+      [string, Partial<SandboxSpec>, Sandbox["status"], RestorePlan, SandboxTemplate, boolean]
+    >([
+      ["a fork of a Filesystem Snapshot", {}, undefined, fs, base, true],
+      ["a resume (it keeps its own pod's hostname)", {}, { lastSnapshot: "s" }, fs, base, false],
+      ["a Memory Snapshot", {}, undefined, memory, base, false],
+      ["a template with a command", {}, undefined, fs, { ...base, command: ["sleep"] }, false],
+      ["a template with args", {}, undefined, fs, { ...base, args: ["-c", "x"] }, false],
+      ["coldStart", { coldStart: true }, undefined, fs, base, false],
+      ["a GPU", { gpu: { count: 1 } }, undefined, fs, base, false],
+    ])("%s: %s", (_name, spec, status, plan, template, want) => {
+      const sandbox = { spec: { restoreFrom: "s", ...spec }, status } as Sandbox;
+      expect(restoresIntoPoolPod(sandbox, plan, template)).toBe(want);
+    });
   });
 });

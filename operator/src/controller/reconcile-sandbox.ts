@@ -149,8 +149,12 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
       : pausedAway
         ? { podSpec: { state: "unknown" as const, why: "paused into a Snapshot: no pod" } }
         : await syncPod(ctx, t, lookup);
+    // A fork restored into a pool's pod gets its files before envd gets the Sandbox's identity.
+    const restore = await syncRestore(ctx, pod.pod, pod.pool !== undefined);
     const identityPending =
-      pod.pod && pod.pool ? await syncIdentity(ctx, pod.pod, token, t) : undefined;
+      pod.pod && pod.pool
+        ? (restore.view?.message ?? (await syncIdentity(ctx, pod.pod, token, t)))
+        : undefined;
     const failedPause =
       fsPause &&
       pod.pod !== undefined &&
@@ -167,7 +171,6 @@ export function createSandboxReconciler(deps: SandboxReconcilerDeps) {
       const still = mode === "Memory" || (envd.frozen ?? wasFrozen);
       pause = await syncPauseSnapshot(ctx, pod.pod, still);
     } else if (!fsPause) await clearFailedPause(ctx, pod.pod);
-    const restore = await syncRestore(ctx, pod.pod);
 
     const status = computeStatus(sb, {
       now: t,

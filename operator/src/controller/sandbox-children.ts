@@ -18,7 +18,7 @@ import { Annotation } from "../../../api/labels.js";
 import { RESTORE_FROM_ANNOTATION, restorePlan, restoreSource } from "../../../api/snapshot.js";
 import { poolPodSpec } from "../pool/desired-pool.js";
 import { withGpuAllocation } from "../gpu/desired-gpu-allocation.js";
-import { findTakenPod, poolOf, takePoolPod } from "./pool-claim.js";
+import { findTakenPod, poolOf, restoresIntoPoolPod, takePoolPod } from "./pool-claim.js";
 import { podFromSnapshot, prepareCheckpointImage } from "./memory-restore.js";
 import { desiredTokenSecret, newAccessToken } from "../sandbox/desired-secret.js";
 import type { PodSpecView } from "../sandbox/status.js";
@@ -181,7 +181,9 @@ export async function syncPod(
   );
   if (!live) {
     if (!template || template instanceof TemplateError) return createPod(ctx, template);
-    const took = await failures.attempt(`take a pod of a SandboxPool`, () => takePoolPod(ctx, now));
+    const took = await failures.attempt(`take a pod of a SandboxPool`, () =>
+      takePoolPod(ctx, now, forkIntoPool(ctx, template)),
+    );
     if (took) return { pod: took.pod, pool: took.pool, podSpec: { state: "current" } };
     return createPod(ctx, template);
   }
@@ -201,6 +203,17 @@ export async function syncPod(
     ...(pool ? { pool } : {}),
     podSpec: specView(ctx, live, template, pool),
   };
+}
+
+/** What a fork restores into a pool's pod (see {@link restoresIntoPoolPod}); undefined otherwise. */
+function forkIntoPool(
+  ctx: SandboxContext,
+  template: SandboxTemplate,
+): { from: string; template: SandboxTemplate } | undefined {
+  const from = ctx.sb.spec.restoreFrom;
+  if (from === undefined) return undefined;
+  const plan = restorePlan(ctx.deps.caches.snapshots?.get(from, ctx.namespace));
+  return restoresIntoPoolPod(ctx.sb, plan, template) ? { from, template } : undefined;
 }
 
 async function createPod(

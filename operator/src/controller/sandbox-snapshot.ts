@@ -10,7 +10,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { SnapshotReadyReason } from "../../../api/conditions.js";
 import { SnapshotResource, type Sandbox, type Snapshot } from "../../../api/gen/crd-types.js";
-import { Label } from "../../../api/labels.js";
+import { Annotation, Label } from "../../../api/labels.js";
 import { PAUSE_OF_LABEL, RESTORE_FROM_ANNOTATION, restorePlan } from "../../../api/snapshot.js";
 import { describeError, statusOf } from "../kube/errors.js";
 import { ownedMetadata } from "../sandbox/owner.js";
@@ -19,6 +19,7 @@ import type { SnapshotPauseView, RestoreView } from "../sandbox/status.js";
 import type { SandboxContext } from "./sandbox-children.js";
 import { isPodReady } from "./pod-ready.js";
 import { syncMemoryRestore } from "./memory-restore.js";
+import { identityOf } from "./pool-claim.js";
 
 /** The pause Snapshot of `pod`: one per pod, so a repeated reconcile never captures twice. */
 export function pauseSnapshotName(sb: Sandbox, pod: k8s.V1Pod): string {
@@ -194,14 +195,22 @@ function snapshotMessage(snap: Snapshot): string {
 
 /**
  * Asks the node agent to restore a pod made from a Snapshot, once its sandbox container runs
- * (its executor waits for the marker). Nothing for a pod that is Ready or not restored.
+ * (its executor waits for the marker). Nothing for a pod that is not restored, or is done: its
+ * own pod once Ready; a pool's pod (`taken`, Ready before its files are back) once envd holds
+ * the Sandbox's identity, which is given only after them. For a pool's pod a finished restore
+ * has no view: the identity follows in the same reconcile.
  */
 export async function syncRestore(
   ctx: SandboxContext,
   pod: k8s.V1Pod | undefined,
+  taken = false,
 ): Promise<{ view?: RestoreView; error?: unknown }> {
   const from = pod?.metadata?.annotations?.[RESTORE_FROM_ANNOTATION];
-  if (!pod || !from || isPodReady(pod) || pod.metadata?.deletionTimestamp) return {};
+  if (!pod || !from || pod.metadata?.deletionTimestamp) return {};
+  const done = taken
+    ? pod.metadata?.annotations?.[Annotation.identity] === identityOf(ctx.sb, pod)
+    : isPodReady(pod);
+  if (done) return {};
   const plan = restorePlan(ctx.deps.caches.snapshots?.get(from, ctx.namespace));
   // The pod's sandbox image says how it was made (a Snapshot may since have changed).
   const sandboxImage = pod.spec?.containers.find((c) => c.name === "sandbox")?.image;
@@ -242,6 +251,7 @@ export async function syncRestore(
         "Restored",
         `Put back ${result.entries} entries of the Snapshot ${from} in ${result.durationMs} ms.`,
       );
+    if (taken) return {};
     return {
       view: {
         state: "restoring",
