@@ -299,7 +299,7 @@ async function measureFork(kc: k8s.KubeConfig, namespace: string, from: string):
     return conditionOf(x, "Ready")?.status === "True" ? x : undefined;
   });
   const secret = await core.readNamespacedSecret({ name: `${name}-envd`, namespace });
-  const envd = await sdkSandboxAt(
+  const envd = sdkSandboxAt(
     sb.status?.envdEndpoint ?? "",
     Buffer.from(secret.data?.token ?? "", "base64").toString(),
   );

@@ -511,7 +511,9 @@ test("a Memory pause on Kata without a fallback is refused: the sandbox is thawe
   expect(sb?.status?.conditions?.find((c) => c.type === "Paused")).toMatchObject({
     status: "False",
     reason: "PauseModeNotSupported",
-    message: expect.stringMatching(/runc-class runtime.*keeps running/),
+    message: expect.stringMatching(
+      /cannot be taken: .*runc-class runtime.*keeps running.*pauseFallback/,
+    ),
   });
   expect(t.world.envdCalls.at(-1)).toBe(false);
 });

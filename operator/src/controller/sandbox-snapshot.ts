@@ -101,12 +101,18 @@ export async function syncPauseSnapshot(
   const phase = snap.status?.phase;
   if (phase === "Failed")
     return {
-      view: {
-        state: "failed",
-        snapshot: name,
-        message: `the Snapshot ${name} failed: ${snapshotMessage(snap)}; the sandbox keeps running (set spec.state Running, then Paused, to try again)`,
-        ...(modeNotSupported(snap) ? { unsupported: true } : {}),
-      },
+      view: modeNotSupported(snap)
+        ? {
+            state: "failed",
+            snapshot: name,
+            message: `the Snapshot ${name} cannot be taken: ${snapshotMessage(snap)}; the sandbox keeps running (pause it with pauseMode Freeze or Filesystem, or set spec.pauseFallback: Filesystem)`,
+            unsupported: true,
+          }
+        : {
+            state: "failed",
+            snapshot: name,
+            message: `the Snapshot ${name} failed: ${snapshotMessage(snap)}; the sandbox keeps running (set spec.state Running, then Paused, to try again)`,
+          },
       thaw: true,
     };
   if (phase !== "Ready")
