@@ -27,6 +27,7 @@ export const CLUSTER_TESTS = [
 /** Test files that need dist/ or spawn processes, and no cluster. */
 export const PROCESS_TESTS = [
   "e2e/envd-sdk/**/*.test.ts",
+  "e2e/node-agent/**/*.test.ts",
   "e2e/storage/**/*.test.ts",
   "envd/image/**/*.test.ts",
   "envd/src/executor/runtime/runtime-process.test.ts",

@@ -11,6 +11,13 @@
 /** The agent's default port on each node. */
 export const NODE_AGENT_PORT = 9479;
 
+/**
+ * The name the agents' serving certificate carries (the chart's certificate has it as its DNS
+ * name): the operator calls agents at node addresses over TLS and checks the certificate against
+ * this name and the agents' CA, so the bearer token never crosses the network in the clear.
+ */
+export const NODE_AGENT_TLS_NAME = "soulbox-node-agent";
+
 /** The agent's endpoints. */
 export const NodeAgentPath = {
   capture: "/v1/capture",

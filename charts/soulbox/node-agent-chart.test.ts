@@ -1,9 +1,12 @@
 /**
  * The node agent's part of the chart (templates/node-agent.yaml): rendered only with object
  * storage, on the host network and privileged, with the node's containerd and kubelet paths
- * mounted where the host has them, its token shared with the operator, and bad paths refused.
+ * mounted where the host has them, its token shared with the operator, its serving certificate
+ * checked by the operator (TLS, on by default), and bad paths refused.
  */
+import { X509Certificate, createPrivateKey } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node";
+import { NODE_AGENT_TLS_NAME } from "../../api/node-agent.js";
 import { CHART, KUBE_VERSION, helm, ofKind, render } from "./helm.js";
 
 const STORE = "storage.url=s3://bucket/snapshots";
@@ -71,6 +74,48 @@ test("with storage: a privileged host-network DaemonSet on the node's paths, sha
   );
   expect(operator?.volumes?.find((v) => v.name === "node-agent-token")?.secret?.secretName).toBe(
     "demo-soulbox-node-agent",
+  );
+});
+
+test("TLS (the default): the agent serves a chart-made certificate for soulbox-node-agent, and the operator checks it with the chart-made CA", () => {
+  const objects = render([STORE]);
+  const secret = ofKind<k8s.V1Secret>(objects, "Secret").find(
+    (s) => s.metadata?.name === "demo-soulbox-node-agent",
+  );
+  const pem = (key: string) => Buffer.from(secret?.data?.[key] ?? "", "base64").toString();
+  const ca = new X509Certificate(pem("ca.crt"));
+  const leaf = new X509Certificate(pem("tls.crt"));
+  expect(ca.ca).toBe(true);
+  expect(leaf.checkIssued(ca) && leaf.verify(ca.publicKey)).toBe(true);
+  expect(leaf.checkHost(NODE_AGENT_TLS_NAME)).toBe(NODE_AGENT_TLS_NAME);
+  expect(leaf.checkPrivateKey(createPrivateKey(pem("tls.key")))).toBe(true);
+  const agent = agentOf(objects)?.spec?.template.spec?.containers[0];
+  expect(agent?.args).toEqual(
+    expect.arrayContaining([
+      "--tls-cert",
+      "/etc/soulbox/node-agent/tls.crt",
+      "--tls-key",
+      "/etc/soulbox/node-agent/tls.key",
+    ]),
+  );
+  expect(agent?.readinessProbe?.httpGet?.scheme).toBe("HTTPS");
+  const operator = operatorOf(objects)?.spec?.template.spec?.containers[0];
+  expect(operator?.args).toEqual(
+    expect.arrayContaining(["--node-agent-ca", "/etc/soulbox/node-agent/ca.crt"]),
+  );
+});
+
+test("nodeAgent.tls.enabled=false: plain HTTP on both ends, no certificate", () => {
+  const objects = render([STORE, "nodeAgent.tls.enabled=false"]);
+  const secret = ofKind<k8s.V1Secret>(objects, "Secret").find(
+    (s) => s.metadata?.name === "demo-soulbox-node-agent",
+  );
+  expect(Object.keys(secret?.data ?? {})).toEqual(["token"]);
+  const agent = agentOf(objects)?.spec?.template.spec?.containers[0];
+  expect(agent?.args).not.toContain("--tls-cert");
+  expect(agent?.readinessProbe?.httpGet?.scheme).toBe("HTTP");
+  expect(operatorOf(objects)?.spec?.template.spec?.containers[0]?.args).not.toContain(
+    "--node-agent-ca",
   );
 });
 

@@ -12,7 +12,7 @@ import { Registry } from "prom-client";
 import type { Sandbox } from "../../api/gen/crd-types.js";
 import { createLogger } from "../../lib/log.js";
 import { startFrontDoor, type FrontDoor } from "../src/proxy/front-door.js";
-import { makeWildcardCerts, type TestCerts } from "./certs.js";
+import { makeWildcardCerts, type TestCerts } from "../../lib/test-support/certs.js";
 import { startPodEnvd, type PodEnvd } from "./pod-envd.js";
 import { createTestIndex, sandboxObject, type TestIndex } from "./sandboxes.js";
 

@@ -60,3 +60,20 @@ describe("parseConfig", () => {
   test("a relative work dir is refused", () =>
     expect(() => parseConfig([...BASE, "--work-dir", "x"], ENV)).toThrow(/--work-dir/));
 });
+
+describe("TLS: --tls-cert and --tls-key", () => {
+  test("both: the agent serves HTTPS with them", () =>
+    expect(
+      parseConfig([...BASE, "--tls-cert", "/etc/a/tls.crt", "--tls-key", "/etc/a/tls.key"], ENV),
+    ).toMatchObject({ tls: { certFile: "/etc/a/tls.crt", keyFile: "/etc/a/tls.key" } }));
+  test("neither: plain HTTP", () => expect(parseConfig(BASE, ENV)).not.toHaveProperty("tls"));
+  test.each([
+    [["--tls-cert", "/etc/a/tls.crt"], /go together/],
+    [["--tls-key", "/etc/a/tls.key"], /go together/],
+    [["--tls-cert", "tls.crt", "--tls-key", "/k"], /--tls-cert must be an absolute path/],
+    [["--tls-cert", "/c", "--tls-key", "tls.key"], /--tls-key must be an absolute path/],
+  ])("refuses %j", (flags, message) => {
+    expect(() => parseConfig([...BASE, ...flags], ENV)).toThrow(ConfigError);
+    expect(() => parseConfig([...BASE, ...flags], ENV)).toThrow(message);
+  });
+});

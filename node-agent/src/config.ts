@@ -3,7 +3,11 @@
  * agent.
  */
 import { ConfigError, logLevelFlag, parseFlags, type LogLevel } from "../../lib/flags.js";
-import { NODE_AGENT_PORT, NODE_AGENT_TOKEN_FILE_ENV } from "../../api/node-agent.js";
+import {
+  NODE_AGENT_PORT,
+  NODE_AGENT_TLS_NAME,
+  NODE_AGENT_TOKEN_FILE_ENV,
+} from "../../api/node-agent.js";
 
 /** The agent's settings. */
 export interface AgentConfig {
@@ -15,6 +19,8 @@ export interface AgentConfig {
   kubeletRoot: string;
   /** The file holding the bearer token the operator presents. */
   tokenFile: string;
+  /** The serving certificate and key (PEM files): with them the agent serves HTTPS only. */
+  tls?: { certFile: string; keyFile: string };
   /** The node-local cache of snapshot layers; none when absent. */
   cacheDir?: string;
   cacheMaxBytes: number;
@@ -47,6 +53,8 @@ export const USAGE = `usage: soulbox-node-agent --containerd-state DIR [options]
   --kubelet-root DIR       the kubelet's root directory (default /var/lib/kubelet)
   --host ADDR              listen address (default 0.0.0.0)
   --port N                 listen port (default ${NODE_AGENT_PORT})
+  --tls-cert FILE, --tls-key FILE   serve HTTPS with this certificate (for the name
+                           ${NODE_AGENT_TLS_NAME}) and key, PEM; without them, plain HTTP
   --cache-dir DIR          node-local cache of snapshot layers (default: none)
   --cache-max-bytes N      the cache's size cap in bytes (default 10737418240)
   --log-level LEVEL        debug, info, warn or error (default info)
@@ -92,6 +100,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig
     "kubelet-token-file": { type: "string" },
     "kubelet-cert": { type: "string" },
     "kubelet-key": { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
   });
   if (v.help) return "help";
   const containerdState = v["containerd-state"];
@@ -112,12 +122,14 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig
   if (!workDir.startsWith("/"))
     throw new ConfigError(`--work-dir must be absolute, got '${workDir}'`);
   const memory = memoryConfig(v);
+  const tls = tlsConfig(v["tls-cert"], v["tls-key"]);
   return {
     host: v.host ?? "0.0.0.0",
     port: positiveInt("--port", v.port, NODE_AGENT_PORT, 65535),
     containerdState,
     kubeletRoot,
     tokenFile,
+    ...(tls ? { tls } : {}),
     ...(cacheDir ? { cacheDir } : {}),
     cacheMaxBytes: positiveInt(
       "--cache-max-bytes",
@@ -129,6 +141,23 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig
     workDir,
     ...(memory ? { memory } : {}),
   };
+}
+
+/** `--tls-cert` and `--tls-key`: both (absolute paths) or neither. Pure. */
+export function tlsConfig(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+): AgentConfig["tls"] {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (!certFile || !keyFile)
+    throw new ConfigError("--tls-cert and --tls-key go together: give both, or neither");
+  for (const [flag, path] of [
+    ["--tls-cert", certFile],
+    ["--tls-key", keyFile],
+  ] as const)
+    if (!path.startsWith("/"))
+      throw new ConfigError(`${flag} must be an absolute path, got '${path}'`);
+  return { certFile, keyFile };
 }
 
 const MEMORY_FLAGS = [

@@ -48,6 +48,9 @@ if (!token) {
   console.error(`soulbox-node-agent: the token file ${cfg.tokenFile} is empty`);
   process.exit(2);
 }
+const tls = cfg.tls
+  ? { cert: await readFile(cfg.tls.certFile), key: await readFile(cfg.tls.keyFile) }
+  : undefined;
 const store = await storageFromEnvironment();
 const imports = createImageImports();
 const cache = cfg.cacheDir
@@ -94,6 +97,7 @@ const server = await serveAgent({
   port: cfg.port,
   token,
   log,
+  ...(tls ? { tls } : {}),
   handlers: {
     capture: async (req) =>
       req.mode === "Memory"
@@ -121,6 +125,7 @@ const server = await serveAgent({
 log.info("serving", {
   host: cfg.host,
   port: cfg.port,
+  tls: tls ? "on" : "off",
   storage: store?.displayUrl ?? "none",
   cache: cfg.cacheDir ?? "none",
   memory: cfg.memory ? cfg.memory.kubeletUrl : "off",

@@ -3,7 +3,14 @@
  * that a repeated capture or restore (an operator that restarted, a retry after a timeout) joins
  * the one already running instead of starting a second.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import { timingSafeEqual } from "node:crypto";
 import {
   NodeAgentPath,
@@ -111,6 +118,8 @@ export async function serveAgent(options: {
   token: string;
   handlers: AgentHandlers;
   log: Logger;
+  /** PEM certificate and key: HTTPS only (the bearer token is never sent in the clear). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }): Promise<Server> {
   const token = Buffer.from(options.token);
   const running = new Map<string, Promise<unknown>>();
@@ -167,7 +176,7 @@ export async function serveAgent(options: {
     ];
   }
 
-  const server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     const started = Date.now();
     route(req).then(
       ([status, body]) => {
@@ -192,7 +201,10 @@ export async function serveAgent(options: {
         });
       },
     );
-  });
+  };
+  const server: Server = options.tls
+    ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, listener)
+    : createServer(listener);
   // Captures of large sandboxes take minutes: the server must not cut them off.
   server.requestTimeout = 0;
   server.headersTimeout = 30_000;

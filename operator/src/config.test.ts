@@ -33,6 +33,16 @@ test("the node agents' port and token file", () => {
   );
 });
 
+test("the node agents' CA: HTTPS with it, an absolute path", () => {
+  expect(parseConfig(["--node-agent-ca", "/etc/na/ca.crt"], {}, "h")).toMatchObject({
+    nodeAgentCaFile: "/etc/na/ca.crt",
+  });
+  expect(parseConfig([], {}, "h")).not.toHaveProperty("nodeAgentCaFile");
+  expect(() => parseConfig(["--node-agent-ca", "ca.crt"], {}, "h")).toThrow(
+    /--node-agent-ca must be an absolute path, got 'ca.crt'/,
+  );
+});
+
 test.each<[string, string[], Record<string, string>, Record<string, unknown>]>([
   [
     "leader election from the pod's identity",

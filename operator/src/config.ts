@@ -1,4 +1,8 @@
-import { NODE_AGENT_PORT, NODE_AGENT_TOKEN_FILE_ENV } from "../../api/node-agent.js";
+import {
+  NODE_AGENT_PORT,
+  NODE_AGENT_TLS_NAME,
+  NODE_AGENT_TOKEN_FILE_ENV,
+} from "../../api/node-agent.js";
 import {
   ConfigError,
   DNS_LABEL,
@@ -31,6 +35,8 @@ Usage: node dist/operator.mjs [options]
   --gpus                         reconcile GpuAllocations and give Sandboxes with spec.gpu their GPUs
                                  (needs read access to Nodes, for the device plugins' inventories)
   --node-agent-port <n>          the port of the node agents (Snapshots; default ${NODE_AGENT_PORT})
+  --node-agent-ca <file>         the CA (PEM) of the node agents' serving certificate, which must
+                                 name ${NODE_AGENT_TLS_NAME}: calls go over HTTPS (default: HTTP)
   --log-level <level>            debug, info, warn or error (default info)
   --help                         show this text
 
@@ -59,6 +65,8 @@ export interface OperatorConfig {
   nodeAgentPort: number;
   /** The node agents' bearer-token file; absent: no node agent calls. */
   nodeAgentTokenFile?: string;
+  /** The CA (PEM file) of the node agents' serving certificate: with it, calls are HTTPS. */
+  nodeAgentCaFile?: string;
 }
 
 function port(flag: string, value: string | undefined, fallback: number): number {
@@ -102,6 +110,7 @@ export function parseConfig(
     "log-level": { type: "string" },
     gpus: { type: "boolean" },
     "node-agent-port": { type: "string" },
+    "node-agent-ca": { type: "string" },
     help: { type: "boolean" },
   });
   if (values.help) return "help";
@@ -116,6 +125,9 @@ export function parseConfig(
     throw new ConfigError(
       `--default-runtime-class must be a RuntimeClass name, got '${runtimeClass}'`,
     );
+  const nodeAgentCa = values["node-agent-ca"];
+  if (nodeAgentCa !== undefined && !nodeAgentCa.startsWith("/"))
+    throw new ConfigError(`--node-agent-ca must be an absolute path, got '${nodeAgentCa}'`);
   const kitVolume = values["kit-volume"] ?? "copy";
   if (!KIT_VOLUMES.includes(kitVolume as KitVolume))
     throw new ConfigError(`--kit-volume must be ${KIT_VOLUMES.join(" or ")}, got '${kitVolume}'`);
@@ -138,5 +150,6 @@ export function parseConfig(
     ...(env[NODE_AGENT_TOKEN_FILE_ENV]
       ? { nodeAgentTokenFile: env[NODE_AGENT_TOKEN_FILE_ENV] }
       : {}),
+    ...(nodeAgentCa ? { nodeAgentCaFile: nodeAgentCa } : {}),
   };
 }

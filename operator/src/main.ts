@@ -40,8 +40,13 @@ const store = await storageFromEnvironment();
 const agentToken = cfg.nodeAgentTokenFile
   ? (await readFile(cfg.nodeAgentTokenFile, "utf8")).trim()
   : undefined;
+const agentCa = cfg.nodeAgentCaFile ? await readFile(cfg.nodeAgentCaFile) : undefined;
 const agent = agentToken
-  ? createNodeAgentClient({ port: cfg.nodeAgentPort, token: agentToken })
+  ? createNodeAgentClient({
+      port: cfg.nodeAgentPort,
+      token: agentToken,
+      ...(agentCa ? { ca: agentCa } : {}),
+    })
   : undefined;
 
 let controller: SandboxController | undefined;

@@ -8,7 +8,7 @@ import {
 import { Sandbox } from "e2b";
 import { Process } from "../../../api/gen/envd/process/process_pb.js";
 import { ENVD_VERSION } from "../sandboxes/sandbox-state.js";
-import { makeWildcardCerts } from "../../test-support/certs.js";
+import { makeWildcardCerts } from "../../../lib/test-support/certs.js";
 import {
   DOMAIN,
   multipartFile,
