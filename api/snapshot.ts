@@ -9,6 +9,23 @@ import type { Sandbox, Snapshot } from "./gen/crd-types.js";
 export const PAUSE_OF_LABEL = "soulbox.dev/pause-of";
 /** On a sandbox pod restored from a Snapshot: the Snapshot's name. */
 export const RESTORE_FROM_ANNOTATION = "soulbox.dev/restore-from";
+/**
+ * On a pause Snapshot: the hostname of the pod it was taken of. The resumed pod keeps it, also
+ * when that pod was a pool's (whose hostname is the pool pod's name, not the Sandbox's).
+ */
+export const HOSTNAME_ANNOTATION = "soulbox.dev/hostname";
+
+/**
+ * A pod's hostname as the kubelet gives it: `spec.hostname`, else the pod's name cut to 63
+ * characters with no trailing `-` or `.`. Pure.
+ */
+export function podHostname(pod: {
+  metadata?: { name?: string };
+  spec?: { hostname?: string };
+}): string {
+  return pod.spec?.hostname || (pod.metadata?.name ?? "").slice(0, 63).replace(/[-.]+$/, "");
+}
+
 /** Keeps a Snapshot until its stored objects are deleted. */
 export const SNAPSHOT_FINALIZER = "soulbox.dev/snapshot-storage";
 

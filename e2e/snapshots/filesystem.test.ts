@@ -299,7 +299,7 @@ test("a named Snapshot of a running sandbox lets it run on, and a fork starts fr
   expect(await run(fork, "echo ok")).toBe("ok\n");
 });
 
-test("a fork of a template a SandboxPool serves restores into a ready pool pod: the files, its own token, no cold pod", async () => {
+test("a fork of a template a SandboxPool serves restores into a ready pool pod: the files, its own token, no cold pod; resumed later, it keeps the pool pod's hostname", async () => {
   await core.createNamespacedConfigMap({
     namespace: ns.name,
     body: { metadata: { name: "base" }, data: { template: `image: ${IMAGES.base}\n` } },
@@ -348,7 +348,20 @@ test("a fork of a template a SandboxPool serves restores into a ready pool pod: 
   const reasons = events.items.filter((e) => e.involvedObject.name === "fork").map((e) => e.reason);
   expect(reasons).toEqual(expect.arrayContaining(["PoolPodTaken", "Restored"]));
   expect(reasons).not.toContain("PodCreated");
-});
+
+  // Paused (a Snapshot of the pool pod it took) and resumed, the fork gets a pod of its own, with
+  // the pool pod's hostname kept.
+  const hostname = await run(fork, "hostname");
+  expect(hostname.trim()).toBe(pod.metadata?.name);
+  await sandboxes.patch("fork", { spec: { state: "Paused", pauseMode: "Filesystem" } });
+  await phaseIs("fork", "Paused");
+  await sandboxes.patch("fork", { spec: { state: "Running" } });
+  const resumed = await ready("fork");
+  expect(resumed.status?.podName).toBe("fork");
+  expect(await run(resumed, "hostname; cat /home/user/w/note.txt")).toBe(
+    `${hostname}from-source\n`,
+  );
+}, 300_000);
 
 test("bad input and faults: a missing or corrupted Snapshot is refused, a Snapshot of no sandbox fails, the agent down mid-pause loses nothing", async () => {
   // restoreFrom a Snapshot that does not exist: Failed, no pod.

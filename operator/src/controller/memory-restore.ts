@@ -10,7 +10,13 @@
  */
 import type * as k8s from "@kubernetes/client-node";
 import type { SandboxTemplate } from "../../../api/gen/crd-types.js";
-import { RESTORE_FROM_ANNOTATION, restorePlan, type RestorePlan } from "../../../api/snapshot.js";
+import {
+  HOSTNAME_ANNOTATION,
+  RESTORE_FROM_ANNOTATION,
+  podHostname,
+  restorePlan,
+  type RestorePlan,
+} from "../../../api/snapshot.js";
 import { Annotation } from "../../../api/labels.js";
 import { describeError } from "../kube/errors.js";
 import { desiredPod, podSpecHash } from "../sandbox/desired-pod.js";
@@ -74,10 +80,36 @@ export function podFromSnapshot(
   from: string | undefined,
 ): k8s.V1Pod {
   const { sb, deps } = ctx;
-  const plan = from ? restorePlan(deps.caches.snapshots?.get(from, ctx.namespace)) : undefined;
-  if (from && plan?.kind === "memory")
-    return memoryRestorePod(desiredPod(sb, template, deps.settings), from, plan);
-  return desiredPod(sb, template, deps.settings, from);
+  const snapshot = from ? deps.caches.snapshots?.get(from, ctx.namespace) : undefined;
+  const plan = restorePlan(snapshot);
+  const pod =
+    from && plan?.kind === "memory"
+      ? memoryRestorePod(desiredPod(sb, template, deps.settings), from, plan)
+      : desiredPod(sb, template, deps.settings, from);
+  // A resume keeps the paused pod's hostname; a fork is a sandbox of its own.
+  const hostname =
+    from !== undefined && from === sb.status?.lastSnapshot
+      ? snapshot?.metadata.annotations?.[HOSTNAME_ANNOTATION]
+      : undefined;
+  return hostname ? withHostname(pod, hostname) : pod;
+}
+
+/**
+ * `pod` with `hostname` (and its spec hash updated), unless the kubelet gives it that hostname
+ * anyway (its name) or `hostname` is not a DNS label. Pure.
+ */
+export function withHostname(pod: k8s.V1Pod, hostname: string): k8s.V1Pod {
+  if (hostname === podHostname(pod) || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(hostname))
+    return pod;
+  const spec = { ...(pod.spec as k8s.V1PodSpec), hostname };
+  return {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      annotations: { ...pod.metadata?.annotations, [Annotation.podSpecHash]: podSpecHash(spec) },
+    },
+    spec,
+  };
 }
 
 /**

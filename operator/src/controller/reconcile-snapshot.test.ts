@@ -10,7 +10,7 @@ import type { ObjectStore } from "../../../lib/storage/index.js";
 import { createFakeWorld, type FakeWorld } from "../../test-support/fake-world.js";
 import { NodeAgentCallError } from "./node-agent-client.js";
 import { createSandboxReconciler } from "./reconcile-sandbox.js";
-import { createSnapshotReconciler, stepsNote } from "./reconcile-snapshot.js";
+import { createSnapshotReconciler, sandboxPod, stepsNote } from "./reconcile-snapshot.js";
 import { templateOf } from "./sandbox-children.js";
 
 const NOW = new Date("2026-03-01T10:00:10Z");
@@ -342,6 +342,47 @@ test("a Filesystem pause: frozen, captured, lastSnapshot recorded before the pod
   expect(ready(sandbox(t.world, "sb"))).toMatchObject({ status: "False", reason: "Restoring" });
   expect(sandbox(t.world, "sb")?.status?.phase).toBe("Resuming");
 });
+
+test.each([
+  ["a pool's pod (its hostname is its own name)", "py-p-x7k2q", "py-p-x7k2q"],
+  ["its own pod (named after the Sandbox)", undefined, undefined],
+])(
+  "a resumed sandbox keeps the hostname of the pod it was paused from: %s",
+  async (_, hostname, want) => {
+    const t = setup();
+    await runningSandbox(t);
+    if (hostname)
+      t.world.edit<k8s.V1Pod>("Pod", "sb", (p) => {
+        p.spec = { ...p.spec, containers: p.spec?.containers ?? [], hostname };
+      });
+    t.world.edit<Sandbox>("Sandbox", "sb", (s) => {
+      s.spec.state = "Paused";
+      s.spec.pauseMode = "Filesystem";
+    });
+    const pod = t.world.get<k8s.V1Pod>("Pod", "sb");
+    const pauseName = `sb-${(pod?.metadata?.uid ?? "").replace(/-/g, "").slice(0, 8)}`;
+    await t.sandboxes(t.key("sb"));
+    expect(snap(t.world, pauseName)?.metadata.annotations?.["soulbox.dev/hostname"]).toBe(
+      hostname ?? "sb",
+    );
+    await t.snapshots(t.key(pauseName));
+    await t.snapshots(t.key(pauseName));
+    for (let i = 0; i < 3; i++) await t.sandboxes(t.key("sb"));
+    expect(sandbox(t.world, "sb")?.status?.phase).toBe("Paused");
+    t.world.edit<Sandbox>("Sandbox", "sb", (s) => {
+      s.spec.state = "Running";
+    });
+    await t.sandboxes(t.key("sb"));
+    const resumed = t.world.get<k8s.V1Pod>("Pod", "sb");
+    expect(resumed?.metadata?.annotations?.["soulbox.dev/restore-from"]).toBe(pauseName);
+    expect(resumed?.spec?.hostname).toBe(want);
+    // The recorded spec hash is the spec's own: the pod is up to date, not "changed".
+    await t.sandboxes(t.key("sb"));
+    expect(
+      sandbox(t.world, "sb")?.status?.conditions?.find((c) => c.type === "PodUpToDate"),
+    ).toMatchObject({ status: "True" });
+  },
+);
 
 test("a pause whose Snapshot failed thaws the sandbox and says why; resuming clears it for a retry", async () => {
   const t = setup();
@@ -716,4 +757,33 @@ test.each([
   [{ checkpoint: 1200, store: 800 }, " (checkpoint 1200 ms, store 800 ms)"],
 ])("the capture's steps %j read %j in the Snapshot's message", (steps, note) => {
   expect(stepsNote(steps)).toBe(note);
+});
+
+describe("sandboxPod: a Snapshot captures the Sandbox's own pod, or the pool pod it took", () => {
+  const sb = (podName?: string) =>
+    ({
+      metadata: { name: "sb", namespace: "ns", uid: "u-sb" },
+      spec: {},
+      ...(podName ? { status: { podName } } : {}),
+    }) as unknown as Sandbox;
+  const pod = (name: string, controllerUid?: string) =>
+    ({
+      metadata: {
+        name,
+        ...(controllerUid
+          ? { ownerReferences: [{ controller: true, uid: controllerUid, kind: "Sandbox" }] }
+          : {}),
+      },
+    }) as k8s.V1Pod;
+  const cacheOf = (pods: k8s.V1Pod[]) => ({
+    get: (name: string) => pods.find((p) => p.metadata?.name === name),
+  });
+  test.each<[string, Sandbox, k8s.V1Pod[], string | undefined]>([
+    ["its own pod", sb("sb"), [pod("sb", "u-sb")], "sb"],
+    ["the pool pod it took", sb("py-p-1"), [pod("py-p-1", "u-sb")], "py-p-1"],
+    ["not a pool pod another Sandbox took", sb("py-p-1"), [pod("py-p-1", "u-other")], undefined],
+    ["not a pod the status does not name", sb(), [pod("py-p-1", "u-sb")], undefined],
+  ])("%s", (_, sandbox, pods, want) =>
+    expect(sandboxPod(sandbox, cacheOf(pods), "ns")?.metadata?.name).toBe(want),
+  );
 });

@@ -161,7 +161,7 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
         SnapshotReadyReason.StorageNotConfigured,
         "the operator has no object storage or node agent configured (Helm values storage.url and nodeAgent.enabled); snapshots need both",
       );
-    const pod = deps.pods.get(sb.metadata.name ?? "", ns);
+    const pod = sandboxPod(sb, deps.pods, ns);
     const container = pod?.status?.containerStatuses?.find((c) => c.name === "sandbox");
     if (
       !pod ||
@@ -349,6 +349,24 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
     if (outcome.phase === "Failed")
       deps.events.record(snap, "Warning", outcome.reason, outcome.message);
   }
+}
+
+/**
+ * The Sandbox's pod: its own (named after it), else the pool pod it took (`status.podName`, with
+ * the Sandbox as its controller): a warm-started sandbox's pod has the pool's name.
+ */
+export function sandboxPod(
+  sb: Sandbox,
+  pods: Pick<Cache<k8s.V1Pod>, "get">,
+  namespace: string,
+): k8s.V1Pod | undefined {
+  const own = pods.get(sb.metadata.name ?? "", namespace);
+  if (own) return own;
+  const taken = sb.status?.podName ? pods.get(sb.status.podName, namespace) : undefined;
+  const controlled = taken?.metadata?.ownerReferences?.some(
+    (o) => o.controller && o.uid === sb.metadata.uid,
+  );
+  return controlled ? taken : undefined;
 }
 
 /** ` (checkpoint 1200 ms, store 800 ms, ...)`, or nothing without steps. Pure. */

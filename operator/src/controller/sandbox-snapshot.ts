@@ -11,7 +11,13 @@ import type * as k8s from "@kubernetes/client-node";
 import { SnapshotReadyReason } from "../../../api/conditions.js";
 import { SnapshotResource, type Sandbox, type Snapshot } from "../../../api/gen/crd-types.js";
 import { Annotation, Label } from "../../../api/labels.js";
-import { PAUSE_OF_LABEL, RESTORE_FROM_ANNOTATION, restorePlan } from "../../../api/snapshot.js";
+import {
+  HOSTNAME_ANNOTATION,
+  PAUSE_OF_LABEL,
+  RESTORE_FROM_ANNOTATION,
+  podHostname,
+  restorePlan,
+} from "../../../api/snapshot.js";
 import { describeError, statusOf } from "../kube/errors.js";
 import { ownedMetadata } from "../sandbox/owner.js";
 import { SHARED_VOLUME } from "../sandbox/desired-pod.js";
@@ -36,7 +42,11 @@ export function desiredPauseSnapshot(sb: Sandbox, pod: k8s.V1Pod): Snapshot {
   return {
     apiVersion: SnapshotResource.apiVersion,
     kind: SnapshotResource.kind,
-    metadata: meta,
+    // The resumed pod keeps the hostname (a pool pod's is not the Sandbox's name).
+    metadata: {
+      ...meta,
+      annotations: { ...meta.annotations, [HOSTNAME_ANNOTATION]: podHostname(pod) },
+    },
     spec: { sandbox: name, mode: sb.spec.pauseMode === "Memory" ? "Memory" : "Filesystem" },
   };
 }
