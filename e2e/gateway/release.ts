@@ -298,6 +298,10 @@ export function runPythonCheck(
     if (gw.env[k] === undefined) delete env[k];
     else env[k] = gw.env[k];
   }
+  // sitecustomize.py there asks again for names under the domain while dnsmasq restarts.
+  const retry = fileURLToPath(new URL("./python/dns-retry", import.meta.url));
+  env.PYTHONPATH = [retry, env.PYTHONPATH].filter(Boolean).join(":");
+  env.SOULBOX_RETRY_DOMAIN = gw.domain;
   const path = fileURLToPath(new URL(`./python/${script}`, import.meta.url));
   const r = spawnSync(python, [path, ...args], { env, encoding: "utf8", timeout: timeoutMs });
   if (r.status !== 0) throw new Error(`${script} failed (${r.status}):\n${r.stderr}`);

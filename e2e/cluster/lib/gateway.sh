@@ -85,8 +85,15 @@ cmd_env() {
   secret=$(gateway_arg "$ns" "$deploy" --api-keys-secret)
   ip=$(kctl -n "$ns" get service "$deploy" -o 'jsonpath={.spec.clusterIP}' 2>/dev/null) || true
   [ -n "$ip" ] || die "the gateway $ns/$deploy has no Service"
-  getent ahosts "api.$domain" 2>/dev/null | awk '{print $1}' | grep -qxF "$ip" ||
-    die "api.$domain does not resolve to the gateway Service ($ip) on this machine: run (as root) $HERE/cluster dns add $domain $ip"
+  # Another release's `dns add|remove` restarts the cluster's dnsmasq (test files run in
+  # parallel): a name fails to resolve for that moment, so ask again for up to 20 s.
+  local tries=0
+  until getent ahosts "api.$domain" 2>/dev/null | awk '{print $1}' | grep -qxF "$ip"; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 100 ] ||
+      die "api.$domain does not resolve to the gateway Service ($ip) on this machine: run (as root) $HERE/cluster dns add $domain $ip"
+    sleep 0.2
+  done
   [ -s "$GATEWAY_CA_CRT" ] || die "no gateway CA at $GATEWAY_CA_CRT: run e2e/cluster/up"
   local key; key=$(ensure_api_key "$ns" "$release" "$team" "$secret")
   printf 'export E2B_API_URL=https://api.%s\n' "$domain"
