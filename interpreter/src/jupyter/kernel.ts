@@ -216,14 +216,15 @@ export async function startKernel(
   let kernelInfoReplies = 0;
 
   const connectAll = async () => {
-    const [shell, iopub, control] = await Promise.all([
+    const [shell, iopub, control] = await connectAllOrNone([
       connectZmtp("127.0.0.1", ports.shell, "DEALER", (f) => safe(onShell, f)),
       connectZmtp("127.0.0.1", ports.iopub, "SUB", (f) => safe(onIopub, f)),
       connectZmtp("127.0.0.1", ports.control, "DEALER", () => {}),
-    ]);
+    ] as const);
     sockets = [shell, iopub, control];
     return { shell, iopub, control };
   };
+
   const safe = (fn: (f: Buffer[]) => void, f: Buffer[]) => {
     try {
       fn(f);
@@ -356,4 +357,23 @@ function killGroup(child: ChildProcess): void {
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Waits for every connection; when one fails, closes the ones that opened and throws its error.
+ * An iopub socket left open from a failed try would deliver every message a second time once
+ * the next try connects (doubled output).
+ */
+export async function connectAllOrNone<T extends readonly Promise<{ close(): void }>[]>(
+  connects: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(connects);
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) {
+    for (const r of settled) if (r.status === "fulfilled") r.value.close();
+    throw failed.reason;
+  }
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
 }
