@@ -18,6 +18,7 @@ import {
   type RestorePlan,
 } from "../../../api/snapshot.js";
 import { Annotation } from "../../../api/labels.js";
+import { DNS_LABEL } from "../../../lib/flags.js";
 import { describeError } from "../kube/errors.js";
 import { desiredPod, podSpecHash } from "../sandbox/desired-pod.js";
 import type { RestoreView } from "../sandbox/status.js";
@@ -99,8 +100,7 @@ export function podFromSnapshot(
  * anyway (its name) or `hostname` is not a DNS label. Pure.
  */
 export function withHostname(pod: k8s.V1Pod, hostname: string): k8s.V1Pod {
-  if (hostname === podHostname(pod) || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(hostname))
-    return pod;
+  if (hostname === podHostname(pod) || !DNS_LABEL.test(hostname)) return pod;
   const spec = { ...(pod.spec as k8s.V1PodSpec), hostname };
   return {
     ...pod,

@@ -770,6 +770,8 @@ describe("sandboxPod: a Snapshot captures the Sandbox's own pod, or the pool pod
     ({
       metadata: {
         name,
+        // A pool pod keeps its pool label once taken (the Sandbox's own pod has none).
+        ...(name.startsWith("py-") ? { labels: { "soulbox.dev/pool": "py" } } : {}),
         ...(controllerUid
           ? { ownerReferences: [{ controller: true, uid: controllerUid, kind: "Sandbox" }] }
           : {}),

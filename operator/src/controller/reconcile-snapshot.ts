@@ -47,6 +47,7 @@ import type { ReconcileResult } from "../work-queue.js";
 import type { EnvdClient } from "./envd-client.js";
 import { NodeAgentCallError, type NodeAgentClient } from "./node-agent-client.js";
 import { isPodReady } from "./pod-ready.js";
+import { isTakenBy } from "./pool-claim.js";
 
 /** The Snapshot reconciler's writes. */
 export interface SnapshotWriter {
@@ -352,8 +353,8 @@ export function createSnapshotReconciler(deps: SnapshotReconcilerDeps) {
 }
 
 /**
- * The Sandbox's pod: its own (named after it), else the pool pod it took (`status.podName`, with
- * the Sandbox as its controller): a warm-started sandbox's pod has the pool's name.
+ * The Sandbox's pod: its own (named after it), else the pool pod it took (`status.podName`): a
+ * warm-started sandbox's pod has the pool's name.
  */
 export function sandboxPod(
   sb: Sandbox,
@@ -363,10 +364,7 @@ export function sandboxPod(
   const own = pods.get(sb.metadata.name ?? "", namespace);
   if (own) return own;
   const taken = sb.status?.podName ? pods.get(sb.status.podName, namespace) : undefined;
-  const controlled = taken?.metadata?.ownerReferences?.some(
-    (o) => o.controller && o.uid === sb.metadata.uid,
-  );
-  return controlled ? taken : undefined;
+  return taken && isTakenBy(taken, sb) ? taken : undefined;
 }
 
 /** ` (checkpoint 1200 ms, store 800 ms, ...)`, or nothing without steps. Pure. */

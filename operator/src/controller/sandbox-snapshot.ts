@@ -8,7 +8,7 @@
  * is restored by containerd from the checkpoint image (memory-restore.ts).
  */
 import type * as k8s from "@kubernetes/client-node";
-import { SnapshotReadyReason } from "../../../api/conditions.js";
+import { SnapshotReadyReason, findCondition } from "../../../api/conditions.js";
 import { SnapshotResource, type Sandbox, type Snapshot } from "../../../api/gen/crd-types.js";
 import { Annotation, Label } from "../../../api/labels.js";
 import {
@@ -109,22 +109,7 @@ export async function syncPauseSnapshot(
     };
   }
   const phase = snap.status?.phase;
-  if (phase === "Failed")
-    return {
-      view: modeNotSupported(snap)
-        ? {
-            state: "failed",
-            snapshot: name,
-            message: `the Snapshot ${name} cannot be taken: ${snapshotMessage(snap)}; the sandbox keeps running (pause it with pauseMode Freeze or Filesystem, or set spec.pauseFallback: Filesystem)`,
-            unsupported: true,
-          }
-        : {
-            state: "failed",
-            snapshot: name,
-            message: `the Snapshot ${name} failed: ${snapshotMessage(snap)}; the sandbox keeps running (set spec.state Running, then Paused, to try again)`,
-          },
-      thaw: true,
-    };
+  if (phase === "Failed") return { view: failedPauseView(snap, name), thaw: true };
   if (phase !== "Ready")
     return {
       view: {
@@ -198,15 +183,30 @@ async function deleteOlderPauseSnapshots(ctx: SandboxContext, current: string): 
     );
 }
 
-/** Whether `snap` failed because its mode cannot be taken on the sandbox's runtime (Memory on Kata). */
-function modeNotSupported(snap: Snapshot): boolean {
-  const ready = snap.status?.conditions?.find((c) => c.type === "Ready");
-  return ready?.reason === SnapshotReadyReason.ModeNotSupported;
+/**
+ * The view of a pause whose Snapshot `name` failed: a refusal when its mode cannot be taken on
+ * the sandbox's runtime (Memory on Kata), else a fault a new pause may get past. Pure.
+ */
+function failedPauseView(snap: Snapshot, name: string): SnapshotPauseView {
+  const why = snapshotMessage(snap);
+  if (readyOf(snap)?.reason === SnapshotReadyReason.ModeNotSupported)
+    return {
+      state: "failed",
+      snapshot: name,
+      message: `the Snapshot ${name} cannot be taken: ${why}; the sandbox keeps running (pause it with pauseMode Freeze or Filesystem, or set spec.pauseFallback: Filesystem)`,
+      unsupported: true,
+    };
+  return {
+    state: "failed",
+    snapshot: name,
+    message: `the Snapshot ${name} failed: ${why}; the sandbox keeps running (set spec.state Running, then Paused, to try again)`,
+  };
 }
 
+const readyOf = (snap: Snapshot) => findCondition(snap.status?.conditions, "Ready");
+
 function snapshotMessage(snap: Snapshot): string {
-  const ready = snap.status?.conditions?.find((c) => c.type === "Ready");
-  return ready?.message ?? `phase ${snap.status?.phase ?? "Pending"}`;
+  return readyOf(snap)?.message ?? `phase ${snap.status?.phase ?? "Pending"}`;
 }
 
 /**
