@@ -43,6 +43,7 @@ export const PROCESS_TESTS = [
   "interpreter/src/interpreter-process.test.ts",
   "lib/stop-child.test.ts",
   "node-agent/src/layer-roundtrip.test.ts",
+  "node-agent/src/memory/quiet.test.ts",
   "lib/storage/conformance.test.ts",
 ];
 

@@ -75,10 +75,12 @@ export async function takeMemoryCheckpoint(
     );
     return { archive, quietMs: t1 - t0, checkpointMs: Date.now() - t1 };
   } finally {
-    // The checkpointed container goes on (a snapshot without a pause, or a failed one). Best
-    // effort: should this fail, the executor's own timer ends the quiet, and the checkpoint's
-    // result is what the caller needs to hear about.
-    await leaveQuiet(clients.containerd, sandbox.containerId).catch(() => undefined);
+    // The checkpointed container goes on (a snapshot without a pause, or a failed one), serving
+    // again by the time this returns. Best effort: should this fail, the executor's own timer
+    // ends the quiet, and the checkpoint's result is what the caller needs to hear about.
+    await leaveQuiet(clients.containerd, sandbox.containerId, sandbox.executorSocket).catch(
+      () => undefined,
+    );
   }
 }
 

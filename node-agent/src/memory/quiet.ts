@@ -5,6 +5,7 @@
  * listening (CRIU cannot dump a socket whose peer is in another container); SIGHUP: listen again.
  */
 import { existsSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { runCtr, type ContainerdClient } from "./checkpoint-image.js";
 
@@ -57,7 +58,40 @@ export async function enterQuiet(
   }
 }
 
-/** Ends the quiet of container `id`'s executor (it listens again); a no-op when it is not quiet. */
-export async function leaveQuiet(client: ContainerdClient, id: string): Promise<void> {
+/**
+ * Ends the quiet of container `id`'s executor (it listens again); a no-op when it is not quiet.
+ * With `socketPath`, resolves only once the socket accepts a connection, so whoever uses the
+ * sandbox next is not told "executor not reachable" in the moment before the executor listens;
+ * throws {@link QuietError} after `timeoutMs`.
+ */
+export async function leaveQuiet(
+  client: ContainerdClient,
+  id: string,
+  socketPath?: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const pid = socketPath === undefined ? 0 : await taskPid(client, id);
   await runCtr(client, ["tasks", "kill", "--signal", "SIGHUP", id]);
+  if (socketPath === undefined) return;
+  const socket = join(`/proc/${pid}/root`, socketPath);
+  const deadline = Date.now() + timeoutMs;
+  while (!(await accepts(socket))) {
+    if (Date.now() > deadline)
+      throw new QuietError(
+        `the executor of ${id} does not listen on ${socketPath} ${timeoutMs} ms after its quiet ended`,
+      );
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Whether the unix socket at `path` takes a connection (closed at once). */
+function accepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 }
