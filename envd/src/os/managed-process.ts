@@ -16,6 +16,12 @@ export interface LaunchOptions {
   pty?: PtySize;
   stdin: boolean;
   tag?: string;
+  /**
+   * Start it in a process group of its own and send every signal to that group, so a kill ends
+   * what it started in the background too (one-shot runs with a timeout). Pipes only; a process
+   * that moves itself to another group (setsid) escapes, as it would a terminal's Ctrl-C.
+   */
+  ownGroup?: boolean;
 }
 
 /** A running (or recently exited) process and its single output broadcaster. */
@@ -56,6 +62,8 @@ function launchPiped(opts: LaunchOptions): Promise<ManagedProcess> {
     uid: opts.uid,
     gid: opts.gid,
     stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+    // detached: setsid(), so the child leads a new group whose id is its pid.
+    detached: opts.ownGroup === true,
   });
   let pausedOut = false;
   const output = createBroadcaster<OutputEvent>({
@@ -129,7 +137,8 @@ function launchPiped(opts: LaunchOptions): Promise<ManagedProcess> {
           child.stdin.end();
         },
         signal(name) {
-          child.kill(name);
+          if (opts.ownGroup) signalGroup(pid, name);
+          else child.kill(name);
         },
         resize() {
           throw new EnvdError("invalid_argument", `process ${pid} has no PTY to resize`);
@@ -138,6 +147,15 @@ function launchPiped(opts: LaunchOptions): Promise<ManagedProcess> {
       resolve(proc);
     });
   });
+}
+
+/** Signals every process of group `pgid`; a group already gone is no error. */
+function signalGroup(pgid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+  }
 }
 
 function launchPty(opts: LaunchOptions, size: PtySize): Promise<ManagedProcess> {

@@ -21,7 +21,8 @@ import { createOutputLimit } from "./output-limit.js";
 /**
  * Runtime.Run: runs `code` once in the chosen runtime's binary, as a process of the process
  * table (Process.List and Process.Connect see it), and streams start, stdout/stderr, at most one
- * truncated, and end. `timeout_ms` kills the process (end says `timed_out`); output past
+ * truncated, and end. `timeout_ms` kills the process and the processes it started (its own
+ * process group; end says `timed_out`); output past
  * `max_output_bytes` is dropped while the process runs on. As with Process.Start, a client
  * going away only ends the stream; the timeout or an RPC deadline ends the process.
  */
@@ -52,6 +53,8 @@ export async function* run(
     uid: ctx.uid === 0 ? user.uid : undefined,
     gid: ctx.uid === 0 ? user.gid : undefined,
     stdin: chosen.oneShot.codeVia === "stdin",
+    // The timeout and the RPC deadline end what the code started in the background as well.
+    ownGroup: true,
   });
   ctx.processes.add(proc);
   if (chosen.oneShot.codeVia === "stdin") {

@@ -259,6 +259,19 @@ describe("Runtime.Run", () => {
     expect(pidAlive(out.pid ?? 0)).toBe(false);
   });
 
+  it("the timeout also ends what the code started in the background", async () => {
+    const out = await run(relayed, {
+      runtime: "bash",
+      code: "sleep 300 & echo $!; sleep 300",
+      timeoutMs: 1000,
+    });
+    expect(out.end).toMatchObject({ timedOut: true, status: "signal: killed" });
+    const background = Number(out.stdout.trim());
+    expect(background).toBeGreaterThan(0);
+    expect(background).not.toBe(out.pid);
+    await eventually(() => (pidAlive(background) ? undefined : true), 15_000);
+  });
+
   it("a client going away leaves the process to its timeout", async () => {
     const abort = new AbortController();
     let pid = 0;
