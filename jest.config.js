@@ -31,6 +31,7 @@ export const PROCESS_TESTS = [
   "e2e/storage/**/*.test.ts",
   "envd/image/**/*.test.ts",
   "envd/src/executor/runtime/runtime-process.test.ts",
+  "envd/src/executor/main.test.ts",
   "envd/src/executor/start-command.test.ts",
   "envd/src/os/dir-watcher.test.ts",
   "envd/src/os/freezer.test.ts",

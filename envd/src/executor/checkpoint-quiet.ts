@@ -1,5 +1,4 @@
-import { mkdir, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { rm } from "node:fs/promises";
 import type { Http2Server, ServerHttp2Session } from "node:http2";
 import type { Logger } from "../../../lib/log.js";
 import { listenOn } from "./server.js";
@@ -50,8 +49,8 @@ export function createCheckpointQuiet(
     serial(async () => {
       if (!quiet) return;
       clearTimeout(timer);
-      // A restored executor may wake in a pod whose shared volume lacks the socket's folder.
-      await mkdir(dirname(socketPath), { recursive: true });
+      // A restored executor may wake in a pod whose shared volume lacks the socket's folder:
+      // listenOn makes it.
       await listenOn(server, socketPath);
       quiet = false;
       log.info("checkpoint quiet over: listening again", { socket: socketPath });

@@ -47,7 +47,13 @@ if (values["wait-for"]) {
   await waitForFile(values["wait-for"]);
   log.info("restored; starting");
 }
-const server = await listenExecutor(ctx, values.socket);
+const socket = values.socket;
+// Without its socket the executor serves nothing: say why and exit non-zero (the kubelet restarts
+// the container), instead of the silent exit 0 of a rejected top-level await.
+const server = await listenExecutor(ctx, socket).catch((err: unknown) => {
+  log.error("cannot listen on the executor socket", { socket, error: String(err) });
+  process.exit(1);
+});
 // Memory snapshots: the node agent quiets the link to the sidecar around a CRIU checkpoint
 // (SIGUSR2 quiet, SIGHUP listen again; see checkpoint-quiet.ts).
 const quiet = createCheckpointQuiet(server, values.socket, log);

@@ -1,4 +1,5 @@
-import { chmod, rm } from "node:fs/promises";
+import { chmod, mkdir, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { createServer, type Http2Server } from "node:http2";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createMetricsReader } from "../os/cgroup-metrics.js";
@@ -41,8 +42,12 @@ export async function listenExecutor(
   return server;
 }
 
-/** (Re)binds `server` to the unix socket `socketPath` (a stale file there is removed), mode 0600. */
+/**
+ * (Re)binds `server` to the unix socket `socketPath` (a stale file there is removed, a missing
+ * folder made), mode 0600.
+ */
 export async function listenOn(server: Http2Server, socketPath: string): Promise<void> {
+  await mkdir(dirname(socketPath), { recursive: true });
   await rm(socketPath, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
