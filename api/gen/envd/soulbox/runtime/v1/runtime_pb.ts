@@ -175,8 +175,8 @@ export type RunRequest = Message<"soulbox.runtime.v1.RunRequest"> & {
   cwd?: string | undefined;
 
   /**
-   * Kills the process (SIGKILL) after this long; 0 = no limit of its own. An RPC deadline
-   * also kills it, as it does a Process.Start's process.
+   * Kills the process and the processes it started (SIGKILL to its process group) after this
+   * long; 0 = no limit of its own. An RPC deadline also kills them.
    *
    * @generated from field: uint32 timeout_ms = 6;
    */
