@@ -5,10 +5,10 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { socketAccepts } from "../../../lib/socket-accepts.js";
 import { stopChild } from "../../../lib/stop-child.js";
 import { eventually } from "../../test-support/eventually.js";
 
@@ -20,21 +20,11 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
-const accepts = (path: string) =>
-  new Promise<boolean>((resolve) => {
-    const s = connect(path);
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-
 test("makes the socket's missing folder and listens there", async () => {
   const socket = join(dir, "run", "soulbox", "executor.sock");
   const child = spawn(process.execPath, [executorEntry, "--socket", socket], { stdio: "ignore" });
   try {
-    await eventually(async () => ((await accepts(socket)) ? true : undefined), 20_000);
+    await eventually(async () => ((await socketAccepts(socket)) ? true : undefined), 20_000);
   } finally {
     await stopChild(child);
   }

@@ -7,10 +7,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { socketAccepts } from "../../../lib/socket-accepts.js";
 import { stopChild } from "../../../lib/stop-child.js";
 import type { ContainerdClient } from "./checkpoint-image.js";
 import { QuietError, enterQuiet, leaveQuiet } from "./quiet.js";
@@ -22,16 +22,14 @@ let socket: string;
 let executor: ChildProcess;
 let ctr: ContainerdClient;
 
-/** Whether the socket takes a connection now (one try, no wait). */
-const acceptsNow = (path: string) =>
-  new Promise<boolean>((resolve) => {
-    const s = connect(path);
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
+/** Resolves once the executor's socket takes connections (20 s at most). */
+async function untilListening(): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await socketAccepts(socket))) {
+    if (Date.now() > deadline) throw new Error(`the executor does not listen on ${socket}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "soulbox-quiet-"));
@@ -56,11 +54,7 @@ beforeEach(async () => {
   );
   await chmod(script, 0o755);
   ctr = { ctr: script, address: join(dir, "containerd.sock") };
-  const deadline = Date.now() + 20_000;
-  while (!(await acceptsNow(socket))) {
-    if (Date.now() > deadline) throw new Error("the executor does not listen");
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await untilListening();
 });
 
 afterEach(async () => {
@@ -72,10 +66,10 @@ afterEach(async () => {
 test("enterQuiet returns once the socket is gone; leaveQuiet once it takes connections again", async () => {
   await enterQuiet(ctr, ID, socket);
   expect(existsSync(socket)).toBe(false);
-  expect(await acceptsNow(socket)).toBe(false);
+  expect(await socketAccepts(socket)).toBe(false);
   await leaveQuiet(ctr, ID, socket);
   // No wait here: whoever uses the sandbox right after must reach the executor.
-  expect(await acceptsNow(socket)).toBe(true);
+  expect(await socketAccepts(socket)).toBe(true);
 });
 
 test("leaveQuiet names the socket that does not come back in time", async () => {
@@ -86,9 +80,5 @@ test("leaveQuiet names the socket that does not come back in time", async () => 
   expect((err as Error).message).toMatch(/does not listen on .*executor\.sock 300 ms after/);
   executor.kill("SIGCONT");
   // The signal was sent: once running again, the executor listens.
-  const deadline = Date.now() + 20_000;
-  while (!(await acceptsNow(socket))) {
-    if (Date.now() > deadline) throw new Error("the executor never listened again");
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await untilListening();
 });

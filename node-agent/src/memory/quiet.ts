@@ -5,8 +5,8 @@
  * listening (CRIU cannot dump a socket whose peer is in another container); SIGHUP: listen again.
  */
 import { existsSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
+import { socketAccepts } from "../../../lib/socket-accepts.js";
 import { runCtr, type ContainerdClient } from "./checkpoint-image.js";
 
 /** The executor did not close its socket in time: a checkpoint now would fail. */
@@ -75,23 +75,11 @@ export async function leaveQuiet(
   if (socketPath === undefined) return;
   const socket = join(`/proc/${pid}/root`, socketPath);
   const deadline = Date.now() + timeoutMs;
-  while (!(await accepts(socket))) {
+  while (!(await socketAccepts(socket))) {
     if (Date.now() > deadline)
       throw new QuietError(
         `the executor of ${id} does not listen on ${socketPath} ${timeoutMs} ms after its quiet ended`,
       );
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** Whether the unix socket at `path` takes a connection (closed at once). */
-function accepts(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
