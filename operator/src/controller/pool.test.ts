@@ -19,7 +19,12 @@ import { Annotation, Label } from "../../../api/labels.js";
 import { poolTokenSecretName, tokenFromSecret, tokenSecretName } from "../../../api/envd.js";
 import { apiError, createFakeWorld, type FakeWorld } from "../../test-support/fake-world.js";
 import { createSandboxReconciler } from "./reconcile-sandbox.js";
-import { createPoolReconciler, poolPodsToCreate } from "./reconcile-pool.js";
+import {
+  RESTORE_HOLD_MS,
+  createPoolReconciler,
+  forksRestoring,
+  poolPodsToCreate,
+} from "./reconcile-pool.js";
 import { poolFor, restoresIntoPoolPod } from "./pool-claim.js";
 import { poolTarget } from "../pool/desired-pool.js";
 
@@ -85,6 +90,57 @@ describe("poolPodsToCreate: up to the target, at most 4 starting at once", () =>
     ["above the target", 2, 5, 3, 0],
   ])("%s", (_name, target, have, starting, want) => {
     expect(poolPodsToCreate(target, have, starting)).toBe(want);
+  });
+});
+
+describe("forksRestoring: the pool's pods a fork is restoring into hold its refill", () => {
+  const t = new Date(T0);
+  const takenAgo = (ms: number) => new Date(T0 - ms).toISOString();
+  const pod = (
+    labels: Record<string, string>,
+    annotations: Record<string, string>,
+    deleting = false,
+  ): V1Pod => ({
+    metadata: {
+      name: "p",
+      labels,
+      annotations,
+      ...(deleting ? { deletionTimestamp: new Date(T0) } : {}),
+    },
+  });
+  const taken = { [Label.pool]: "py", [Label.component]: "sandbox" };
+  const restoring = { [RESTORE_FROM_ANNOTATION]: "snap", [Annotation.claimedAt]: takenAgo(2000) };
+  test.each<[string, V1Pod, boolean]>([
+    ["a fork restoring into a pod of the pool", pod(taken, restoring), true],
+    [
+      "its files back (envd has the identity)",
+      pod(taken, { ...restoring, [Annotation.identity]: "uid/0" }),
+      false,
+    ],
+    [
+      "a plain take (nothing to restore)",
+      pod(taken, { [Annotation.claimedAt]: takenAgo(0) }),
+      false,
+    ],
+    ["a pod of another pool", pod({ ...taken, [Label.pool]: "node" }, restoring), false],
+    [
+      "an untaken pod of the pool",
+      pod({ ...taken, [Label.component]: "pool-pod" }, restoring),
+      false,
+    ],
+    ["a pod being deleted", pod(taken, restoring, true), false],
+    [
+      `taken ${RESTORE_HOLD_MS / 1000} s ago or more (a failing restore)`,
+      pod(taken, { ...restoring, [Annotation.claimedAt]: takenAgo(RESTORE_HOLD_MS) }),
+      false,
+    ],
+    [
+      "no take time",
+      pod(taken, { [RESTORE_FROM_ANNOTATION]: "snap", [Annotation.claimedAt]: "later" }),
+      false,
+    ],
+  ])("%s", (_name, p, want) => {
+    expect(forksRestoring("py", [p], t)).toHaveLength(want ? 1 : 0);
   });
 });
 
@@ -411,9 +467,14 @@ describe("a fork of a Filesystem Snapshot restores into a pool pod that runs its
     expect(pod?.metadata?.annotations?.[RESTORE_FROM_ANNOTATION]).toBe("snap");
     expect(world.inits).toEqual([]);
     expect(ready(world, "fork")).toMatchObject({ status: "False", reason: "RestoreFailed" });
+    // The pool waits with its refill while the fork's files go back (and says when to look again).
+    expect(await runPool()).toEqual({ requeueAfterMs: expect.any(Number) as number });
+    expect(untaken(world)).toHaveLength(1);
     world.heal();
     await run("fork");
     await run("fork");
+    await runPool();
+    expect(untaken(world)).toHaveLength(2);
     expect(world.agentCalls.map((c) => [c.op, c.hostIP])).toEqual([
       ["restore", "192.0.2.10"],
       ["restore", "192.0.2.10"],

@@ -13,7 +13,8 @@ import { isDeepStrictEqual } from "node:util";
 import type * as k8s from "@kubernetes/client-node";
 import type { SandboxPool, SandboxPoolStatus } from "../../../api/gen/crd-types.js";
 import { poolTokenSecretName, tokenFromSecret } from "../../../api/envd.js";
-import { Annotation } from "../../../api/labels.js";
+import { Annotation, Label } from "../../../api/labels.js";
+import { RESTORE_FROM_ANNOTATION } from "../../../api/snapshot.js";
 import { TemplateError, templateFromConfigMap } from "../../../api/template.js";
 import type { Cache } from "../../../lib/informer-cache.js";
 import type { Logger } from "../../../lib/log.js";
@@ -22,6 +23,7 @@ import { statusOf } from "../kube/errors.js";
 import type { OperatorMetrics } from "../metrics.js";
 import { claimRate, type ClaimLog } from "../pool/claim-log.js";
 import {
+  POOL_POD_COMPONENT,
   desiredPoolNetworkPolicy,
   desiredPoolPod,
   desiredPoolTokenSecret,
@@ -84,6 +86,39 @@ export function countPoolPods(
  * sandboxes that had just taken them (bench:pool's burst row).
  */
 export const POOL_STARTING_AT_ONCE = 4;
+
+/**
+ * How long at most a pool holds its refill back for a fork restoring into a pod it gave: the
+ * restore (files put back, then envd's identity) is what the fork waits for, and a pod the pool
+ * starts at that moment takes the same node's CPU. A restore that takes longer (failing, being
+ * retried) no longer holds the pool.
+ */
+export const RESTORE_HOLD_MS = 30_000;
+
+/**
+ * The pods a fork took from pool `poolName` and is restoring into, taken less than
+ * {@link RESTORE_HOLD_MS} before `t`: a Snapshot to put back (`soulbox.dev/restore-from`) and no
+ * identity given to envd yet (it is given after the files). Pure.
+ */
+export function forksRestoring(poolName: string, pods: readonly k8s.V1Pod[], t: Date): k8s.V1Pod[] {
+  return pods.filter((p) => {
+    const a = p.metadata?.annotations ?? {};
+    return (
+      p.metadata?.labels?.[Label.pool] === poolName &&
+      p.metadata.labels[Label.component] !== POOL_POD_COMPONENT &&
+      !p.metadata.deletionTimestamp &&
+      a[RESTORE_FROM_ANNOTATION] !== undefined &&
+      a[Annotation.identity] === undefined &&
+      holdLeftMs(p, t) > 0
+    );
+  });
+}
+
+/** How long `pod`'s restore still holds its pool's refill at `t` (NaN: no take time). Pure. */
+function holdLeftMs(pod: k8s.V1Pod, t: Date): number {
+  const takenAt = Date.parse(pod.metadata?.annotations?.[Annotation.claimedAt] ?? "");
+  return takenAt + RESTORE_HOLD_MS - t.getTime();
+}
 
 /** How many pods to create now: up to the target, with at most {@link POOL_STARTING_AT_ONCE} starting. Pure. */
 export function poolPodsToCreate(target: number, have: number, starting: number): number {
@@ -150,9 +185,12 @@ export function createPoolReconciler(deps: PoolReconcilerDeps) {
       await deletePod(p, failures, "finished or made from an earlier template");
     const expected = unseen(key, deps.caches.pods.list(namespace), t);
     const have = pods.ready.length + pods.starting.length;
-    const toCreate = usable
-      ? poolPodsToCreate(target, have + expected, pods.starting.length + expected)
-      : 0;
+    // A pod event (the identity patch) brings the pool back once the restore is done.
+    const restoring = forksRestoring(name, deps.caches.pods.list(namespace), t);
+    const toCreate =
+      usable && restoring.length === 0
+        ? poolPodsToCreate(target, have + expected, pods.starting.length + expected)
+        : 0;
     if (usable)
       for (let i = 0; i < toCreate; i++)
         await failures.attempt(`create a pod of the pool ${key}`, async () => {
@@ -198,7 +236,12 @@ export function createPoolReconciler(deps: PoolReconcilerDeps) {
     if (failed) throw failed;
     if (!usable) return { requeueAfterMs: TEMPLATE_RETRY_MS };
     // The demand window moves on with no event: look again when the oldest claim leaves it.
-    if (demand.count > 0) return { requeueAfterMs: Math.min(windowMs, 30_000) };
+    // A held refill goes on at the latest when the hold of the oldest restoring fork ends.
+    const after = [
+      ...(demand.count > 0 ? [Math.min(windowMs, 30_000)] : []),
+      ...restoring.map((p) => Math.max(1, holdLeftMs(p, t))),
+    ];
+    if (after.length > 0) return { requeueAfterMs: Math.min(...after) };
     // Pods that could not be created yet come when a starting one is Ready (a pod event).
   };
 
