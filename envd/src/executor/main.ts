@@ -56,12 +56,12 @@ const server = await listenExecutor(ctx, socket).catch((err: unknown) => {
 });
 // Memory snapshots: the node agent quiets the link to the sidecar around a CRIU checkpoint
 // (SIGUSR2 quiet, SIGHUP listen again; see checkpoint-quiet.ts).
-const quiet = createCheckpointQuiet(server, values.socket, log);
+const quiet = createCheckpointQuiet(server, socket, log);
 await runStartCommand(ctx, positionals, log).catch((err: unknown) => {
   log.error("start command could not start", { error: String(err) });
 });
 process.send?.({ ready: true });
-log.info("executor listening", { socket: values.socket, defaultUser: ctx.defaults.user });
+log.info("executor listening", { socket, defaultUser: ctx.defaults.user });
 
 const stop = () => {
   ctx.processes.killAll();

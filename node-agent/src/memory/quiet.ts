@@ -48,14 +48,11 @@ export async function enterQuiet(
   const pid = await taskPid(client, id);
   await runCtr(client, ["tasks", "kill", "--signal", "SIGUSR2", id]);
   const socket = join(`/proc/${pid}/root`, socketPath);
-  const deadline = Date.now() + timeoutMs;
-  while (existsSync(socket)) {
-    if (Date.now() > deadline)
-      throw new QuietError(
-        `the executor of ${id} still listens on ${socketPath} after ${timeoutMs} ms`,
-      );
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await pollUntil(
+    () => !existsSync(socket),
+    timeoutMs,
+    `the executor of ${id} still listens on ${socketPath} after ${timeoutMs} ms`,
+  );
 }
 
 /**
@@ -74,12 +71,22 @@ export async function leaveQuiet(
   await runCtr(client, ["tasks", "kill", "--signal", "SIGHUP", id]);
   if (socketPath === undefined) return;
   const socket = join(`/proc/${pid}/root`, socketPath);
+  await pollUntil(
+    () => socketAccepts(socket),
+    timeoutMs,
+    `the executor of ${id} does not listen on ${socketPath} ${timeoutMs} ms after its quiet ended`,
+  );
+}
+
+/** Checks `done` every 20 ms; throws {@link QuietError} with `timeoutMessage` after `timeoutMs`. */
+async function pollUntil(
+  done: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  timeoutMessage: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await socketAccepts(socket))) {
-    if (Date.now() > deadline)
-      throw new QuietError(
-        `the executor of ${id} does not listen on ${socketPath} ${timeoutMs} ms after its quiet ended`,
-      );
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new QuietError(timeoutMessage);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

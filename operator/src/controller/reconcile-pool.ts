@@ -176,7 +176,8 @@ export function createPoolReconciler(deps: PoolReconcilerDeps) {
     );
     const usable = template && !(template instanceof TemplateError) ? template : undefined;
     const hash = usable ? podSpecHash(poolPodSpec(name, usable, deps.settings)) : undefined;
-    const pods = countPoolPods(pool, deps.caches.pods.list(namespace), hash);
+    const listed = deps.caches.pods.list(namespace);
+    const pods = countPoolPods(pool, listed, hash);
     const windowMs = (pool.spec.demandWindowSeconds ?? 300) * 1000;
     const demand = deps.claims.recent(key, windowMs, t);
     const target = poolTarget(pool.spec, demand.count);
@@ -186,7 +187,7 @@ export function createPoolReconciler(deps: PoolReconcilerDeps) {
     const expected = unseen(key, deps.caches.pods.list(namespace), t);
     const have = pods.ready.length + pods.starting.length;
     // A pod event (the identity patch) brings the pool back once the restore is done.
-    const restoring = forksRestoring(name, deps.caches.pods.list(namespace), t);
+    const restoring = forksRestoring(name, listed, t);
     const toCreate =
       usable && restoring.length === 0
         ? poolPodsToCreate(target, have + expected, pods.starting.length + expected)
